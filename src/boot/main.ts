@@ -1,0 +1,3 @@
+import { log } from '../log/logger.ts';
+
+log.info('ocinit launcher');
