@@ -1,6 +1,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { constants } from 'node:os';
 
 export interface CommandResult {
   /** Exit code, or 128 + signal number when the command was killed by a signal. */
@@ -22,8 +23,6 @@ export interface RunOptions {
   stdio?: 'capture' | 'inherit';
   signal?: AbortSignal;
 }
-
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
 
 /**
  * Runs a command and waits for it. Never throws for a non-zero exit: the caller decides what a
@@ -62,7 +61,7 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (timedOut) stderr += `\n(killed after ${options.timeoutMs} ms)`;
-      resolve({ code: code ?? 128 + (signal === null ? 0 : (SIGNAL_NUMBERS[signal] ?? 0)), signal, stdout, stderr });
+      resolve({ code: code ?? 128 + (signal === null ? 0 : constants.signals[signal]), signal, stdout, stderr });
     });
   });
 }
