@@ -1,0 +1,46 @@
+import type { Lease, RouteSpec } from './types.ts';
+
+/** `ip` argument lists (without the leading `ip`) that busybox ip and iproute2 both accept. */
+export type IpArgs = readonly string[];
+
+export function linkUpArgs(name: string): IpArgs {
+  return ['link', 'set', 'dev', name, 'up'];
+}
+
+function routeArgs(name: string, route: RouteSpec): IpArgs {
+  return ['route', 'replace', route.destination, 'via', route.via, 'dev', name];
+}
+
+function defaultRouteArgs(name: string, gateway: string): IpArgs {
+  return ['route', 'replace', 'default', 'via', gateway, 'dev', name];
+}
+
+/** Static configuration: addresses, then the default route, then the extra routes (they may need the address's subnet). */
+export function staticArgs(spec: { name: string; addresses: readonly string[]; gateway?: string | undefined; routes: readonly RouteSpec[] }): IpArgs[] {
+  return [
+    linkUpArgs(spec.name),
+    ...spec.addresses.map((cidr): IpArgs => ['addr', 'add', cidr, 'dev', spec.name]),
+    ...(spec.gateway === undefined ? [] : [defaultRouteArgs(spec.name, spec.gateway)]),
+    ...spec.routes.map((route) => routeArgs(spec.name, route)),
+  ];
+}
+
+/**
+ * A DHCP lease. RFC 3442: when the server sends classless static routes, the router option is
+ * ignored (a default route, if wanted, is among the classless routes as 0.0.0.0/0).
+ */
+export function leaseArgs(lease: Lease): IpArgs[] {
+  const name = lease.interface;
+  const commands: IpArgs[] = [linkUpArgs(name)];
+  if (lease.mtu !== undefined) commands.push(['link', 'set', 'dev', name, 'mtu', String(lease.mtu)]);
+  commands.push(['addr', 'add', `${lease.address}/${lease.prefixLength}`, 'dev', name]);
+  if (lease.routes.length > 0) {
+    for (const route of lease.routes) {
+      commands.push(route.destination === '0.0.0.0/0' ? defaultRouteArgs(name, route.via) : routeArgs(name, route));
+    }
+  } else {
+    const router = lease.routers[0];
+    if (router !== undefined) commands.push(defaultRouteArgs(name, router));
+  }
+  return commands;
+}

@@ -1,0 +1,73 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log/logger.ts';
+import { runChecked } from './exec.ts';
+
+/** ARPHRD_ETHER in /sys/class/net/NAME/type: Ethernet and everything that frames like it (virtio, veth, tap). */
+const ARPHRD_ETHER = 1;
+
+export interface NetInterface {
+  name: string;
+  /** Link-layer type number from sysfs (1 = Ethernet). */
+  type: number;
+  isBridge: boolean;
+  isWireless: boolean;
+  mac: string;
+}
+
+function readSysfs(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined; // absent attribute, or one the kernel refuses to read in this state (carrier of a down link)
+  }
+}
+
+/** Every interface the kernel knows, in name order. */
+export function listNetInterfaces(sysClassNet = '/sys/class/net'): NetInterface[] {
+  let names: string[];
+  try {
+    names = readdirSync(sysClassNet).sort();
+  } catch {
+    return [];
+  }
+  return names.map((name) => {
+    const dir = join(sysClassNet, name);
+    return {
+      name,
+      type: Number(readSysfs(join(dir, 'type')) ?? -1),
+      isBridge: existsSync(join(dir, 'bridge')),
+      isWireless: existsSync(join(dir, 'wireless')) || existsSync(join(dir, 'phy80211')),
+      mac: readSysfs(join(dir, 'address')) ?? '',
+    };
+  });
+}
+
+/** Interfaces DHCP may be tried on: Ethernet-like, not loopback, not a bridge, not Wi-Fi (it needs a supplicant). */
+export function isCandidateInterface(netInterface: NetInterface): boolean {
+  return netInterface.type === ARPHRD_ETHER && netInterface.name !== 'lo' && !netInterface.isBridge && !netInterface.isWireless;
+}
+
+/** True when the link has a carrier; false when it has none or is still down. */
+export function hasCarrier(name: string, sysClassNet = '/sys/class/net'): boolean {
+  return readSysfs(join(sysClassNet, name, 'carrier')) === '1';
+}
+
+export function interfaceExists(name: string, sysClassNet = '/sys/class/net'): boolean {
+  return existsSync(join(sysClassNet, name));
+}
+
+/** Runs `ip ARGS...` (busybox in the initramfs, iproute2 on a host); a failure is an OcinitError quoting ip's message. */
+export async function ip(args: readonly string[], log: Logger): Promise<void> {
+  await runChecked(['ip', ...args], { log, timeoutMs: 10_000, what: `ip ${args.join(' ')}` });
+}
+
+/** IPv4 forwarding for one interface (b2c.iface's `forward`). */
+export function setIpv4Forwarding(name: string, enabled: boolean): void {
+  writeFileSync(`/proc/sys/net/ipv4/conf/${name}/forwarding`, enabled ? '1\n' : '0\n');
+}
+
+/** Sets the system clock (needs CAP_SYS_TIME): busybox and coreutils `date` both take `-s @SECONDS`. */
+export async function setSystemClock(unixSeconds: number, log: Logger): Promise<void> {
+  await runChecked(['date', '-u', '-s', `@${Math.round(unixSeconds)}`], { log, timeoutMs: 5_000, what: 'setting the clock' });
+}
