@@ -40,7 +40,12 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
     let timedOut = false;
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    if (child.stdin !== null) child.stdin.end(options.input ?? '');
+    if (child.stdin !== null) {
+      // A command that exits before reading its stdin (ip, udhcpc) makes this write fail with EPIPE:
+      // without a listener that error would crash the launcher, i.e. PID 1's child.
+      child.stdin.on('error', () => {});
+      child.stdin.end(options.input ?? '');
+    }
     const timer =
       options.timeoutMs === undefined
         ? undefined
