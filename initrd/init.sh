@@ -1,0 +1,72 @@
+#!/bin/busybox sh
+# PID 1. The kernel panics if PID 1 exits, so this shell never does: it runs the Node launcher as a
+# child, reaps orphans while it waits (busybox ash waits for any child), then carries out the
+# hand-off the launcher wrote, or powers off with the reason when the launcher died without one.
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
+/bin/busybox mount -t tmpfs -o mode=0755,nosuid,nodev run /run
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+HANDOFF=/run/ocinit/handoff
+
+say() {
+	echo "[$(cut -d' ' -f1 /proc/uptime)]: $*"
+}
+
+# Defaults for when the launcher dies before reading the command line.
+action=poweroff
+delay=0
+command='poweroff -f'
+reason=
+
+node /init.js
+status=$?
+
+if [ -f "$HANDOFF" ]; then
+	while IFS='=' read -r key value; do
+		case "$key" in
+		action) action=$value ;;
+		delay) delay=$value ;;
+		command) command=$value ;;
+		newroot) newroot=$value ;;
+		init) init=$value ;;
+		reason) reason=$value ;;
+		esac
+	done <"$HANDOFF"
+fi
+
+# The launcher writes `final=1` only once it has printed the final lines itself.
+if ! grep -q '^final=1$' "$HANDOFF" 2>/dev/null; then
+	if [ "$status" -gt 128 ]; then
+		why="was killed by signal $((status - 128))"
+		[ "$status" -eq 137 ] && why="$why (SIGKILL: out of memory, or killed)"
+	else
+		why="exited with code $status"
+	fi
+	printf '\033[31m'
+	say "ocinit: the launcher $why before finishing${reason:+ ($reason)}"
+	say "ocinit: nothing more will run; ending the session with: $action"
+	printf '\033[0m'
+	case "$action" in switch_root) action=poweroff; command='poweroff -f' ;; esac
+fi
+
+sync
+case "$action" in
+switch_root)
+	exec switch_root "$newroot" "$init"
+	;;
+reboot | poweroff)
+	if [ "$action" = poweroff ]; then
+		say "It's now safe to turn off your computer"
+		[ "$delay" -gt 0 ] 2>/dev/null && sleep "$delay"
+	fi
+	sh -c "$command"
+	;;
+esac
+
+# The configured command did not end the machine: force it, and never return.
+say "ocinit: '$command' did not end the machine; forcing $action"
+if [ "$action" = reboot ]; then reboot -f; else poweroff -f; fi
+sleep 5
+if [ "$action" = reboot ]; then echo b >/proc/sysrq-trigger; else echo o >/proc/sysrq-trigger; fi
+while :; do sleep 3600; done
