@@ -1,0 +1,230 @@
+import { writeFileSync } from 'node:fs';
+import { OcinitError, describeError } from '../log/errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { interfaceExists, ip, isCandidateInterface, listNetInterfaces, setIpv4Forwarding } from '../system/netlink.ts';
+import { leaseArgs, linkUpArgs, staticArgs, type IpArgs } from './commands.ts';
+import { requestLease } from './dhcp.ts';
+import { networkIntent } from './intent.ts';
+import { waitForCarrier } from './links.ts';
+import { resolvConfText } from './resolv.ts';
+import { failureLines, summaryLines } from './summary.ts';
+import type { InterfaceReport, InterfaceSpec, Lease, NetworkPlan, NetworkSummary } from './types.ts';
+
+export const DEFAULT_DHCP_TIMEOUT_MS = 10_000;
+export const DEFAULT_CARRIER_TIMEOUT_MS = 5_000;
+
+export interface NetworkOptions {
+  log: Logger;
+  /** How long DHCP may take once a link has its carrier (default 10 s, like boot2container's retries). */
+  timeoutMs?: number | undefined;
+  /** How long to wait for a carrier on each link (default 5 s). */
+  carrierTimeoutMs?: number | undefined;
+  /** The rest is for running on a host (tests, bench): where things are. */
+  udhcpcScript?: string | undefined;
+  resolvConfPath?: string | undefined;
+  sysClassNet?: string | undefined;
+}
+
+/** Shared state of one run of the network phase. */
+interface Run {
+  plan: NetworkPlan;
+  options: NetworkOptions;
+  log: Logger;
+  start: number;
+  carrierDeadline: number;
+  dhcpTimeoutMs: number;
+}
+
+function elapsed(run: Run): number {
+  return performance.now() - run.start;
+}
+
+async function applyAll(commands: readonly IpArgs[], log: Logger): Promise<void> {
+  for (const args of commands) await ip(args, log);
+}
+
+function failed(run: Run, name: string, method: InterfaceReport['method'], detail: string): InterfaceReport {
+  return { name, method, ok: false, addresses: [], nameservers: [], detail, elapsedMs: elapsed(run) };
+}
+
+async function configureStatic(run: Run, spec: InterfaceSpec): Promise<InterfaceReport> {
+  await applyAll(staticArgs(spec), run.log);
+  if (spec.forward) setIpv4Forwarding(spec.name, true);
+  const carrier = await waitForCarrier(spec.name, run.carrierDeadline, { sysClassNet: run.options.sysClassNet });
+  return {
+    name: spec.name,
+    method: 'static',
+    ok: true,
+    addresses: [...spec.addresses],
+    gateway: spec.gateway,
+    nameservers: [...spec.nameservers],
+    detail: carrier ? undefined : 'configured, but no carrier yet',
+    elapsedMs: elapsed(run),
+  };
+}
+
+/** Link up, carrier, then a lease; the lease is not applied here (see `applyLease`). */
+async function obtainLease(run: Run, name: string, signal?: AbortSignal): Promise<{ lease: Lease } | { report: InterfaceReport }> {
+  await ip(linkUpArgs(name), run.log);
+  if (!(await waitForCarrier(name, run.carrierDeadline, { sysClassNet: run.options.sysClassNet, signal }))) {
+    const waited = ((run.carrierDeadline - run.start) / 1000).toFixed(1);
+    return { report: failed(run, name, 'dhcp', signal?.aborted === true ? 'stopped: another interface got a lease first' : `no carrier within ${waited} s (cable, switch port?)`) };
+  }
+  const outcome = await requestLease({
+    name,
+    deadline: performance.now() + run.dhcpTimeoutMs,
+    hostname: run.plan.hostname,
+    script: run.options.udhcpcScript,
+    log: run.log,
+    signal,
+  });
+  return outcome.ok ? { lease: outcome.lease } : { report: failed(run, name, 'dhcp', outcome.detail) };
+}
+
+async function applyLease(run: Run, lease: Lease, spec?: InterfaceSpec): Promise<InterfaceReport> {
+  await applyAll(leaseArgs(lease), run.log);
+  if (spec !== undefined) {
+    // b2c.iface=NAME,dhcp may add its own routes and nameservers to what the lease says.
+    await applyAll(staticArgs({ name: spec.name, addresses: spec.addresses, gateway: spec.gateway, routes: spec.routes }).slice(1), run.log);
+    if (spec.forward) setIpv4Forwarding(spec.name, true);
+  }
+  const server = lease.server === undefined ? '' : ` from ${lease.server}`;
+  const leaseTime = lease.leaseSeconds === undefined ? '' : `, lease ${lease.leaseSeconds} s`;
+  return {
+    name: lease.interface,
+    method: 'dhcp',
+    ok: true,
+    addresses: [`${lease.address}/${lease.prefixLength}`, ...(spec?.addresses ?? [])],
+    gateway: spec?.gateway ?? lease.routes.find((route) => route.destination === '0.0.0.0/0')?.via ?? lease.routers[0],
+    nameservers: [...(spec?.nameservers ?? []), ...lease.nameservers],
+    detail: `lease${server}${leaseTime}`,
+    elapsedMs: elapsed(run),
+  };
+}
+
+async function configureDhcpSpec(run: Run, spec: InterfaceSpec): Promise<{ report: InterfaceReport; domains: string[] }> {
+  const obtained = await obtainLease(run, spec.name);
+  if ('report' in obtained) return { report: obtained.report, domains: [] };
+  return { report: await applyLease(run, obtained.lease, spec), domains: obtained.lease.domains };
+}
+
+/** DHCP on every candidate at once; the first lease wins and the other attempts are stopped. */
+async function raceDhcp(run: Run, names: readonly string[]): Promise<{ reports: InterfaceReport[]; domains: string[] }> {
+  const stop = new AbortController();
+  const reports = new Map<string, InterfaceReport>();
+  let winner: Lease | undefined;
+  await Promise.all(
+    names.map(async (name) => {
+      try {
+        const obtained = await obtainLease(run, name, stop.signal);
+        if ('report' in obtained) reports.set(name, obtained.report);
+        else if (winner === undefined) {
+          winner = obtained.lease;
+          stop.abort();
+        } else reports.set(name, { ...failed(run, name, 'skipped', `lease offered after ${winner.interface} won`) });
+      } catch (error) {
+        reports.set(name, failed(run, name, 'dhcp', describeError(error)));
+      }
+    }),
+  );
+  if (winner === undefined) return { reports: names.map((name) => reports.get(name) ?? failed(run, name, 'dhcp', 'no result')), domains: [] };
+  const won = await applyLease(run, winner);
+  const others = names.filter((name) => name !== won.name).map((name) => ({ ...(reports.get(name) ?? failed(run, name, 'skipped', '')), method: 'skipped' as const }));
+  return { reports: [won, ...others], domains: winner.domains };
+}
+
+async function firstWithCarrier(run: Run, names: readonly string[]): Promise<string | undefined> {
+  await Promise.all(names.map((name) => ip(linkUpArgs(name), run.log)));
+  const stop = new AbortController();
+  const found = await Promise.all(
+    names.map(async (name) => {
+      const carrier = await waitForCarrier(name, run.carrierDeadline, { sysClassNet: run.options.sysClassNet, signal: stop.signal });
+      if (carrier) stop.abort();
+      return carrier ? name : undefined;
+    }),
+  );
+  return found.find((name) => name !== undefined);
+}
+
+async function configureExplicit(run: Run, specs: readonly InterfaceSpec[], present: readonly string[]): Promise<{ reports: InterfaceReport[]; domains: string[] }> {
+  const results = await Promise.all(
+    specs.map(async (spec) => {
+      if (!interfaceExists(spec.name, run.options.sysClassNet)) {
+        return { report: failed(run, spec.name, spec.mode, `no such interface (present: ${present.join(', ') || 'none'})`), domains: [] };
+      }
+      try {
+        return spec.mode === 'static' ? { report: await configureStatic(run, spec), domains: [] } : await configureDhcpSpec(run, spec);
+      } catch (error) {
+        return { report: failed(run, spec.name, spec.mode, describeError(error)), domains: [] };
+      }
+    }),
+  );
+  return { reports: results.map((result) => result.report), domains: results.flatMap((result) => result.domains) };
+}
+
+function noNetworkError(reports: readonly InterfaceReport[], parameter: string | undefined, present: readonly string[], timeouts: string): OcinitError {
+  return new OcinitError(`network: no interface could be configured (${timeouts})\n${failureLines(reports).join('\n')}`, {
+    parameter,
+    hint:
+      present.length === 0
+        ? 'the kernel sees no network interface: is the NIC driver in the initramfs (b2c.insmods)?'
+        : 'check the cables and that a DHCP server answers on this network, or configure the interface with b2c.iface/ip=',
+  });
+}
+
+/**
+ * The network phase: from the Plan to configured interfaces and /etc/resolv.conf.
+ * Throws an OcinitError naming every interface tried and what it saw when none could be configured.
+ */
+export async function configureNetwork(plan: NetworkPlan, options: NetworkOptions): Promise<NetworkSummary> {
+  const start = performance.now();
+  const run: Run = {
+    plan,
+    options,
+    log: options.log,
+    start,
+    carrierDeadline: start + (options.carrierTimeoutMs ?? DEFAULT_CARRIER_TIMEOUT_MS),
+    dhcpTimeoutMs: options.timeoutMs ?? DEFAULT_DHCP_TIMEOUT_MS,
+  };
+  const intent = networkIntent(plan);
+  const all = listNetInterfaces(options.sysClassNet);
+  const present = all.filter((candidate) => candidate.name !== 'lo').map((candidate) => candidate.name);
+  const candidates = all.filter(isCandidateInterface).map((candidate) => candidate.name);
+  const timeouts = `carrier timeout ${(run.carrierDeadline - start) / 1000} s, DHCP timeout ${run.dhcpTimeoutMs / 1000} s`;
+  if (intent.kind === 'off') {
+    options.log.info('Network: off (ip=off)');
+    return { interfaces: [], nameservers: [], searchDomains: [], elapsedMs: elapsed(run) };
+  }
+  options.log.info(`Network interfaces: ${present.join(', ') || 'none'}; candidates: ${candidates.join(', ') || 'none'}`);
+
+  let outcome: { reports: InterfaceReport[]; domains: string[] };
+  switch (intent.kind) {
+    case 'explicit':
+      outcome = await configureExplicit(run, intent.specs, present);
+      break;
+    case 'race':
+      outcome = candidates.length === 0 ? { reports: [], domains: [] } : await raceDhcp(run, candidates);
+      break;
+    case 'static-first-carrier': {
+      const name = await firstWithCarrier(run, candidates);
+      outcome =
+        name === undefined
+          ? { reports: candidates.map((candidate) => failed(run, candidate, 'static', 'no carrier')), domains: [] }
+          : await configureExplicit(run, [{ name, ...intent.spec }], present);
+      break;
+    }
+  }
+  if (!outcome.reports.some((report) => report.ok)) throw noNetworkError(outcome.reports, intent.parameter, present, timeouts);
+
+  const up = outcome.reports.filter((report) => report.ok);
+  const nameservers = up.flatMap((report) => report.nameservers);
+  if (nameservers.length > 0 || outcome.domains.length > 0) {
+    writeFileSync(options.resolvConfPath ?? '/etc/resolv.conf', resolvConfText(nameservers, outcome.domains));
+  }
+  const summary: NetworkSummary = { interfaces: outcome.reports, nameservers, searchDomains: outcome.domains, elapsedMs: elapsed(run) };
+  for (const line of summaryLines(summary)) options.log.info(line);
+  for (const report of outcome.reports.filter((item) => !item.ok && item.method !== 'skipped')) {
+    options.log.warn(`  ${report.name}: ${report.detail ?? 'failed'}`);
+  }
+  return summary;
+}

@@ -1,0 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hasCarrier } from '../system/netlink.ts';
+
+const CARRIER_POLL_MS = 50;
+
+/**
+ * Waits until `name` has a carrier or `deadline` (performance.now() time) passes.
+ * Resolves true with a carrier; false on timeout or when `signal` aborts.
+ */
+export async function waitForCarrier(name: string, deadline: number, options: { sysClassNet?: string | undefined; signal?: AbortSignal | undefined } = {}): Promise<boolean> {
+  for (;;) {
+    if (hasCarrier(name, options.sysClassNet)) return true;
+    if (options.signal?.aborted === true || performance.now() >= deadline) return false;
+    await sleep(Math.min(CARRIER_POLL_MS, Math.max(0, deadline - performance.now())));
+  }
+}

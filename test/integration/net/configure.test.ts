@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NetworkSummary } from '../../../src/net/types.ts';
+import { inNamespace, LAB_GATEWAY, repoRoot, SILENT_GATEWAY, startLab, type Lab } from './lab.ts';
+
+// The network phase for real: busybox udhcpc and ip inside a DUT network namespace, wired by veths
+// to the lab's bridges, dnsmasq answering DHCP and DNS. Only QEMU is missing (test/boot/net*.test.ts).
+
+const udhcpcScript = `${repoRoot}initrd/rootfs/usr/share/ocinit/udhcpc.script`;
+const driver = `${repoRoot}test/integration/net/dut-driver.ts`;
+
+interface PlanInput {
+  interfaces?: unknown[];
+  ip?: unknown;
+}
+
+interface DutRun {
+  console: string;
+  summary?: NetworkSummary;
+  error?: string;
+}
+
+let lab: Lab;
+let dutCounter = 0;
+
+async function newDut(links: [string, 'lab0' | 'lab1'][]): Promise<string> {
+  dutCounter += 1;
+  const dut = `${lab.ns}d${dutCounter}`;
+  for (const [ifname, bridge] of links) await lab.veth(dut, ifname, bridge);
+  return dut;
+}
+
+async function bringUp(dut: string, plan: PlanInput, options: Record<string, unknown> = {}): Promise<DutRun> {
+  const input = {
+    plan: { interfaces: [], ntpPeer: { kind: 'none' }, hostname: dut, ...plan },
+    options: { udhcpcScript, resolvConfPath: '/etc/resolv.conf', timeoutMs: 6_000, carrierTimeoutMs: 2_000, ...options },
+  };
+  const result = await inNamespace(dut, [process.execPath, driver, JSON.stringify(input)]);
+  const resultLine = /^RESULT (.*)$/m.exec(result.stdout)?.[1];
+  const errorLine = /^ERROR (.*)$/m.exec(result.stdout)?.[1];
+  return {
+    console: result.stdout + result.stderr,
+    summary: resultLine === undefined ? undefined : (JSON.parse(resultLine) as NetworkSummary),
+    error: errorLine === undefined ? undefined : (JSON.parse(errorLine) as string),
+  };
+}
+
+/** What a container on the DUT would do: resolve the registry's name with the DUT's resolv.conf and ask /v2/. */
+async function registryStatusFrom(dut: string): Promise<string> {
+  const script = "const r = await fetch('http://registry.lab:5000/v2/'); console.log(r.status, r.headers.get('docker-distribution-api-version'));";
+  const result = await inNamespace(dut, [process.execPath, '--input-type=module', '-e', script], 20_000);
+  return result.code === 0 ? result.stdout.trim() : `failed: ${result.stderr.trim()}`;
+}
+
+async function addressesOf(dut: string, ifname: string): Promise<string> {
+  return (await inNamespace(dut, ['ip', '-4', '-o', 'addr', 'show', 'dev', ifname])).stdout;
+}
+
+beforeAll(async () => {
+  lab = await startLab({ registry: true });
+});
+
+afterAll(async () => {
+  await lab?.down();
+});
+
+describe('network phase in the lab', () => {
+  it('races DHCP on two NICs, takes the lease of the only one with a server, and the registry resolves by name', async () => {
+    const dut = await newDut([['eth0', 'lab1'], ['eth1', 'lab0']]);
+    const run = await bringUp(dut, {});
+    expect(run.error).toBeUndefined();
+    const [winner, other] = run.summary?.interfaces ?? [];
+    expect(winner).toMatchObject({ name: 'eth1', method: 'dhcp', ok: true, gateway: LAB_GATEWAY, nameservers: [LAB_GATEWAY] });
+    expect(winner?.addresses[0]).toMatch(/^10\.77\.0\.1\d\d\/24$/);
+    expect(other).toMatchObject({ name: 'eth0', method: 'skipped', ok: false });
+    expect(run.console).toMatch(/Network ready in [\d.]+ s: eth1\n.*eth1: 10\.77\.0\.1\d\d\/24 via 10\.77\.0\.1, dns 10\.77\.0\.1 \(dhcp/);
+    expect(readFileSync(`/etc/netns/${dut}/resolv.conf`, 'utf8')).toBe(`# written by ocinit\nsearch lab\nnameserver ${LAB_GATEWAY}\n`);
+    expect(await addressesOf(dut, 'eth0')).toBe('');
+    expect(await registryStatusFrom(dut)).toBe('200 registry/2.0');
+  });
+
+  it('fails with what each interface saw when no DHCP server answers', async () => {
+    const dut = await newDut([['eth0', 'lab1']]);
+    const run = await bringUp(dut, {}, { timeoutMs: 2_000 });
+    expect(run.summary).toBeUndefined();
+    expect(run.error).toContain('network: no interface could be configured');
+    expect(run.error).toMatch(/eth0 \(dhcp\): no DHCP lease \(udhcpc exit 1: udhcpc: no lease, failing\)/);
+    expect(run.error).toContain('hint: check the cables');
+  });
+
+  it('says when a link never gets a carrier', async () => {
+    const dut = await newDut([]);
+    const peer = await lab.veth(dut, 'eth0', 'lab0');
+    await lab.exec(['ip', 'link', 'set', peer, 'down']);
+    const run = await bringUp(dut, {}, { carrierTimeoutMs: 500 });
+    expect(run.error).toMatch(/eth0 \(dhcp\): no carrier within 0\.5 s/);
+  });
+
+  it('says the kernel sees no interface at all', async () => {
+    const dut = await newDut([]);
+    await lab.veth(dut, 'eth9', 'lab1');
+    await inNamespace(dut, ['ip', 'link', 'delete', 'eth9']);
+    const run = await bringUp(dut, {});
+    expect(run.error).toContain('(no interface was tried)');
+    expect(run.error).toContain('is the NIC driver in the initramfs');
+  });
+
+  it('configures only the b2c.iface interfaces, statically, with a route and a nameserver', async () => {
+    const dut = await newDut([['eth0', 'lab0'], ['eth1', 'lab1']]);
+    const run = await bringUp(dut, {
+      interfaces: [
+        {
+          name: 'eth1',
+          mode: 'static',
+          addresses: ['10.78.0.50/24'],
+          nameservers: [SILENT_GATEWAY],
+          routes: [{ destination: '10.77.0.0/24', via: SILENT_GATEWAY }],
+          forward: true,
+        },
+      ],
+    });
+    expect(run.error).toBeUndefined();
+    expect(run.summary?.interfaces).toEqual([expect.objectContaining({ name: 'eth1', method: 'static', ok: true, addresses: ['10.78.0.50/24'] })]);
+    expect(await addressesOf(dut, 'eth1')).toContain('inet 10.78.0.50/24');
+    expect(await addressesOf(dut, 'eth0')).toBe('');
+    expect((await inNamespace(dut, ['cat', '/proc/sys/net/ipv4/conf/eth1/forwarding'])).stdout.trim()).toBe('1');
+    expect((await inNamespace(dut, ['ip', 'route', 'show', '10.77.0.0/24'])).stdout).toContain(`via ${SILENT_GATEWAY} dev eth1`);
+    expect(await registryStatusFrom(dut)).toBe('200 registry/2.0');
+  });
+
+  it('runs DHCP on a b2c.iface interface that asks for it, and names a missing one', async () => {
+    const dut = await newDut([['eth0', 'lab0']]);
+    const run = await bringUp(dut, {
+      interfaces: [
+        { name: 'eth0', mode: 'dhcp', addresses: [], nameservers: ['10.77.0.53'], routes: [], forward: false },
+        { name: 'eth7', mode: 'static', addresses: ['10.9.9.9/24'], nameservers: [], routes: [], forward: false },
+      ],
+    });
+    expect(run.summary?.interfaces[0]).toMatchObject({ name: 'eth0', method: 'dhcp', ok: true, nameservers: ['10.77.0.53', LAB_GATEWAY] });
+    expect(run.summary?.interfaces[1]).toMatchObject({ name: 'eth7', ok: false, detail: 'no such interface (present: eth0)' });
+    expect(run.console).toContain('eth7: no such interface (present: eth0)');
+  });
+
+  it('applies a static ip= to the named device with its gateway and DNS', async () => {
+    const dut = await newDut([['eth0', 'lab1']]);
+    const run = await bringUp(dut, {
+      ip: { kind: 'static', client: '10.78.0.60', gateway: SILENT_GATEWAY, netmask: '255.255.255.0', device: 'eth0', nameservers: [SILENT_GATEWAY] },
+    });
+    expect(run.summary?.interfaces).toEqual([expect.objectContaining({ name: 'eth0', method: 'static', gateway: SILENT_GATEWAY })]);
+    expect((await inNamespace(dut, ['ip', 'route', 'show', 'default'])).stdout).toContain(`default via ${SILENT_GATEWAY} dev eth0`);
+    expect(await registryStatusFrom(dut)).toBe('200 registry/2.0');
+  });
+
+  it('gives a static ip= without a device to the interface that has a carrier', async () => {
+    const dut = await newDut([]);
+    const deadPeer = await lab.veth(dut, 'eth0', 'lab1');
+    await lab.veth(dut, 'eth1', 'lab1');
+    await lab.exec(['ip', 'link', 'set', deadPeer, 'down']);
+    const run = await bringUp(dut, { ip: { kind: 'static', client: '10.78.0.61', netmask: '', nameservers: [] } });
+    expect(run.summary?.interfaces).toEqual([expect.objectContaining({ name: 'eth1', ok: true, addresses: ['10.78.0.61/8'] })]);
+  });
+
+  it('leaves the network alone for ip=off and uses DHCP for ip=dhcp', async () => {
+    const dut = await newDut([['eth0', 'lab0']]);
+    const off = await bringUp(dut, { ip: { kind: 'off' } });
+    expect(off.console).toContain('Network: off (ip=off)');
+    expect(await addressesOf(dut, 'eth0')).toBe('');
+    const dhcp = await bringUp(dut, { ip: { kind: 'dhcp' } });
+    expect(dhcp.summary?.interfaces[0]).toMatchObject({ name: 'eth0', method: 'dhcp', ok: true });
+  });
+});
