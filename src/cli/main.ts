@@ -1,8 +1,9 @@
 import { describeError } from '../log/errors.ts';
+import { cmdlineCommand } from './cmdline.ts';
 import type { CliCommand } from './command.ts';
 
 // Each subcommand lives in its own module; add it here.
-const commands: CliCommand[] = [];
+const commands: CliCommand[] = [cmdlineCommand];
 
 function usage(): string {
   const lines = ['usage: ocinit COMMAND [ARGS...]', '', 'commands:'];

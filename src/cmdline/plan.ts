@@ -92,10 +92,13 @@ export interface EnvEntry {
   value: string;
 }
 
-/** `-v SRC:DST[:OPTIONS]`. A SRC without a slash is a named volume (b2c.volume), otherwise a host path. */
+/**
+ * `-v SRC:DST[:OPTIONS]`. A SRC starting with / or . is a host path (bind), otherwise a named volume
+ * (declared by b2c.volume or created empty); `-v DST` alone is an anonymous volume (source '').
+ */
 export interface VolumeMount {
   source: string;
-  kind: 'named' | 'bind';
+  kind: 'named' | 'bind' | 'anonymous';
   destination: string;
   /** Options after the second colon, split on commas: ro, rw, z, Z, rbind, nocopy, ... */
   options: string[];
@@ -242,6 +245,8 @@ export interface Problem {
   position: number;
   message: string;
   hint?: string;
+  /** Set when the token is in the extra arguments (b2c.extra_args_url) rather than the kernel command line. */
+  origin?: 'extra_args';
 }
 
 export interface ParseResult {

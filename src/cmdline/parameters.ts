@@ -1,0 +1,487 @@
+import { parseContainer } from './container.ts';
+import { parseInterface, parseIp } from './network.ts';
+import type { ContainerParameter, NtpPeer, Plan } from './plan.ts';
+import { parseCacheDevice, parseFilesystem, parseMinio, parseNbd, parseStorage, parseSwap, parseVolume } from './storage.ts';
+import { isHostName, isHttpUrl, isIpAddress, parseBoolean, parseNonNegativeNumber, type ValueContext } from './values.ts';
+
+/**
+ * One kernel command line parameter. The parser, `ocinit cmdline` and docs/cmdline.md all come
+ * from this table: adding a parameter is adding an entry here (and its field to Plan).
+ */
+export interface ParameterDefinition {
+  name: string;
+  /** Other spellings (older or newer boot2container names). */
+  aliases: readonly string[];
+  /** The value's shape, for docs and hints. */
+  syntax: string;
+  /** The default, as the docs show it. */
+  defaultText: string;
+  doc: string;
+  example: string;
+  /** Where ocinit deliberately behaves differently from boot2container, and why. */
+  differences?: string;
+  /** Repeatable parameters accumulate in order; the others keep their last occurrence. */
+  repeatable: boolean;
+  /** A bare word (`b2c.pipefail`); `=true|false` is accepted too. */
+  flag: boolean;
+  /** 'early' parameters act before the network is up: extra arguments come too late for them. */
+  stage: 'early' | 'late';
+  /** Sets (or appends to) the plan. Problems go to `context`; it never throws. */
+  apply(plan: Plan, value: string | undefined, context: ValueContext): void;
+}
+
+/** The plan of an empty command line: every default in one place, next to the table. */
+export function createDefaultPlan(): Plan {
+  return {
+    containers: [],
+    services: [],
+    postContainers: [],
+    pipefail: false,
+    shutdown: { poweroffDelaySeconds: 0, shutdownCommand: 'poweroff -f', rebootCommand: 'reboot -f' },
+    cacheDevice: { kind: 'none' },
+    swap: undefined,
+    ntpPeer: { kind: 'none' },
+    modules: [],
+    interfaces: [],
+    ip: undefined,
+    hostname: 'boot2container',
+    keymap: undefined,
+    extraArgsUrl: undefined,
+    proxy: undefined,
+    volumes: [],
+    filesystems: [],
+    minio: [],
+    additionalImageStores: [],
+    nbd: [],
+    debugCrash: undefined,
+  };
+}
+
+/** Runs `parse` on a non-empty value; an empty one is a problem. */
+function nonEmpty(value: string | undefined, context: ValueContext, example: string): string | undefined {
+  if (value !== undefined && value !== '') return value;
+  context.problem('needs a value', `e.g. ${example}`);
+  return undefined;
+}
+
+function containerList(plan: Plan, parameter: ContainerParameter): Plan['containers'] {
+  if (parameter === 'b2c.service') return plan.services;
+  if (parameter === 'b2c.post_container') return plan.postContainers;
+  return plan.containers;
+}
+
+function containerParameter(
+  name: ContainerParameter,
+  aliases: readonly string[],
+  doc: string,
+  example: string,
+  differences: string,
+): ParameterDefinition {
+  return {
+    name,
+    aliases,
+    syntax: '[PODMAN-RUN-FLAGS] [docker://]IMAGE [COMMAND [ARG...]]',
+    defaultText: '(none)',
+    doc,
+    example,
+    differences,
+    repeatable: true,
+    flag: false,
+    stage: 'late',
+    apply(plan, value, context) {
+      const text = nonEmpty(value, context, example);
+      if (text === undefined) return;
+      const list = containerList(plan, name);
+      const spec = parseContainer(text, name, list.length + 1, context);
+      if (spec !== undefined) list.push(spec);
+    },
+  };
+}
+
+/** Builds a repeatable parameter from a value parser and the list it appends to. */
+function listParameter<T>(
+  meta: Omit<ParameterDefinition, 'apply' | 'repeatable' | 'flag' | 'defaultText'>,
+  parse: (value: string, context: ValueContext) => T | undefined,
+  list: (plan: Plan) => T[],
+): ParameterDefinition {
+  return {
+    ...meta,
+    defaultText: '(none)',
+    repeatable: true,
+    flag: false,
+    apply(plan, value, context) {
+      const text = nonEmpty(value, context, meta.example);
+      if (text === undefined) return;
+      const parsed = parse(text, context);
+      if (parsed !== undefined) list(plan).push(parsed);
+    },
+  };
+}
+
+function shutdownCommandParameter(
+  name: string,
+  field: 'shutdownCommand' | 'rebootCommand',
+  defaultText: string,
+  doc: string,
+): ParameterDefinition {
+  const example = `${name}="${defaultText}"`;
+  return {
+    name,
+    aliases: [],
+    syntax: 'COMMAND',
+    defaultText,
+    doc,
+    example,
+    repeatable: false,
+    flag: false,
+    stage: 'late',
+    apply(plan, value, context) {
+      const command = nonEmpty(value?.trim(), context, example);
+      if (command !== undefined) plan.shutdown = { ...plan.shutdown, [field]: command };
+    },
+  };
+}
+
+function parseNtpPeer(value: string, context: ValueContext): NtpPeer | undefined {
+  if (value === 'none' || value === 'auto') return { kind: value };
+  if (isHostName(value)) return { kind: 'host', host: value };
+  context.problem(`'${value}' is not none, auto, a host name or an IP address`, 'e.g. b2c.ntp_peer=auto');
+  return undefined;
+}
+
+/** Builds a single-value parameter from a value parser and a setter. */
+function singleParameter<T>(
+  meta: Omit<ParameterDefinition, 'apply' | 'repeatable' | 'flag' | 'aliases'>,
+  parse: (value: string, context: ValueContext) => T | undefined,
+  set: (plan: Plan, value: T) => void,
+): ParameterDefinition {
+  return {
+    ...meta,
+    aliases: [],
+    repeatable: false,
+    flag: false,
+    apply(plan, value, context) {
+      const parsed = parse(value ?? '', context);
+      if (parsed !== undefined) set(plan, parsed);
+    },
+  };
+}
+
+/** A single optional string: empty unsets it, anything else must pass `valid`. */
+function optionalParameter(
+  meta: Omit<ParameterDefinition, 'apply' | 'repeatable' | 'flag' | 'aliases'>,
+  field: 'keymap' | 'extraArgsUrl' | 'proxy',
+  valid: (value: string) => boolean,
+  expected: string,
+): ParameterDefinition {
+  const parse = (value: string, context: ValueContext): { value: string | undefined } | undefined => {
+    if (value === '') return { value: undefined };
+    if (valid(value)) return { value };
+    context.problem(`'${value}' is not ${expected}`, `e.g. ${meta.example}`);
+    return undefined;
+  };
+  return singleParameter(meta, parse, (plan, parsed) => void (plan[field] = parsed.value));
+}
+
+const CONTAINER_DIFFERENCES =
+  'Every flag is checked before anything runs: an unsupported or misspelt flag is an error naming the container, where boot2container let podman fail mid-pipeline. `$VAR` is not expanded (b2c `eval`ed the string in its own shell). Unquoted `; & | < > ( )` and `#` are errors instead of shell syntax.';
+
+export const PARAMETERS: readonly ParameterDefinition[] = [
+  containerParameter(
+    'b2c.container',
+    ['b2c.run'],
+    'A container of the pipeline, run attached to the console, in order.',
+    'b2c.container="-ti --tls-verify=false docker://10.42.0.1:8002/tests/mesa:12345 ./run.sh"',
+    CONTAINER_DIFFERENCES,
+  ),
+  containerParameter(
+    'b2c.service',
+    ['b2c.run_service'],
+    'A container started detached before the first pipeline container, stopped at the end.',
+    'b2c.service="docker://registry.example.com/tools/power-monitor:latest"',
+    CONTAINER_DIFFERENCES,
+  ),
+  containerParameter(
+    'b2c.post_container',
+    [],
+    "Runs after the pipeline, even when it failed; its exit code doesn't change the pipeline status.",
+    'b2c.post_container="-v results:/results docker://alpine:latest tar czf /results/logs.tgz /results/logs"',
+    CONTAINER_DIFFERENCES,
+  ),
+  {
+    name: 'b2c.pipefail',
+    aliases: [],
+    syntax: '(flag) | =true|false',
+    defaultText: 'false',
+    doc: 'After the first failing container, skip the remaining b2c.container (post containers still run).',
+    example: 'b2c.pipefail',
+    differences: '`=true|false` is accepted; b2c ignored `b2c.pipefail=...` entirely.',
+    repeatable: false,
+    flag: true,
+    stage: 'late',
+    apply(plan, value, context) {
+      const enabled = value === undefined || value === '' ? true : parseBoolean(value);
+      if (enabled === undefined) context.problem(`'${value ?? ''}' is not true or false`, 'write b2c.pipefail alone');
+      else plan.pipefail = enabled;
+    },
+  },
+  {
+    name: 'b2c.poweroff_delay',
+    aliases: [],
+    syntax: 'SECONDS',
+    defaultText: '0',
+    doc: "Before powering off, print `It's now safe to turn off your computer` and wait this long (lets a PDU cut power).",
+    example: 'b2c.poweroff_delay=15',
+    differences: 'A value that is not a number is an error; b2c passed it to `sleep`, which failed and powered off at once.',
+    repeatable: false,
+    flag: false,
+    stage: 'late',
+    apply(plan, value, context) {
+      const seconds = parseNonNegativeNumber(value ?? '');
+      if (seconds === undefined) context.problem(`'${value ?? ''}' is not a number of seconds`, 'e.g. b2c.poweroff_delay=15');
+      else plan.shutdown = { ...plan.shutdown, poweroffDelaySeconds: seconds };
+    },
+  },
+  shutdownCommandParameter('b2c.shutdown_cmd', 'shutdownCommand', 'poweroff -f', 'The command that powers the machine off.'),
+  shutdownCommandParameter(
+    'b2c.reboot_cmd',
+    'rebootCommand',
+    'reboot -f',
+    'The command that reboots the machine when a container asked for a reboot.',
+  ),
+  {
+    name: 'b2c.cache_device',
+    aliases: [],
+    syntax: 'none | auto | reset | /dev/DEVICE | FILESYSTEM-NAME',
+    defaultText: 'none',
+    doc: 'Persistent cache (ext4 labelled B2C_CACHE) mounted at /storage. `auto` uses the first partition labelled B2C_CACHE or formats the first disk; `reset` reformats it.',
+    example: 'b2c.cache_device=auto',
+    differences: 'A value that is none of these (or names no b2c.filesystem) is an error; b2c silently ran without a cache.',
+    repeatable: false,
+    flag: false,
+    stage: 'early',
+    apply(plan, value, context) {
+      const device = parseCacheDevice(nonEmpty(value, context, 'b2c.cache_device=auto') ?? 'none', context);
+      if (device !== undefined) plan.cacheDevice = device;
+    },
+  },
+  {
+    name: 'b2c.swap',
+    aliases: [],
+    syntax: 'SIZE[,swappiness=N] | /dev/DEVICE',
+    defaultText: '(none)',
+    doc: 'A swap file of SIZE on the cache partition (binary units: 8g = 8 GiB), or a swap device.',
+    example: 'b2c.swap=8G,swappiness=60',
+    repeatable: false,
+    flag: false,
+    stage: 'early',
+    apply(plan, value, context) {
+      plan.swap = value === undefined || value === '' ? undefined : parseSwap(value, context);
+    },
+  },
+  singleParameter(
+    {
+      name: 'b2c.ntp_peer',
+      syntax: 'none | auto | HOST',
+      defaultText: 'none',
+      doc: 'Set the clock from this NTP server (`auto`: pool.ntp.org). Registry TLS needs a sane clock; a failure is not fatal.',
+      example: 'b2c.ntp_peer=10.42.0.1',
+      stage: 'early',
+    },
+    parseNtpPeer,
+    (plan, peer) => void (plan.ntpPeer = peer),
+  ),
+
+  {
+    name: 'b2c.insmods',
+    aliases: [],
+    syntax: 'MODULE[,MODULE...]',
+    defaultText: '(none)',
+    doc: 'Kernel modules to load early, in order (paths relative to the initramfs module directory).',
+    example: 'b2c.insmods=kernel/drivers/net/virtio_net.ko',
+    repeatable: false,
+    flag: false,
+    stage: 'early',
+    apply(plan, value, context) {
+      const modules = (value ?? '').split(',').filter((module) => module !== '');
+      const bad = modules.filter((module) => /\s/.test(module) || module.includes('..'));
+      if (bad.length > 0) context.problem(`invalid module name(s): ${bad.join(', ')}`);
+      else plan.modules = modules;
+    },
+  },
+  listParameter(
+    {
+      name: 'b2c.iface',
+      aliases: [],
+      syntax: 'NAME[,address=CIDR]...[,gateway=IP][,nameserver=IP]...[,route=NET:VIA]...[,forward][,auto|dhcp]',
+      doc: 'Configure this interface (repeatable). When present, only these interfaces are configured.',
+      example: 'b2c.iface=eth0,address=10.42.0.2/24,gateway=10.42.0.1,nameserver=10.42.0.1',
+      differences: 'Several address= accumulate (b2c kept the last); IPv6 routes are written [NET]:[VIA]. A malformed address, gateway or route is an error before boot instead of a failed `ip` command.',
+      stage: 'early',
+    },
+    parseInterface,
+    (plan) => plan.interfaces,
+  ),
+  singleParameter(
+    {
+      name: 'ip',
+      syntax: 'CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF:DNS0:DNS1 | dhcp | on | any | off',
+      defaultText: '(none: DHCP on every eth*/en* interface)',
+      doc: "The kernel's static or DHCP network configuration. When present, no DHCP of ocinit's own on other interfaces.",
+      example: 'ip=10.42.0.2::10.42.0.1:255.255.255.0::eth0:off:10.42.0.1',
+      differences: "ocinit applies ip= itself (b2c relied on the kernel's CONFIG_IP_PNP, which Debian kernels lack).",
+      stage: 'early',
+    },
+    parseIp,
+    (plan, ip) => void (plan.ip = ip),
+  ),
+  singleParameter(
+    {
+      name: 'b2c.hostname',
+      syntax: 'NAME',
+      defaultText: 'boot2container',
+      doc: "The machine's host name.",
+      example: 'b2c.hostname=dut-42',
+      differences: 'An invalid host name is an error.',
+      stage: 'late',
+    },
+    (value, context) => {
+      if (isHostName(value) && value.length <= 64 && !isIpAddress(value)) return value;
+      context.problem(`'${value}' is not a valid host name`, 'letters, digits and hyphens, at most 64 characters, e.g. b2c.hostname=dut-42');
+      return undefined;
+    },
+    (plan, name) => void (plan.hostname = name),
+  ),
+
+  optionalParameter(
+    {
+      name: 'b2c.keymap',
+      syntax: 'KEYMAP',
+      defaultText: '(kernel default)',
+      doc: 'Console keymap (a .kmap file name without extension).',
+      example: 'b2c.keymap=fr',
+      stage: 'late',
+    },
+    'keymap',
+    (value) => /^[A-Za-z0-9_.-]+$/.test(value),
+    'a keymap name',
+  ),
+  optionalParameter(
+    {
+      name: 'b2c.extra_args_url',
+      syntax: 'URL',
+      defaultText: '(none)',
+      doc: 'Once the network is up, download more parameters from URL and apply them like the command line (keeps secrets out of the PXE config). A failed download shuts down.',
+      example: 'b2c.extra_args_url=http://10.42.0.1:8000/dut-42/secrets',
+      differences:
+        'Parameters in the extra arguments that act before the network (modules, cache, swap, interfaces, ip=, NTP) are reported as too late instead of being silently ignored.',
+      stage: 'early',
+    },
+    'extraArgsUrl',
+    isHttpUrl,
+    'an http:// or https:// URL',
+  ),
+  optionalParameter(
+    {
+      name: 'b2c.proxy',
+      syntax: 'URL',
+      defaultText: '(none)',
+      doc: 'HTTP(S) proxy for registry and mirror traffic.',
+      example: 'b2c.proxy=http://10.42.0.1:3128',
+      stage: 'late',
+    },
+    'proxy',
+    isHttpUrl,
+    'an http:// or https:// URL',
+  ),
+  listParameter(
+    {
+      name: 'b2c.volume',
+      aliases: [],
+      syntax:
+        'NAME[,filesystem=FS][,mirror=ALIAS/BUCKET[/PATH]][,pull_from=...][,push_to=...][,pull_on=COND|COND][,push_on=COND|...][,expiration=never|pipeline_end][,overwrite][,remove][,exclude=GLOB]...[,encrypt_key=KEY][,preserve][,fscrypt_key=BASE64][,fscrypt_reset_key]',
+      doc: 'A named volume (repeatable), optionally on a b2c.filesystem, mirrored to/from a b2c.minio bucket on hook conditions `pipeline_start`, `container_start`, `container_end`, `pipeline_end`, `changes`. Keys print as ***.',
+      example: 'b2c.volume="job-results,mirror=gateway/job-bucket,pull_on=pipeline_start,push_on=changes,overwrite,preserve,remove,expiration=pipeline_end"',
+      differences: 'Unknown hook conditions, a bad expiration, a mirror to an undefined b2c.minio alias or an undefined filesystem are errors before anything runs (b2c warned, or failed at volume set-up). Unknown options stay warnings.',
+      stage: 'late',
+    },
+    parseVolume,
+    (plan) => plan.volumes,
+  ),
+  listParameter(
+    {
+      name: 'b2c.filesystem',
+      aliases: [],
+      syntax: 'NAME,src=SOURCE[,type=FSTYPE][,opts=OPT|OPT]',
+      doc: 'A named mount (repeatable), usable as cache device, volume backing or additional image store.',
+      example: 'b2c.filesystem=shared,src=10.42.0.1:/srv/shared,type=nfs,opts=ro|nolock',
+      differences: 'A missing src= is an error before boot.',
+      stage: 'late',
+    },
+    parseFilesystem,
+    (plan) => plan.filesystems,
+  ),
+  listParameter(
+    {
+      name: 'b2c.minio',
+      aliases: [],
+      syntax: 'ALIAS,URL,ACCESS_KEY,SECRET_KEY',
+      doc: 'An S3 endpoint alias for volume mirroring (repeatable). The keys print as *** everywhere.',
+      example: 'b2c.minio="gateway,http://10.42.0.1:9000,ACCESS,SECRET"',
+      differences: 'b2c traced the keys to the serial console; ocinit never prints them.',
+      stage: 'late',
+    },
+    parseMinio,
+    (plan) => plan.minio,
+  ),
+  singleParameter(
+    {
+      name: 'b2c.storage',
+      syntax: 'additionalimagestores=FS[|FS...]',
+      defaultText: '(none)',
+      doc: 'Read-only image stores on b2c.filesystem mounts, searched before pulling.',
+      example: 'b2c.storage=additionalimagestores=images',
+      stage: 'late',
+    },
+    parseStorage,
+    (plan, stores) => void (plan.additionalImageStores = stores),
+  ),
+  listParameter(
+    {
+      name: 'b2c.nbd',
+      aliases: [],
+      syntax: 'DEVICE,host=HOST[,port=PORT][,connections=N]',
+      doc: 'Attach a network block device (repeatable), e.g. to back a b2c.filesystem.',
+      example: 'b2c.nbd=/dev/nbd0,host=10.42.0.1,port=10809',
+      stage: 'late',
+    },
+    parseNbd,
+    (plan) => plan.nbd,
+  ),
+  {
+    name: 'b2c.debug_crash',
+    aliases: [],
+    syntax: 'exception | kill',
+    defaultText: '(none)',
+    doc: "ocinit's own: make the launcher throw (`exception`) or SIGKILL itself (`kill`) right after parsing, to test that a crash still ends with the configured shutdown.",
+    example: 'b2c.debug_crash=kill',
+    differences: 'Not in boot2container.',
+    repeatable: false,
+    flag: false,
+    stage: 'early',
+    apply(plan, value, context) {
+      if (value === 'exception' || value === 'kill') plan.debugCrash = value;
+      else context.problem(`'${value ?? ''}' is not exception or kill`);
+    },
+  },
+];
+
+const BY_NAME = new Map(PARAMETERS.flatMap((definition) => [definition.name, ...definition.aliases].map((name) => [name, definition] as const)));
+
+export function findParameter(name: string): ParameterDefinition | undefined {
+  return BY_NAME.get(name);
+}
+
+export function parameterNames(): string[] {
+  return [...BY_NAME.keys()];
+}

@@ -1,0 +1,231 @@
+import { Secret } from '../log/secret.ts';
+import type { CacheDevice, FilesystemSpec, HookCondition, MinioAlias, MirrorTarget, NbdSpec, SwapSpec, VolumeSpec } from './plan.ts';
+import { isHostName, isHttpUrl, parseInteger, parseSize, splitNamedOptions, type ValueContext } from './values.ts';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+export const HOOK_CONDITIONS: readonly HookCondition[] = ['pipeline_start', 'container_start', 'container_end', 'pipeline_end', 'changes'];
+const VOLUME_OPTIONS =
+  'filesystem=, mirror=, pull_from=, push_to=, pull_on=, push_on=, expiration=, overwrite, remove, exclude=, encrypt_key=, preserve, fscrypt_key=, fscrypt_reset_key';
+
+function parseMirror(text: string): MirrorTarget | undefined {
+  const match = /^([A-Za-z0-9_.-]+)\/([a-z0-9][a-z0-9.-]{1,62})(?:\/(.*))?$/.exec(text);
+  if (match === null) return undefined;
+  const [, alias = '', bucket = '', path = ''] = match;
+  return { alias, bucket, path };
+}
+
+function parseConditions(text: string, option: string, context: ValueContext): HookCondition[] | undefined {
+  const conditions: HookCondition[] = [];
+  for (const word of text.split('|')) {
+    const condition = HOOK_CONDITIONS.find((candidate) => candidate === word);
+    if (condition === undefined) {
+      context.problem(`${option}: unknown hook condition '${word}'`, `use ${HOOK_CONDITIONS.join(', ')}, separated by |`);
+      return undefined;
+    }
+    if (!conditions.includes(condition)) conditions.push(condition);
+  }
+  if (conditions.includes('changes') && conditions.length > 1)
+    context.warning(`${option}: with 'changes', the other conditions are ignored (as in boot2container)`);
+  return conditions;
+}
+
+function isBase64(text: string): boolean {
+  return text.length > 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length % 4 === 0;
+}
+
+/** `NAME[,filesystem=FS][,mirror=ALIAS/BUCKET[/PATH]][,pull_on=C1|C2][,push_on=...][,expiration=...]...`. */
+export function parseVolume(text: string, context: ValueContext): VolumeSpec | undefined {
+  const { name, items } = splitNamedOptions(text);
+  // Never echo the whole value: it may carry keys.
+  if (!NAME.test(name)) {
+    context.problem(`'${name}' is not a volume name`, 'start with the name (letters, digits, _ . -), e.g. b2c.volume=results,mirror=...');
+    return undefined;
+  }
+  const volume: VolumeSpec = {
+    name,
+    filesystem: undefined,
+    pullFrom: undefined,
+    pushTo: undefined,
+    pullOn: [],
+    pushOn: [],
+    expiration: 'never',
+    overwrite: false,
+    remove: false,
+    exclude: [],
+    encryptKey: undefined,
+    preserve: false,
+    fscryptKey: undefined,
+    fscryptResetKey: false,
+  };
+  let valid = true;
+  const bad = (message: string, hint?: string): void => {
+    valid = false;
+    context.problem(`volume ${name}: ${message}`, hint);
+  };
+  const scoped: ValueContext = { ...context, problem: bad, warning: (m, h) => context.warning(`volume ${name}: ${m}`, h) };
+  const mirror = (option: string, value: string): MirrorTarget | undefined => {
+    const target = parseMirror(value);
+    if (target === undefined) bad(`${option}=${value} is not ALIAS/BUCKET[/PATH]`, `e.g. ${option}=gateway/job-bucket`);
+    return target;
+  };
+
+  for (const { key, value } of items) {
+    const text = value ?? '';
+    switch (key) {
+      case 'filesystem':
+        if (NAME.test(text)) volume.filesystem = text;
+        else bad(`filesystem=${text} is not a b2c.filesystem name`);
+        break;
+      case 'mirror':
+        volume.pullFrom = volume.pushTo = mirror(key, text);
+        break;
+      case 'pull_from':
+        volume.pullFrom = mirror(key, text);
+        break;
+      case 'push_to':
+        volume.pushTo = mirror(key, text);
+        break;
+      case 'pull_on':
+        volume.pullOn = parseConditions(text, key, scoped) ?? [];
+        break;
+      case 'push_on':
+        volume.pushOn = parseConditions(text, key, scoped) ?? [];
+        break;
+      case 'expiration':
+        if (text === 'never' || text === 'pipeline_end') volume.expiration = text;
+        else bad(`expiration=${text} is not never or pipeline_end`);
+        break;
+      case 'overwrite':
+      case 'remove':
+      case 'preserve':
+      case 'fscrypt_reset_key':
+        if (key === 'fscrypt_reset_key') volume.fscryptResetKey = true;
+        else volume[key] = true;
+        break;
+      case 'exclude':
+        if (text === '') bad('exclude= needs a pattern', 'e.g. exclude=*.tmp');
+        else volume.exclude.push(text);
+        break;
+      case 'encrypt_key':
+        if (text === '') bad('encrypt_key= is empty');
+        else volume.encryptKey = new Secret(text);
+        break;
+      case 'fscrypt_key':
+        if (isBase64(text)) volume.fscryptKey = new Secret(text);
+        else bad('fscrypt_key= is not base64', 'e.g. fscrypt_key=$(head -c 64 /dev/urandom | base64 -w0)');
+        break;
+      default:
+        scoped.warning(`unknown option '${key}' ignored`, `known options: ${VOLUME_OPTIONS}`);
+    }
+  }
+  const mirrored = volume.pullOn.length > 0 || volume.pushOn.length > 0;
+  if (mirrored && (volume.pullFrom === undefined || volume.pushTo === undefined) && valid)
+    scoped.warning('pull_on/push_on without both a pull and a push location do nothing (as in boot2container)', 'add mirror=ALIAS/BUCKET');
+  return valid ? volume : undefined;
+}
+
+/** `NAME,src=SOURCE[,type=FSTYPE][,opts=O1|O2]`. */
+export function parseFilesystem(text: string, context: ValueContext): FilesystemSpec | undefined {
+  const { name, items } = splitNamedOptions(text);
+  if (!NAME.test(name)) {
+    context.problem(`'${name}' is not a filesystem name`, 'start with the name, e.g. b2c.filesystem=cache,src=/dev/sda2,type=ext4');
+    return undefined;
+  }
+  const filesystem: FilesystemSpec = { name, source: '', type: undefined, options: [] };
+  for (const { key, value = '' } of items) {
+    if (key === 'src') filesystem.source = value;
+    else if (key === 'type') filesystem.type = value === '' ? undefined : value;
+    else if (key === 'opts') filesystem.options = value.split('|').filter((option) => option !== '');
+    else context.warning(`filesystem ${name}: unknown option '${key}' ignored`, 'known options: src=, type=, opts=');
+  }
+  if (filesystem.source === '') {
+    context.problem(`filesystem ${name}: src= is missing`, 'e.g. src=/dev/sda2, src=LABEL=data, or src=host:/export for NFS');
+    return undefined;
+  }
+  return filesystem;
+}
+
+/** `ALIAS,URL,ACCESS_KEY,SECRET_KEY`. Messages never repeat the value: it holds keys. */
+export function parseMinio(text: string, context: ValueContext): MinioAlias | undefined {
+  const fields = text.split(',');
+  const [alias = '', url = '', accessKey = '', secretKey = ''] = fields;
+  // Register the keys before any message can quote them.
+  const secrets = { accessKey: new Secret(accessKey), secretKey: new Secret(secretKey) };
+  if (fields.length !== 4) {
+    context.problem(`expected 4 comma-separated fields, found ${fields.length}`, 'b2c.minio=ALIAS,URL,ACCESS_KEY,SECRET_KEY (no commas inside)');
+    return undefined;
+  }
+  if (!NAME.test(alias)) {
+    context.problem(`'${alias}' is not an alias name`, 'e.g. b2c.minio=gateway,http://10.42.0.1:9000,KEY,SECRET');
+    return undefined;
+  }
+  if (!isHttpUrl(url)) {
+    context.problem(`alias ${alias}: the URL is not http:// or https://`, 'e.g. http://10.42.0.1:9000');
+    return undefined;
+  }
+  return { alias, url, ...secrets };
+}
+
+/** `8g`, `8G,swappiness=60`, or a device `/dev/sda3`. */
+export function parseSwap(text: string, context: ValueContext): SwapSpec | undefined {
+  if (text.startsWith('/dev/')) return { device: text };
+  const [sizeText = '', ...rest] = text.split(',');
+  const size = parseSize(sizeText);
+  if (size === undefined || size === 0) {
+    context.problem(`'${sizeText}' is not a size or a /dev/ device`, 'e.g. b2c.swap=8g or b2c.swap=8G,swappiness=60');
+    return undefined;
+  }
+  const swap: { size: number; swappiness?: number } = { size };
+  for (const option of rest) {
+    const swappiness = /^swappiness=(\d+)$/.exec(option)?.[1];
+    const value = swappiness === undefined ? undefined : parseInteger(swappiness, 0, 200);
+    if (value === undefined) {
+      context.problem(`'${option}' is not swappiness=0..200`);
+      return undefined;
+    }
+    swap.swappiness = value;
+  }
+  return swap;
+}
+
+/** `none`, `auto`, `reset`, `/dev/X`, or a b2c.filesystem name (checked once all filesystems are known). */
+export function parseCacheDevice(text: string, context: ValueContext): CacheDevice | undefined {
+  if (text === 'none' || text === 'auto' || text === 'reset') return { kind: text };
+  if (text.startsWith('/dev/') && text.length > 5) return { kind: 'device', path: text };
+  if (NAME.test(text)) return { kind: 'filesystem', name: text };
+  context.problem(`'${text}' is not none, auto, reset, a /dev/ path or a b2c.filesystem name`);
+  return undefined;
+}
+
+/** `DEVICE,host=HOST[,port=PORT][,connections=N]`. */
+export function parseNbd(text: string, context: ValueContext): NbdSpec | undefined {
+  const { name, items } = splitNamedOptions(text);
+  const device = name.startsWith('/dev/') ? name : `/dev/${name}`;
+  if (!/^\/dev\/nbd\d+$/.test(device)) {
+    context.problem(`'${name}' is not an nbd device`, 'e.g. b2c.nbd=/dev/nbd0,host=10.42.0.1,port=10809');
+    return undefined;
+  }
+  const nbd: NbdSpec = { device, host: '', port: undefined, connections: undefined };
+  for (const { key, value = '' } of items) {
+    if (key === 'host') nbd.host = value;
+    else if (key === 'port') nbd.port = parseInteger(value, 1, 65535) ?? Number.NaN;
+    else if (key === 'connections') nbd.connections = parseInteger(value, 1, 64) ?? Number.NaN;
+    else context.warning(`nbd ${device}: unknown option '${key}' ignored`, 'known options: host=, port=, connections=');
+  }
+  if (!isHostName(nbd.host) || Number.isNaN(nbd.port) || Number.isNaN(nbd.connections)) {
+    context.problem(`nbd ${device}: needs host=HOST, and port=1..65535 and connections=1..64 when given`);
+    return undefined;
+  }
+  return nbd;
+}
+
+/** `additionalimagestores=FS1|FS2`: read-only image stores on b2c.filesystem mounts. */
+export function parseStorage(text: string, context: ValueContext): string[] | undefined {
+  const match = /^additionalimagestores=(.+)$/.exec(text);
+  const names = match?.[1]?.split('|') ?? [];
+  if (names.length === 0 || !names.every((name) => NAME.test(name))) {
+    context.problem(`'${text}' is not additionalimagestores=FS[|FS...]`, 'name b2c.filesystem entries, e.g. b2c.storage=additionalimagestores=images');
+    return undefined;
+  }
+  return names;
+}
