@@ -1,0 +1,347 @@
+import { readFileSync } from 'node:fs';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { OcinitError } from '../log/errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { Secret } from '../log/secret.ts';
+import { basicAuthorization, parseChallenges, type Challenge, type Credentials } from './auth.ts';
+
+export interface TransportOptions {
+  /** `host[:port]` of the registry API. */
+  host: string;
+  /** false: plain HTTP allowed (tried when HTTPS fails) and certificates not checked. */
+  tlsVerify?: boolean;
+  caFile?: string;
+  proxy?: string;
+  credentials?: Credentials;
+  log?: Logger;
+  signal?: AbortSignal;
+  /** No response headers, or no body bytes, for this long fails the request (default 30 s). */
+  timeoutMs?: number;
+  /** Attempts for connection errors, 5xx and 429 (default 5); the delay doubles from retryDelayMs. */
+  attempts?: number;
+  retryDelayMs?: number;
+}
+
+export interface RegistryResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Dispatcher.ResponseData['body'];
+  url: string;
+}
+
+interface Token {
+  value: Secret;
+  expiresAt: number;
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_RETRY_AFTER_MS = 60_000;
+
+function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function flatHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const name of Object.keys(headers)) result[name] = header(headers, name) ?? '';
+  return result;
+}
+
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return (
+    typeof code === 'string' &&
+    (code.startsWith('UND_ERR') || ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND'].includes(code))
+  );
+}
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+}
+
+/** `Retry-After` in seconds or as an HTTP date, capped; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - now;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The registry's own error codes from an error body, e.g. `MANIFEST_UNKNOWN: manifest unknown`. */
+async function registryErrors(body: RegistryResponse['body']): Promise<string> {
+  try {
+    const text = (await body.text()).slice(0, 4096);
+    const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const errors = (parsed.errors ?? []).map((error) => [error.code, error.message].filter(Boolean).join(': '));
+    return errors.length > 0 ? ` (${errors.join('; ')})` : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * One registry's HTTP side: scheme discovery (`/v2/` ping), bearer tokens from the challenge (with one
+ * refresh on 401) or HTTP Basic, retries with backoff on connection errors / 5xx / 429, and redirects
+ * followed without `Authorization` to any other origin. Credentials only ever go to the registry's own
+ * origin and the token realm it names.
+ */
+export class RegistryTransport {
+  readonly host: string;
+  readonly #tlsVerify: boolean;
+  readonly #dispatcher: Dispatcher;
+  readonly #credentials: Credentials | undefined;
+  readonly log: Logger | undefined;
+  readonly #signal: AbortSignal | undefined;
+  readonly #timeoutMs: number;
+  readonly #attempts: number;
+  readonly #retryDelayMs: number;
+  #origin: Promise<{ origin: string; challenge: Challenge | undefined }> | undefined;
+  readonly #tokens = new Map<string, Token>();
+
+  constructor(options: TransportOptions) {
+    this.host = options.host;
+    this.#tlsVerify = options.tlsVerify ?? true;
+    this.#credentials = options.credentials;
+    this.log = options.log;
+    this.#signal = options.signal;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#attempts = options.attempts ?? 5;
+    this.#retryDelayMs = options.retryDelayMs ?? 250;
+    let ca: string | undefined;
+    if (options.caFile !== undefined) {
+      try {
+        ca = readFileSync(options.caFile, 'utf8');
+      } catch (error) {
+        throw new OcinitError(`cannot read CA bundle ${options.caFile}: ${(error as Error).message}`);
+      }
+    }
+    const tls = { rejectUnauthorized: this.#tlsVerify, ...(ca === undefined ? {} : { ca }) };
+    this.#dispatcher =
+      options.proxy === undefined
+        ? new Agent({ connect: { ...tls, timeout: this.#timeoutMs }, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs })
+        : new ProxyAgent({ uri: options.proxy, requestTls: tls, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs });
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+
+  /**
+   * GET `path` (below `/v2/`) with auth for `scope`. Returns any final response (the caller judges the
+   * status); throws an OcinitError naming the registry and `what` for network failures after retries.
+   */
+  async get(path: string, options: { scope: string; what: string; headers?: Record<string, string> }): Promise<RegistryResponse> {
+    const { origin } = await this.#discover(options.what);
+    let refreshed = false;
+    for (;;) {
+      const response = await this.#withRetries(options.what, () => this.#follow(`${origin}${path}`, origin, options.scope, options.headers ?? {}, options.what));
+      if (response.status === 401 && !refreshed) {
+        refreshed = true;
+        const challenge = parseChallenges(response.headers['www-authenticate'] ?? '')[0];
+        await response.body.dump();
+        this.#tokens.delete(options.scope);
+        if (challenge !== undefined) await this.#authenticate(challenge, options.scope, options.what, true);
+        continue;
+      }
+      return response;
+    }
+  }
+
+  /** Throws the right OcinitError for an unexpected status; the body is consumed. */
+  async fail(response: RegistryResponse, what: string, context: { image?: string; blob?: string } = {}): Promise<never> {
+    const detail = await registryErrors(response.body);
+    const url = response.url;
+    if (response.status === 401) {
+      throw new OcinitError(`registry ${this.host} refused the credentials while ${what} (HTTP 401)${detail}`, {
+        ...context,
+        url,
+        hint: this.#credentials === undefined ? 'this registry needs credentials: pass --creds USER:PASSWORD or --authfile' : 'check the username and password',
+      });
+    }
+    if (response.status === 403) throw new OcinitError(`registry ${this.host} denied access while ${what} (HTTP 403)${detail}`, { ...context, url, hint: 'check these credentials may pull this repository' });
+    if (response.status === 404) throw new OcinitError(`registry ${this.host} has no such thing while ${what} (HTTP 404)${detail}`, { ...context, url, hint: 'check the image name, tag or digest' });
+    throw new OcinitError(`registry ${this.host} answered HTTP ${response.status} while ${what}${detail}`, { ...context, url });
+  }
+
+  #discover(what: string): Promise<{ origin: string; challenge: Challenge | undefined }> {
+    this.#origin ??= this.#ping(what);
+    return this.#origin;
+  }
+
+  async #ping(what: string): Promise<{ origin: string; challenge: Challenge | undefined }> {
+    const origins = this.#tlsVerify ? [`https://${this.host}`] : [`https://${this.host}`, `http://${this.host}`];
+    let lastError: unknown;
+    for (const origin of origins) {
+      try {
+        const response = await this.#withRetries(what, () => this.#send(`${origin}/v2/`, {}), origin === origins[origins.length - 1]);
+        await response.body.dump();
+        if (response.status === 401) {
+          const challenges = parseChallenges(response.headers['www-authenticate'] ?? '');
+          const challenge = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
+          return { origin, challenge };
+        }
+        if (response.status >= 200 && response.status < 300) return { origin, challenge: undefined };
+        // Some registries answer 404 on /v2/ yet serve images: go on without auth.
+        return { origin, challenge: undefined };
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    this.#origin = undefined;
+    throw lastError;
+  }
+
+  async #authorization(scope: string, what: string): Promise<Secret | undefined> {
+    const { challenge } = await this.#discover(what);
+    if (challenge === undefined) return undefined;
+    if (challenge.scheme === 'basic') return this.#credentials === undefined ? undefined : basicAuthorization(this.#credentials);
+    const token = this.#tokens.get(scope);
+    if (token !== undefined && token.expiresAt > Date.now()) return token.value;
+    return this.#authenticate(challenge, scope, what, false);
+  }
+
+  /** The bearer-token flow: GET realm?service=...&scope=... (with Basic credentials when we have them). */
+  async #authenticate(challenge: Challenge, scope: string, what: string, afterRefusal: boolean): Promise<Secret | undefined> {
+    if (challenge.scheme === 'basic') return this.#credentials === undefined ? undefined : basicAuthorization(this.#credentials);
+    if (challenge.scheme !== 'bearer') return undefined;
+    const realm = challenge.params.realm;
+    if (realm === undefined) throw new OcinitError(`registry ${this.host} asked for a bearer token without saying where to get it (no realm)`);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new OcinitError(`registry ${this.host} gave an invalid token realm '${realm}'`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new OcinitError(`registry ${this.host} gave a token realm that is not HTTP(S): ${url.origin}`);
+    if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
+    const scopes = new Set([scope, ...(afterRefusal && challenge.params.scope !== undefined ? challenge.params.scope.split(' ') : [])]);
+    for (const item of scopes) if (item !== '') url.searchParams.append('scope', item);
+    const headers: Record<string, string> = {};
+    if (this.#credentials !== undefined) {
+      if (url.protocol === 'http:' && this.#tlsVerify) {
+        throw new OcinitError(`registry ${this.host} wants the credentials sent to ${url.origin} over plain HTTP; refused`, { hint: 'use --tls-verify=false only if you trust this network' });
+      }
+      headers.authorization = basicAuthorization(this.#credentials).reveal();
+    }
+    const response = await this.#withRetries(what, () => this.#send(url.toString(), headers));
+    if (response.status !== 200) {
+      const detail = await registryErrors(response.body);
+      throw new OcinitError(`token server ${url.origin} refused a token for ${[...scopes].join(' ')} (HTTP ${response.status})${detail}`, {
+        url: `${url.origin}${url.pathname}`,
+        hint: this.#credentials === undefined ? 'pass --creds USER:PASSWORD or --authfile if this repository is private' : 'check the username and password',
+      });
+    }
+    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
+    try {
+      body = JSON.parse((await response.body.text()).slice(0, 1 << 20)) as typeof body;
+    } catch {
+      throw new OcinitError(`token server ${url.origin} answered something that is not JSON`);
+    }
+    const value = typeof body.token === 'string' && body.token !== '' ? body.token : typeof body.access_token === 'string' ? body.access_token : '';
+    if (value === '') throw new OcinitError(`token server ${url.origin} answered without a token`);
+    const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+    const issued = typeof body.issued_at === 'string' && Number.isFinite(Date.parse(body.issued_at)) ? Math.min(Date.parse(body.issued_at), Date.now()) : Date.now();
+    const token: Token = { value: new Secret(`Bearer ${value}`), expiresAt: issued + lifetime * 1000 - 5_000 };
+    this.#tokens.set(scope, token);
+    return token.value;
+  }
+
+  /** Follows redirects by hand so that `Authorization` only ever goes to the registry's origin. */
+  async #follow(url: string, origin: string, scope: string, extra: Record<string, string>, what: string): Promise<RegistryResponse> {
+    let current = url;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const headers: Record<string, string> = { ...extra };
+      if (new URL(current).origin === origin) {
+        const authorization = await this.#authorization(scope, what);
+        if (authorization !== undefined) headers.authorization = authorization.reveal();
+      }
+      const response = await this.#send(current, headers);
+      if (![301, 302, 303, 307, 308].includes(response.status)) return response;
+      await response.body.dump();
+      const location = response.headers.location;
+      if (location === undefined) throw new OcinitError(`registry ${this.host} redirected without a Location while ${what}`, { url: current });
+      current = new URL(location, current).toString();
+      if (this.#tlsVerify && new URL(current).protocol !== 'https:') {
+        throw new OcinitError(`registry ${this.host} redirected to plain HTTP while ${what}; refused`, { url: new URL(current).origin, hint: 'use --tls-verify=false only if you trust this network' });
+      }
+    }
+    throw new OcinitError(`registry ${this.host} redirected more than ${MAX_REDIRECTS} times while ${what}`, { url });
+  }
+
+  async #send(url: string, headers: Record<string, string>): Promise<RegistryResponse> {
+    const response = await request(url, {
+      method: 'GET',
+      headers: { 'user-agent': 'ocinit', ...headers },
+      dispatcher: this.#dispatcher,
+      signal: this.#signal,
+    });
+    return { status: response.statusCode, headers: flatHeaders(response.headers), body: response.body, url: url.split('?')[0] ?? url };
+  }
+
+  /** Retries connection errors, 5xx and 429 with exponential backoff (429/503 honour Retry-After). */
+  async #withRetries(what: string, attempt: () => Promise<RegistryResponse>, retryConnectionErrors = true): Promise<RegistryResponse> {
+    let delay = this.#retryDelayMs;
+    for (let number = 1; ; number++) {
+      const last = number >= this.#attempts;
+      let response: RegistryResponse;
+      try {
+        response = await attempt();
+      } catch (error) {
+        if (error instanceof OcinitError) throw error;
+        if (this.#signal?.aborted) throw new OcinitError(`${what} was cancelled`, { cause: error });
+        if (last || !retryConnectionErrors || !isConnectionError(error)) throw this.#networkError(error, what);
+        this.log?.warn(`registry ${this.host}: ${(error as Error).message} while ${what}; retrying in ${delay} ms (attempt ${number + 1}/${this.#attempts})`);
+        await sleep(delay, this.#signal);
+        delay *= 2;
+        continue;
+      }
+      if (!last && (response.status === 429 || response.status >= 500)) {
+        const wait = retryAfterMs(response.headers['retry-after']) ?? delay;
+        await response.body.dump();
+        this.log?.warn(`registry ${this.host}: HTTP ${response.status} while ${what}; retrying in ${wait} ms (attempt ${number + 1}/${this.#attempts})`);
+        await sleep(wait, this.#signal);
+        delay *= 2;
+        continue;
+      }
+      return response;
+    }
+  }
+
+  #networkError(error: unknown, what: string): OcinitError {
+    const message = (error as Error).message;
+    if (isTimeout(error)) {
+      return new OcinitError(`registry ${this.host} did not answer within ${this.#timeoutMs / 1000} s while ${what}`, { cause: error, hint: 'check the network and the registry, or raise the timeout' });
+    }
+    const code = (error as { code?: unknown }).code;
+    const tlsHint = typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED/.test(code) ? 'the certificate was not trusted: give --ca-file, or --tls-verify=false for a test registry' : undefined;
+    return new OcinitError(`cannot reach registry ${this.host} while ${what}: ${message}${typeof code === 'string' ? ` (${code})` : ''}`, {
+      cause: error,
+      hint: tlsHint ?? 'check the network, the registry address and, for a plain-HTTP registry, --tls-verify=false',
+    });
+  }
+
+  /** Opens a blob download with optional resume offset (HTTP Range) and identity encoding. */
+  async blob(path: string, scope: string, what: string, offset: number): Promise<RegistryResponse> {
+    const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    return this.get(path, { scope, what, headers });
+  }
+}

@@ -1,0 +1,316 @@
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, chmodSync, chownSync, utimesSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { OcinitError } from '../log/errors.ts';
+import { runChecked } from '../system/exec.ts';
+import type { EntryBody, TarEntry, TarSink } from './tar.ts';
+
+export interface UnpackLimits {
+  /** Uncompressed bytes over all layers (default 32 GiB). */
+  maxBytes?: number;
+  /** Entries over all layers (default 4 million). */
+  maxEntries?: number;
+}
+
+export const DEFAULT_LIMITS: Required<UnpackLimits> = { maxBytes: 32 * 1024 ** 3, maxEntries: 4_000_000 };
+
+const MAX_SYMLINK_HOPS = 40;
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_MARKER = '.wh..wh..opq';
+const CAN_CHOWN = process.getuid?.() === 0;
+const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+function hostile(reason: string, path: string): OcinitError {
+  return new OcinitError(`unsafe layer entry '${path.slice(0, 300)}': ${reason}`, { hint: 'the image contains a layer that tries to write outside its root; it was not unpacked' });
+}
+
+/** Splits an archive name into clean components; `..` is refused, a leading `/` means the root. */
+export function entryComponents(name: string): string[] {
+  const components = name.split('/').filter((part) => part !== '' && part !== '.');
+  if (components.includes('..')) throw hostile("'..' in the name", name);
+  return components;
+}
+
+/**
+ * What a layer's whiteout entries do. Flattening (below) deletes from the lower layers already in the
+ * tree; an overlayfs mode can instead turn them into overlay whiteouts in a per-layer directory.
+ */
+export interface WhiteoutStrategy {
+  whiteout(applier: LayerApplier, parent: string[], name: string, entryPath: string): void;
+  opaque(applier: LayerApplier, parent: string[], entryPath: string): void;
+}
+
+export const flattenWhiteouts: WhiteoutStrategy = {
+  whiteout(applier, parent, name) {
+    const dir = applier.resolveDirectory(parent, false);
+    if (dir === undefined) return;
+    applier.removeLower(join(dir, name));
+  },
+  opaque(applier, parent) {
+    const dir = applier.resolveDirectory(parent, true);
+    if (dir !== undefined) applier.clearLowerChildren(dir);
+  },
+};
+
+/** State shared by every layer of one unpack: the root, limits and deferred directory times. */
+export class UnpackState {
+  readonly root: string;
+  readonly limits: Required<UnpackLimits>;
+  entries = 0;
+  bytes = 0;
+  readonly directoryTimes = new Map<string, number>();
+  /** Real paths known to be directories (not symlinks) inside the root. */
+  readonly knownDirectories = new Set<string>();
+
+  constructor(root: string, limits: UnpackLimits = {}) {
+    this.root = root;
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.knownDirectories.add(root);
+  }
+
+  countBytes(count: number): void {
+    this.bytes += count;
+    if (this.bytes > this.limits.maxBytes) {
+      throw new OcinitError(`the image unpacks to more than ${this.limits.maxBytes} bytes; stopped`, { hint: 'a decompression bomb, or a very large image: raise the unpack size limit if it is genuine' });
+    }
+  }
+
+  /** Sets directory mtimes last (deepest first) so that creating their children does not undo them. */
+  finish(): void {
+    const paths = [...this.directoryTimes.keys()].sort((a, b) => b.length - a.length);
+    for (const path of paths) {
+      const stat = lstatSync(path, { throwIfNoEntry: false });
+      const time = this.directoryTimes.get(path) ?? 0;
+      if (stat?.isDirectory()) utimesSync(path, time, time);
+    }
+  }
+}
+
+/**
+ * Applies one layer's tar entries under the root. Every name is resolved component by component with
+ * symlinks followed *inside* the root (as if chrooted), the final component is never followed (it is
+ * replaced), files are created with O_EXCL|O_NOFOLLOW: nothing outside the root can be reached.
+ */
+export class LayerApplier implements TarSink {
+  readonly #state: UnpackState;
+  readonly #whiteouts: WhiteoutStrategy;
+  /** Real paths written by this layer (and their ancestors): whiteouts only hide lower layers. */
+  readonly #written = new Set<string>();
+
+  constructor(state: UnpackState, whiteouts: WhiteoutStrategy = flattenWhiteouts) {
+    this.#state = state;
+    this.#whiteouts = whiteouts;
+  }
+
+  entry(entry: TarEntry): EntryBody | undefined | Promise<EntryBody | undefined> {
+    const state = this.#state;
+    state.entries++;
+    if (state.entries > state.limits.maxEntries) {
+      throw new OcinitError(`the image has more than ${state.limits.maxEntries} entries; stopped`, { hint: 'raise the entry limit if the image is genuine' });
+    }
+    const components = entryComponents(entry.path);
+    const name = components.pop();
+    if (name === undefined) {
+      if (entry.type !== 'directory') throw hostile('the root itself is not a directory', entry.path);
+      return this.#setDirectoryMetadata(state.root, entry);
+    }
+    if (name.startsWith(WHITEOUT_PREFIX)) {
+      if (entry.type === 'directory') throw hostile('a whiteout that is a directory', entry.path);
+      if (name === OPAQUE_MARKER) this.#whiteouts.opaque(this, components, entry.path);
+      else if (!name.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) {
+        const hidden = name.slice(WHITEOUT_PREFIX.length);
+        if (hidden === '' || hidden === '.' || hidden === '..') throw hostile('whiteout of an invalid name', entry.path);
+        this.#whiteouts.whiteout(this, components, hidden, entry.path);
+      }
+      return undefined;
+    }
+    const parent = this.resolveDirectory(components, true);
+    if (parent === undefined) throw hostile('parent is not a directory', entry.path);
+    const target = join(parent, name);
+    this.#markWritten(target);
+    switch (entry.type) {
+      case 'directory':
+        return this.#directory(target, entry);
+      case 'file':
+        return this.#file(target, entry);
+      case 'symlink':
+        this.#clear(target, false);
+        symlinkSync(entry.linkTarget, target);
+        if (CAN_CHOWN) lchownSync(target, entry.uid, entry.gid);
+        lutimesSync(target, entry.mtime, entry.mtime);
+        return undefined;
+      case 'hardlink':
+        return this.#hardlink(target, entry);
+      case 'char':
+      case 'block':
+      case 'fifo':
+        return this.#special(target, entry);
+    }
+  }
+
+  /**
+   * The real path of the directory `components` name inside the root, following symlinks within the
+   * root. Missing directories are created when `create` is set, else undefined is returned.
+   */
+  resolveDirectory(components: readonly string[], create: boolean): string | undefined {
+    const state = this.#state;
+    const stack = [...components].reverse();
+    const real: string[] = [];
+    let hops = 0;
+    while (stack.length > 0) {
+      const part = stack.pop() ?? '';
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        real.pop();
+        continue;
+      }
+      const candidate = join(state.root, ...real, part);
+      if (state.knownDirectories.has(candidate)) {
+        real.push(part);
+        continue;
+      }
+      const stat = lstatSync(candidate, { throwIfNoEntry: false });
+      if (stat === undefined) {
+        if (!create) return undefined;
+        mkdirSync(candidate, 0o755);
+        this.#markWritten(candidate);
+      } else if (stat.isSymbolicLink()) {
+        if (++hops > MAX_SYMLINK_HOPS) throw hostile('too many levels of symbolic links', components.join('/'));
+        const link = readlinkSync(candidate);
+        if (link.startsWith('/')) real.length = 0;
+        stack.push(...link.split('/').reverse());
+        continue;
+      } else if (!stat.isDirectory()) {
+        if (!create) return undefined;
+        throw new OcinitError(`layer entry under '${components.join('/')}': '${[...real, part].join('/')}' is not a directory`, { hint: 'the image layers are inconsistent' });
+      }
+      state.knownDirectories.add(candidate);
+      real.push(part);
+    }
+    return join(state.root, ...real);
+  }
+
+  /** Removes a path from a lower layer (not one this layer wrote). Never follows a symlink. */
+  removeLower(path: string): void {
+    if (this.#written.has(path)) return;
+    this.#remove(path);
+  }
+
+  /** Empties a directory of what lower layers put there, keeping this layer's own entries. */
+  clearLowerChildren(dir: string): void {
+    for (const child of readdirSync(dir)) {
+      const path = join(dir, child);
+      if (!this.#written.has(path)) this.#remove(path);
+      else if (this.#state.knownDirectories.has(path)) this.clearLowerChildren(path);
+    }
+  }
+
+  #remove(path: string): void {
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat === undefined) return;
+    if (stat.isDirectory()) this.#forgetDirectories(path);
+    rmSync(path, { recursive: true, force: true });
+  }
+
+  #forgetDirectories(path: string): void {
+    const prefix = `${path}/`;
+    this.#state.knownDirectories.delete(path);
+    for (const known of this.#state.knownDirectories) if (known.startsWith(prefix)) this.#state.knownDirectories.delete(known);
+    for (const known of this.#state.directoryTimes.keys()) if (known === path || known.startsWith(prefix)) this.#state.directoryTimes.delete(known);
+  }
+
+  #markWritten(path: string): void {
+    let current = path;
+    while (current.length > this.#state.root.length && !this.#written.has(current)) {
+      this.#written.add(current);
+      current = current.slice(0, current.lastIndexOf('/'));
+    }
+  }
+
+  /** Makes room for a new entry at `path`; an existing directory stays when a directory replaces it. */
+  #clear(path: string, keepDirectory: boolean): boolean {
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat === undefined) return false;
+    if (keepDirectory && stat.isDirectory()) return true;
+    if (stat.isDirectory()) this.#forgetDirectories(path);
+    rmSync(path, { recursive: true, force: true });
+    return false;
+  }
+
+  #directory(target: string, entry: TarEntry): Promise<undefined> | undefined {
+    if (!this.#clear(target, true)) mkdirSync(target, 0o700);
+    this.#state.knownDirectories.add(target);
+    return this.#setDirectoryMetadata(target, entry);
+  }
+
+  #setDirectoryMetadata(target: string, entry: TarEntry): Promise<undefined> | undefined {
+    if (CAN_CHOWN) chownSync(target, entry.uid, entry.gid);
+    chmodSync(target, entry.mode);
+    this.#state.directoryTimes.set(target, entry.mtime);
+    return this.#applyXattrs(target, entry)?.then(() => undefined);
+  }
+
+  #file(target: string, entry: TarEntry): EntryBody {
+    this.#clear(target, false);
+    const fd = openSync(target, OPEN_NEW_FILE, 0o600);
+    return {
+      write(chunk) {
+        let offset = 0;
+        while (offset < chunk.length) offset += writeSync(fd, chunk, offset);
+      },
+      close: () => {
+        try {
+          if (CAN_CHOWN) fchownSync(fd, entry.uid, entry.gid);
+          fchmodSync(fd, entry.mode);
+          futimesSync(fd, entry.mtime, entry.mtime);
+        } finally {
+          closeSync(fd);
+        }
+        return this.#applyXattrs(target, entry);
+      },
+    };
+  }
+
+  #hardlink(target: string, entry: TarEntry): undefined {
+    const components = entryComponents(entry.linkTarget);
+    const name = components.pop();
+    if (name === undefined) throw hostile('hard link to the root', entry.path);
+    const dir = this.resolveDirectory(components, false);
+    const source = dir === undefined ? undefined : join(dir, name);
+    const stat = source === undefined ? undefined : lstatSync(source, { throwIfNoEntry: false });
+    if (source === undefined || stat === undefined) throw hostile(`hard link to '${entry.linkTarget}', which does not exist in the image`, entry.path);
+    if (stat.isDirectory()) throw hostile(`hard link to the directory '${entry.linkTarget}'`, entry.path);
+    if (source === target) return undefined;
+    this.#clear(target, false);
+    linkSync(source, target);
+    return undefined;
+  }
+
+  #special(target: string, entry: TarEntry): Promise<undefined> {
+    this.#clear(target, false);
+    const mode = (entry.mode & 0o777).toString(8);
+    const argv =
+      entry.type === 'fifo'
+        ? ['mknod', '-m', mode, target, 'p']
+        : ['mknod', '-m', mode, target, entry.type === 'char' ? 'c' : 'b', String(entry.devMajor), String(entry.devMinor)];
+    return runChecked(argv, { what: `creating ${entry.type} ${entry.path}` }).then(() => {
+      if (CAN_CHOWN) lchownSync(target, entry.uid, entry.gid);
+      chmodSync(target, entry.mode);
+      utimesSync(target, entry.mtime, entry.mtime);
+      return undefined;
+    });
+  }
+
+  /**
+   * xattrs after chown (which clears security.capability). Node has no setxattr, so this spawns
+   * setfattr; only the namespaces an image may carry are applied (user., trusted., security.capability).
+   */
+  #applyXattrs(target: string, entry: TarEntry): Promise<void> | undefined {
+    const wanted = [...entry.xattrs].filter(([name]) => name.startsWith('user.') || name.startsWith('trusted.') || name === 'security.capability');
+    if (wanted.length === 0) return undefined;
+    return (async () => {
+      for (const [name, value] of wanted) {
+        await runChecked(['setfattr', '-h', '-n', name, '-v', `0x${value.toString('hex')}`, target], { what: `setting ${name} on ${entry.path}` });
+      }
+    })();
+  }
+}

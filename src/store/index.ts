@@ -1,0 +1,241 @@
+import { createReadStream, type ReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OcinitError } from '../log/errors.ts';
+import { DigestVerifier, parseDigest } from '../oci/digest.ts';
+
+/** Thrown when bytes do not match their descriptor; names the blob, the expected and actual values. */
+export class DigestMismatchError extends OcinitError {}
+
+export function mismatch(digest: string, what: string, expected: string, actual: string, image?: string): DigestMismatchError {
+  return new DigestMismatchError(`${what} ${digest} failed verification: expected ${expected}, got ${actual}`, {
+    blob: digest,
+    image,
+    hint: 'the registry, a mirror, a proxy or the cache served wrong bytes; nothing from this blob was used',
+  });
+}
+
+/**
+ * A blob being written into the store: bytes are hashed as they arrive, and `commit()` makes it
+ * visible under its digest only when digest and size matched (temp file, fsync, rename).
+ */
+export class BlobWriter {
+  readonly digest: string;
+  readonly #expectedSize: number;
+  readonly #tempPath: string;
+  readonly #finalPath: string;
+  readonly #handle: FileHandle;
+  #verifier: DigestVerifier;
+
+  constructor(digest: string, expectedSize: number, tempPath: string, finalPath: string, handle: FileHandle) {
+    this.digest = digest;
+    this.#expectedSize = expectedSize;
+    this.#tempPath = tempPath;
+    this.#finalPath = finalPath;
+    this.#handle = handle;
+    this.#verifier = new DigestVerifier(parseDigest(digest));
+  }
+
+  get size(): number {
+    return this.#verifier.size;
+  }
+
+  /** Appends bytes; throws (without writing) when they would exceed the descriptor's size. */
+  async write(chunk: Buffer): Promise<void> {
+    if (this.#verifier.size + chunk.length > this.#expectedSize) {
+      throw mismatch(this.digest, 'blob', `${this.#expectedSize} bytes`, `more than that`);
+    }
+    const position = this.#verifier.size;
+    this.#verifier.update(chunk);
+    await this.#handle.write(chunk, 0, chunk.length, position);
+  }
+
+  /** Starts again from byte 0 (a server that ignored a Range request). */
+  async restart(): Promise<void> {
+    this.#verifier = new DigestVerifier(parseDigest(this.digest));
+    await this.#handle.truncate(0);
+  }
+
+  async commit(image?: string): Promise<void> {
+    try {
+      if (this.#verifier.size !== this.#expectedSize) throw mismatch(this.digest, 'blob', `${this.#expectedSize} bytes`, `${this.#verifier.size} bytes`, image);
+      const actual = this.#verifier.actual();
+      if (actual !== this.digest) throw mismatch(this.digest, 'blob', this.digest, actual, image);
+      await this.#handle.datasync();
+      await this.#handle.close();
+      await rename(this.#tempPath, this.#finalPath);
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.#handle.close().catch(() => undefined);
+    await rm(this.#tempPath, { force: true });
+  }
+}
+
+export interface GcResult {
+  removed: string[];
+  freedBytes: number;
+}
+
+/**
+ * Content-addressed storage of verified blobs (manifests, configs, layers) under `rootDir`:
+ * `blobs/<algorithm>/<hex>`, written through `tmp/` and renamed in place. Anything read back is
+ * checked again; an entry that fails is deleted and never used.
+ */
+export class ContentStore {
+  readonly rootDir: string;
+  #ready: Promise<void> | undefined;
+  #counter = 0;
+
+  constructor(rootDir: string) {
+    this.rootDir = rootDir;
+  }
+
+  #init(): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(join(this.rootDir, 'blobs', 'sha256'), { recursive: true });
+      await mkdir(join(this.rootDir, 'blobs', 'sha512'), { recursive: true });
+      await mkdir(join(this.rootDir, 'tmp'), { recursive: true });
+      await mkdir(join(this.rootDir, 'refs'), { recursive: true });
+    })();
+    return this.#ready;
+  }
+
+  /** Where a blob lives; the digest is validated first so it can never name another path. */
+  blobPath(digest: string): string {
+    const parsed = parseDigest(digest);
+    return join(this.rootDir, 'blobs', parsed.algorithm, parsed.hex);
+  }
+
+  /** True when the blob is stored with the expected size (its content is checked when read). */
+  async has(digest: string, size: number): Promise<boolean> {
+    const info = await stat(this.blobPath(digest)).catch(() => undefined);
+    if (info === undefined) return false;
+    if (info.size === size) return true;
+    await this.discard(digest);
+    return false;
+  }
+
+  async discard(digest: string): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+  }
+
+  async writer(digest: string, size: number): Promise<BlobWriter> {
+    await this.#init();
+    const finalPath = this.blobPath(digest);
+    const tempPath = join(this.rootDir, 'tmp', `${parseDigest(digest).hex}.${process.pid}.${this.#counter++}`);
+    const handle = await open(tempPath, 'w', 0o644);
+    return new BlobWriter(digest, size, tempPath, finalPath, handle);
+  }
+
+  /** Stores small bytes already in memory (a manifest) after checking them. */
+  async put(digest: string, bytes: Uint8Array): Promise<void> {
+    if (await this.has(digest, bytes.length)) return;
+    const writer = await this.writer(digest, bytes.length);
+    try {
+      await writer.write(Buffer.from(bytes));
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    await writer.commit();
+  }
+
+  /** Reads a small blob and verifies it; a blob that fails is discarded and undefined returned. */
+  async read(digest: string, size: number): Promise<Buffer | undefined> {
+    const bytes = await readFile(this.blobPath(digest)).catch(() => undefined);
+    if (bytes === undefined) return undefined;
+    const verifier = new DigestVerifier(parseDigest(digest));
+    verifier.update(bytes);
+    if (bytes.length !== size || verifier.actual() !== digest) {
+      await this.discard(digest);
+      return undefined;
+    }
+    return bytes;
+  }
+
+  /** A stream of a stored blob; the reader verifies it (see unpack) and discards it on mismatch. */
+  open(digest: string): ReadStream {
+    return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024 });
+  }
+
+  /** Remembers which manifest a reference resolved to (for gc roots and offline use). */
+  async setRef(name: string, manifestDigest: string): Promise<void> {
+    await this.#init();
+    parseDigest(manifestDigest);
+    const path = join(this.rootDir, 'refs', Buffer.from(name).toString('base64url'));
+    const temp = `${path}.${process.pid}.${this.#counter++}`;
+    const handle = await open(temp, 'w', 0o644);
+    try {
+      await handle.writeFile(manifestDigest);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  }
+
+  async getRef(name: string): Promise<string | undefined> {
+    const text = await readFile(join(this.rootDir, 'refs', Buffer.from(name).toString('base64url')), 'utf8').catch(() => undefined);
+    return text !== undefined && /^(sha256|sha512):[a-f0-9]+$/.test(text) ? text : undefined;
+  }
+
+  async listBlobs(): Promise<string[]> {
+    const digests: string[] = [];
+    for (const algorithm of ['sha256', 'sha512']) {
+      const names = await readdir(join(this.rootDir, 'blobs', algorithm)).catch(() => [] as string[]);
+      for (const name of names) digests.push(`${algorithm}:${name}`);
+    }
+    return digests;
+  }
+
+  /**
+   * Deletes every blob not reachable from `keep` (manifest or index digests; their configs, layers
+   * and child manifests are kept with them), and leftovers in tmp/. Refs pointing at removed
+   * manifests are dropped too.
+   */
+  async gc(keep: readonly string[]): Promise<GcResult> {
+    await this.#init();
+    const reachable = new Set<string>();
+    const visit = async (digest: string): Promise<void> => {
+      if (reachable.has(digest)) return;
+      reachable.add(digest);
+      const bytes = await readFile(this.blobPath(digest)).catch(() => undefined);
+      if (bytes === undefined) return;
+      let document: { manifests?: { digest?: unknown }[]; config?: { digest?: unknown }; layers?: { digest?: unknown }[] };
+      try {
+        document = JSON.parse(bytes.toString('utf8')) as typeof document;
+      } catch {
+        return;
+      }
+      const children = [...(document.manifests ?? []), ...(document.config === undefined ? [] : [document.config]), ...(document.layers ?? [])];
+      for (const child of children) {
+        if (typeof child.digest === 'string' && /^(sha256|sha512):[a-f0-9]+$/.test(child.digest)) {
+          if (document.manifests !== undefined) await visit(child.digest);
+          else reachable.add(child.digest);
+        }
+      }
+    };
+    for (const digest of keep) await visit(parseDigest(digest).text);
+    const removed: string[] = [];
+    let freedBytes = 0;
+    for (const digest of await this.listBlobs()) {
+      if (reachable.has(digest)) continue;
+      const path = this.blobPath(digest);
+      freedBytes += (await stat(path).catch(() => undefined))?.size ?? 0;
+      await rm(path, { force: true });
+      removed.push(digest);
+    }
+    await rm(join(this.rootDir, 'tmp'), { recursive: true, force: true });
+    await mkdir(join(this.rootDir, 'tmp'), { recursive: true });
+    for (const name of await readdir(join(this.rootDir, 'refs')).catch(() => [] as string[])) {
+      const target = await readFile(join(this.rootDir, 'refs', name), 'utf8').catch(() => '');
+      if (!reachable.has(target)) await rm(join(this.rootDir, 'refs', name), { force: true });
+    }
+    return { removed, freedBytes };
+  }
+}
