@@ -169,3 +169,27 @@ describe('network phase in the lab', () => {
     expect(dhcp.summary?.interfaces[0]).toMatchObject({ name: 'eth0', method: 'dhcp', ok: true });
   });
 });
+
+describe('NTP in the lab', () => {
+  // The lab's chronyd serves the host's own clock, so the offset is tiny and nothing is stepped:
+  // these tests can never change the host's clock (stepping is exercised in QEMU only).
+  async function ntpFromLab(peer: string, attemptTimeoutMs: number): Promise<string> {
+    const script = [
+      `import { Logger } from '${repoRoot}src/log/logger.ts';`,
+      `import { setClockFromNtp } from '${repoRoot}src/net/ntp.ts';`,
+      `await setClockFromNtp({ kind: 'host', host: ${JSON.stringify(peer)} }, new Logger({ color: false }), { attemptTimeoutMs: ${attemptTimeoutMs} });`,
+    ].join('\n');
+    const { stdout } = await lab.exec([process.execPath, '--input-type=module', '-e', script]);
+    return stdout;
+  }
+
+  it('asks the lab server and leaves a right clock alone', async () => {
+    expect(await ntpFromLab(LAB_GATEWAY, 2_000)).toMatch(/NTP: clock is right \(offset -?0\.0\d\d s from 10\.77\.0\.1, stratum 8\)/);
+  });
+
+  it('gives up after its tries, keeps the clock and says so', async () => {
+    const output = await ntpFromLab(SILENT_GATEWAY, 200);
+    expect(output).toContain(`NTP: no time from ${SILENT_GATEWAY} after 3 tries, keeping the clock at`);
+    expect(output).toContain(`no answer from ${SILENT_GATEWAY} within 200 ms`);
+  });
+});

@@ -1,0 +1,111 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fetch } from 'undici';
+import { OcinitError, describeError } from '../log/errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { Secret } from '../log/secret.ts';
+import { proxyDispatcher } from './proxy.ts';
+import { displayUrl } from './url.ts';
+
+const PARAMETER = 'b2c.extra_args_url';
+const DEFAULT_ATTEMPTS = 4;
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** Extra arguments are a command line: anything bigger is not what the operator meant to serve. */
+const MAX_BYTES = 1 << 20;
+
+export interface ExtraArgsOptions {
+  log: Logger;
+  proxy?: string | undefined;
+  attempts?: number | undefined;
+  /** Per attempt. */
+  timeoutMs?: number | undefined;
+  /** Before retry n (1-based), wait n × this; default 1 s. */
+  retryDelayMs?: number | undefined;
+}
+
+/** Status codes worth another try: the server or something in front of it may recover. */
+function retryable(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** The request target without credentials, plus an Authorization header for them (fetch refuses URLs with credentials). */
+function splitCredentials(url: URL): { target: string; headers: Record<string, string> } {
+  if (url.username === '' && url.password === '') return { target: url.href, headers: {} };
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  if (password !== '') new Secret(password);
+  const target = new URL(url.href);
+  target.username = '';
+  target.password = '';
+  return { target: target.href, headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } };
+}
+
+function parseUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new OcinitError(`${PARAMETER} is not a URL: ${displayUrl(text)}`, { parameter: PARAMETER, hint: 'write it as http(s)://HOST/PATH' });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new OcinitError(`${PARAMETER} must be http:// or https://, not ${url.protocol}`, { parameter: PARAMETER, url: displayUrl(text) });
+  }
+  return url;
+}
+
+type Attempt = { ok: true; text: string } | { ok: false; retry: boolean; reason: string };
+
+async function attemptFetch(target: string, headers: Record<string, string>, options: ExtraArgsOptions): Promise<Attempt> {
+  try {
+    const response = await fetch(target, {
+      headers,
+      dispatcher: proxyDispatcher(options.proxy),
+      signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      redirect: 'follow',
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      return { ok: false, retry: retryable(response.status), reason: `HTTP ${response.status} ${response.statusText}`.trim() };
+    }
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > MAX_BYTES) {
+      await response.body?.cancel();
+      return { ok: false, retry: false, reason: `${declared} bytes is more than a command line (limit ${MAX_BYTES})` };
+    }
+    const text = await response.text();
+    if (Buffer.byteLength(text) > MAX_BYTES) return { ok: false, retry: false, reason: `more than ${MAX_BYTES} bytes` };
+    return { ok: true, text };
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms` : `${describeError(error).split('\n')[0] ?? ''}${cause}`;
+    return { ok: false, retry: true, reason };
+  }
+}
+
+/**
+ * Downloads the extra command line of `b2c.extra_args_url` once the network is up. Retries
+ * network errors, timeouts and 5xx/408/429; a 404 or another 4xx fails at once. The text is not
+ * logged (it may hold credentials): the command line parser redacts what it reads.
+ */
+export async function fetchExtraArgs(url: string, options: ExtraArgsOptions): Promise<string> {
+  const parsed = parseUrl(url);
+  const shown = displayUrl(url);
+  const { target, headers } = splitCredentials(parsed);
+  const attempts = Math.max(1, options.attempts ?? DEFAULT_ATTEMPTS);
+  const reasons: string[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (attempt > 1) await sleep((attempt - 1) * (options.retryDelayMs ?? 1_000));
+    const result = await attemptFetch(target, headers, options);
+    if (result.ok) {
+      options.log.info(`Extra arguments: ${Buffer.byteLength(result.text)} bytes from ${shown}`);
+      return result.text;
+    }
+    reasons.push(result.reason);
+    options.log.warn(`Extra arguments: attempt ${attempt}/${attempts} from ${shown} failed: ${result.reason}`);
+    if (!result.retry) break;
+  }
+  throw new OcinitError(`cannot download the extra arguments: ${reasons.at(-1) ?? 'failed'} (${reasons.length} attempt${reasons.length === 1 ? '' : 's'})`, {
+    parameter: PARAMETER,
+    url: shown,
+    hint: options.proxy === undefined ? 'check that the URL is served to this network' : 'check the URL and that b2c.proxy reaches it',
+  });
+}

@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OcinitError } from '../../../src/log/errors.ts';
+import { Logger } from '../../../src/log/logger.ts';
+import { fetchExtraArgs } from '../../../src/net/index.ts';
+
+// b2c.extra_args_url against a real HTTP server on loopback, directly and through Debian's tinyproxy.
+
+const ARGS = 'b2c.container="docker://registry.lab:5000/job:1 run" b2c.poweroff_delay=5\n';
+const seen: IncomingMessage[] = [];
+let flakyCalls = 0;
+let server: Server;
+let base: string;
+let proxy: ChildProcess;
+let proxyUrl: string;
+let proxyDir: string;
+
+function captureLog(): { log: Logger; text: () => string } {
+  let text = '';
+  return { log: new Logger({ sink: (chunk) => (text += chunk), color: false }), text: () => text };
+}
+
+async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+async function failure(promise: Promise<unknown>): Promise<OcinitError> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  if (!(error instanceof OcinitError)) throw new Error(`expected an OcinitError, got ${String(error)}`);
+  return error;
+}
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    seen.push(request);
+    switch (new URL(request.url ?? '/', 'http://x').pathname) {
+      case '/args.txt':
+        response.end(ARGS);
+        return;
+      case '/flaky.txt':
+        flakyCalls += 1;
+        response.statusCode = flakyCalls < 3 ? 503 : 200;
+        response.end(flakyCalls < 3 ? 'busy' : ARGS);
+        return;
+      case '/private.txt':
+        if (request.headers.authorization === `Basic ${Buffer.from('ci:hunter2-token').toString('base64')}`) response.end(ARGS);
+        else {
+          response.statusCode = 401;
+          response.end();
+        }
+        return;
+      case '/silent.txt':
+        return; // never answers
+      default:
+        response.statusCode = 404;
+        response.end('not found');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+
+  const port = await freePort();
+  proxyDir = mkdtempSync(join(tmpdir(), 'ocinit-proxy-'));
+  writeFileSync(join(proxyDir, 'tinyproxy.conf'), `Port ${port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\nMaxClients 10\nLogLevel Info\n`);
+  proxy = spawn('tinyproxy', ['-d', '-c', join(proxyDir, 'tinyproxy.conf')], { stdio: 'ignore' });
+  proxyUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(proxyUrl).then(
+      () => true,
+      () => false,
+    );
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  proxy.kill();
+  rmSync(proxyDir, { recursive: true, force: true });
+});
+
+describe('fetchExtraArgs', () => {
+  it('downloads the extra command line', async () => {
+    const { log, text } = captureLog();
+    expect(await fetchExtraArgs(`${base}/args.txt`, { log })).toBe(ARGS);
+    expect(text()).toContain(`Extra arguments: ${ARGS.length} bytes from ${base}/args.txt`);
+  });
+
+  it('fails at once on a 404 and says which parameter and URL', async () => {
+    const { log } = captureLog();
+    const before = seen.length;
+    const error = await failure(fetchExtraArgs(`${base}/missing.txt`, { log }));
+    expect(seen.length - before).toBe(1);
+    expect(error.describe()).toBe(
+      `cannot download the extra arguments: HTTP 404 Not Found (1 attempt)\n  parameter: b2c.extra_args_url\n  url: ${base}/missing.txt\n  hint: check that the URL is served to this network`,
+    );
+  });
+
+  it('retries a server that is busy', async () => {
+    const { log, text } = captureLog();
+    expect(await fetchExtraArgs(`${base}/flaky.txt`, { log, retryDelayMs: 10 })).toBe(ARGS);
+    expect(flakyCalls).toBe(3);
+    expect(text()).toContain('attempt 2/4 from');
+  });
+
+  it('gives up on a server that never answers after its attempts', async () => {
+    const { log } = captureLog();
+    const error = await failure(fetchExtraArgs(`${base}/silent.txt`, { log, attempts: 2, timeoutMs: 300, retryDelayMs: 10 }));
+    expect(error.message).toBe('cannot download the extra arguments: no answer within 300 ms (2 attempts)');
+  });
+
+  it('sends credentials from the URL as Basic auth and never prints them', async () => {
+    const { log, text } = captureLog();
+    expect(await fetchExtraArgs(`http://ci:hunter2-token@${base.slice('http://'.length)}/private.txt?job=secretjob`, { log })).toBe(ARGS);
+    expect(text()).not.toContain('hunter2-token');
+    expect(text()).not.toContain('secretjob');
+  });
+
+  it('refuses URLs it cannot fetch, naming the parameter', async () => {
+    const { log } = captureLog();
+    expect((await failure(fetchExtraArgs('ftp://host/args', { log }))).parameter).toBe('b2c.extra_args_url');
+    expect((await failure(fetchExtraArgs('not a url', { log }))).message).toBe('b2c.extra_args_url is not a URL: not a url');
+  });
+
+  it('goes through b2c.proxy', async () => {
+    const { log } = captureLog();
+    const before = seen.length;
+    expect(await fetchExtraArgs(`${base}/args.txt`, { log, proxy: proxyUrl })).toBe(ARGS);
+    expect(seen.slice(before).map((request) => request.headers.via)).toEqual([expect.stringContaining('tinyproxy')]);
+  });
+});
