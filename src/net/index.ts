@@ -3,7 +3,6 @@ import type { Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { configureNetwork } from './configure.ts';
-import { fetchExtraArgs as fetchExtraArgsWithRetries } from './extra-args.ts';
 import { setClockFromNtp } from './ntp.ts';
 import type { NetworkSummary } from './types.ts';
 
@@ -31,7 +30,8 @@ export async function syncClock(plan: Plan, log: Logger): Promise<void> {
   }
 }
 
-/** `b2c.extra_args_url`: the text to merge into the Plan; throws an OcinitError after bounded retries. */
-export async function fetchExtraArgs(url: string, options: { log: Logger; proxy?: string }): Promise<string> {
-  return fetchExtraArgsWithRetries(url, options);
-}
+/**
+ * `b2c.extra_args_url`: `fetchExtraArgs(url, { log, proxy? })` returns the text to merge into the
+ * Plan; throws an OcinitError after bounded retries (4 tries, 10 s each; a 4xx fails at once).
+ */
+export { fetchExtraArgs, type ExtraArgsOptions } from './extra-args.ts';
