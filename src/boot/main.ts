@@ -1,3 +1,100 @@
+// The launcher: PID 1's only child (initrd/init.sh). It reads the command line, prepares the
+// machine, runs the job, prints boot2container's final lines and leaves PID 1 a hand-off saying
+// how to end the session. Whatever goes wrong, it must still reach that hand-off or die in a way
+// init.sh recognises.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { formatProblem, parseCommandLine } from '../cmdline/index.ts';
+import type { Plan } from '../cmdline/plan.ts';
+import { describeError, OcinitError } from '../log/errors.ts';
 import { log } from '../log/logger.ts';
+import { OCINIT_VERSION } from '../version.ts';
+import { loadHardwareDrivers, loadRequestedModules } from './drivers.ts';
+import { writeHandoff, type Handoff } from './handoff.ts';
+import { mountPseudoFilesystems } from './mounts.ts';
+import { runtimeInfo } from './runtime-info.ts';
 
-log.info('ocinit launcher');
+/** Pipeline status when ocinit itself could not run the job (bad command line, failed pull): podman's 125. */
+const STATUS_OCINIT_FAILED = 125;
+
+let handoff: Handoff = {
+  end: { action: 'poweroff' },
+  shutdown: { poweroffDelaySeconds: 0, shutdownCommand: 'poweroff -f', rebootCommand: 'reboot -f' },
+  final: false,
+};
+
+function updateHandoff(change: Partial<Handoff>): void {
+  handoff = { ...handoff, ...change };
+  writeHandoff(handoff);
+}
+
+process.on('uncaughtException', (error) => {
+  log.error(`ocinit: unexpected error, ending the session: ${describeError(error)}`);
+  try {
+    updateHandoff({ reason: `unexpected error: ${error instanceof Error ? error.message : String(error)}` });
+  } finally {
+    process.exit(70);
+  }
+});
+
+function triggerDebugCrash(plan: Plan): void {
+  if (plan.debugCrash === 'exception') {
+    setImmediate(() => {
+      throw new Error('b2c.debug_crash=exception: simulated launcher bug');
+    });
+  } else if (plan.debugCrash === 'kill') {
+    log.warn('b2c.debug_crash=kill: the launcher now kills itself with SIGKILL');
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+async function prepareMachine(plan: Plan): Promise<void> {
+  await log.section('ocinit_boot', 'Preparing the machine', async () => {
+    await mountPseudoFilesystems(log);
+    for (const line of runtimeInfo()) log.info(line);
+    writeFileSync('/proc/sys/kernel/hostname', plan.hostname);
+    await loadRequestedModules(plan.modules, log);
+    const drivers = await loadHardwareDrivers(log);
+    log.info(`Drivers loaded for the hardware present: ${drivers.length > 0 ? drivers.join(' ') : 'none needed'}`);
+  });
+}
+
+/** Runs the job and returns the pipeline status. */
+async function runJob(plan: Plan): Promise<number> {
+  const jobs = plan.services.length + plan.containers.length + plan.postContainers.length;
+  if (jobs > 0) {
+    throw new OcinitError(`this ocinit cannot run containers yet: ${jobs} container(s) were requested and none ran`, {
+      parameter: 'b2c.container',
+      hint: 'the pipeline lands with a later ocinit release; use boot2container for container jobs until then',
+    });
+  }
+  log.info('No containers requested: nothing to run');
+  return 0;
+}
+
+async function main(): Promise<void> {
+  log.info(`ocinit ${OCINIT_VERSION}: launcher started`);
+  const commandLine = readFileSync('/proc/cmdline', 'utf8').trim();
+  const { plan, problems, warnings } = parseCommandLine(commandLine, { env: process.env });
+  updateHandoff({ shutdown: plan.shutdown });
+  for (const warning of warnings) log.warn(`warning: ${formatProblem(warning)}`);
+
+  let status: number;
+  if (problems.length > 0) {
+    log.error(`The kernel command line has ${problems.length} problem(s); nothing will run:`);
+    for (const problem of problems) log.error(formatProblem(problem));
+    status = STATUS_OCINIT_FAILED;
+  } else {
+    triggerDebugCrash(plan);
+    try {
+      await prepareMachine(plan);
+      status = await runJob(plan);
+    } catch (error) {
+      log.error(describeError(error));
+      status = STATUS_OCINIT_FAILED;
+    }
+  }
+  log.info(`Execution is over, pipeline status: ${status}`);
+  updateHandoff({ final: true });
+}
+
+await main();

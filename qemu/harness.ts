@@ -1,0 +1,178 @@
+// Boots a kernel + initramfs in QEMU with the serial console captured, and reads the outcome from
+// the console the way a farm does. Used by qemu/run and by the boot tests.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
+
+/** qemu/run's exit codes besides the pipeline status itself (documented in docs/testing.md). */
+export const EXIT_NO_STATUS = 250;
+export const EXIT_TIMEOUT = 251;
+export const EXIT_USAGE = 64;
+
+export type NetworkMode = { kind: 'user' } | { kind: 'none' } | { kind: 'tap'; ifname: string };
+export type Accel = 'auto' | 'kvm' | 'tcg';
+
+export interface BootOptions {
+  kernel?: string;
+  initrd?: string;
+  /** Kernel command line words appended after the harness's own (console, panic). */
+  append?: readonly string[];
+  memMiB?: number;
+  smp?: number;
+  disks?: readonly string[];
+  net?: NetworkMode;
+  /** MAC address of the (first) NIC, for labs that hand out leases by MAC. */
+  mac?: string;
+  timeoutSeconds?: number;
+  accel?: Accel;
+  /** Called with console output as it arrives. */
+  onOutput?: (chunk: string) => void;
+  /** Raw QEMU arguments appended last (second NIC, PXE boot order, ...). */
+  extraArgs?: readonly string[];
+}
+
+export interface BootResult {
+  /** What qemu/run exits with: the pipeline status, EXIT_NO_STATUS or EXIT_TIMEOUT. */
+  exitCode: number;
+  /** The pipeline status printed by the launcher, if it printed one. */
+  status: number | undefined;
+  console: string;
+  timedOut: boolean;
+  kernelPanic: boolean;
+  accel: 'kvm' | 'tcg';
+  seconds: number;
+}
+
+const STATUS_LINE = /Execution is over, pipeline status: (\d+)/;
+
+export function defaultKernel(): string {
+  return join(REPO_ROOT, 'build/vmlinuz');
+}
+
+export function defaultInitrd(): string {
+  return join(REPO_ROOT, 'build/initrd.cpio.zst');
+}
+
+function qemuBinary(): string {
+  return 'qemu-system-x86_64';
+}
+
+/** Parses the last status line of a console transcript. */
+export function pipelineStatus(consoleText: string): number | undefined {
+  const matches = [...consoleText.matchAll(new RegExp(STATUS_LINE, 'g'))];
+  const last = matches.at(-1)?.[1];
+  return last === undefined ? undefined : Number.parseInt(last, 10);
+}
+
+function kvmUsable(): boolean {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether KVM actually boots a kernel here. /dev/kvm can exist while nested KVM hangs right after
+ * the firmware, so boot the kernel with no initramfs and see whether it prints anything at all.
+ * The answer is cached per kernel and QEMU version in build/.accel-probe.
+ */
+export function probeKvm(kernel: string): boolean {
+  if (!kvmUsable()) return false;
+  const qemuVersion = spawnSync(qemuBinary(), ['--version']).stdout?.toString().split('\n')[0] ?? '';
+  const key = `${resolve(kernel)} ${qemuVersion}`;
+  const cacheFile = join(REPO_ROOT, 'build/.accel-probe');
+  if (existsSync(cacheFile)) {
+    const [cachedKey, answer] = readFileSync(cacheFile, 'utf8').split('\n');
+    if (cachedKey === key) return answer === 'kvm';
+  }
+  const result = spawnSync(
+    qemuBinary(),
+    ['-accel', 'kvm', '-cpu', 'host', '-m', '256', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nic', 'none', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1 rdinit=/nonexistent'],
+    { timeout: 8000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const works = (result.stdout?.toString() ?? '').includes('Linux version');
+  mkdirSync(dirname(cacheFile), { recursive: true });
+  writeFileSync(cacheFile, `${key}\n${works ? 'kvm' : 'tcg'}\n`);
+  return works;
+}
+
+export function qemuArguments(options: BootOptions, accel: 'kvm' | 'tcg'): string[] {
+  const kernel = options.kernel ?? defaultKernel();
+  const initrd = options.initrd ?? defaultInitrd();
+  // quiet keeps the kernel's own messages off the console (a panic still prints); a later loglevel= wins.
+  const append = ['console=ttyS0', 'panic=-1', 'quiet', ...(options.append ?? [])].join(' ');
+  const args = [
+    '-accel', accel,
+    '-cpu', accel === 'kvm' ? 'host' : 'max',
+    '-m', String(options.memMiB ?? 1024),
+    '-smp', String(options.smp ?? 2),
+    '-display', 'none',
+    '-serial', 'stdio',
+    '-monitor', 'none',
+    '-no-reboot',
+    '-kernel', kernel,
+    '-initrd', initrd,
+    '-append', append,
+  ];
+  const net = options.net ?? { kind: 'user' };
+  const mac = options.mac === undefined ? '' : `,mac=${options.mac}`;
+  if (net.kind === 'none') args.push('-nic', 'none');
+  else if (net.kind === 'user') args.push('-netdev', 'user,id=net0', '-device', `virtio-net-pci,netdev=net0${mac}`);
+  else args.push('-netdev', `tap,id=net0,ifname=${net.ifname},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=net0${mac}`);
+  for (const [index, disk] of (options.disks ?? []).entries()) {
+    const format = disk.endsWith('.qcow2') ? 'qcow2' : 'raw';
+    args.push('-drive', `file=${disk},format=${format},if=virtio,index=${index}`);
+  }
+  args.push(...(options.extraArgs ?? []));
+  return args;
+}
+
+/** Boots and waits for QEMU to exit (power-off, reboot, panic) or for the timeout. */
+export function boot(options: BootOptions = {}): Promise<BootResult> {
+  const kernel = options.kernel ?? defaultKernel();
+  const initrd = options.initrd ?? defaultInitrd();
+  for (const file of [kernel, initrd]) {
+    if (!existsSync(file)) return Promise.reject(new Error(`${file} does not exist: run make initrd (or pass --kernel/--initrd)`));
+  }
+  const wanted = options.accel ?? 'auto';
+  const accel: 'kvm' | 'tcg' = wanted === 'auto' ? (probeKvm(kernel) ? 'kvm' : 'tcg') : wanted;
+  const started = performance.now();
+  return new Promise((resolveBoot, reject) => {
+    const child = spawn(qemuBinary(), qemuArguments(options, accel), { stdio: ['inherit', 'pipe', 'inherit'] });
+    let consoleText = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      consoleText += chunk;
+      options.onOutput?.(chunk);
+    });
+    const timer =
+      options.timeoutSeconds === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutSeconds * 1000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${qemuBinary()}: ${error.message} (apt-get install qemu-system-x86)`));
+    });
+    child.on('close', () => {
+      clearTimeout(timer);
+      const status = pipelineStatus(consoleText);
+      const exitCode = timedOut ? EXIT_TIMEOUT : status === undefined ? EXIT_NO_STATUS : status & 0xff;
+      resolveBoot({
+        exitCode,
+        status,
+        console: consoleText,
+        timedOut,
+        kernelPanic: consoleText.includes('Kernel panic'),
+        accel,
+        seconds: (performance.now() - started) / 1000,
+      });
+    });
+  });
+}

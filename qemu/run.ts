@@ -1,0 +1,90 @@
+// qemu/run [options] [-- KERNEL ARGS...]: boots the initramfs with the console on stdout and exits
+// like `podman run` would: with the pipeline status (see harness.ts for the other codes).
+import { parseArgs } from 'node:util';
+import { boot, EXIT_NO_STATUS, EXIT_TIMEOUT, EXIT_USAGE, type Accel, type NetworkMode } from './harness.ts';
+
+const USAGE = `usage: qemu/run [options] [-- KERNEL ARGS...]
+  --kernel FILE      kernel image (default build/vmlinuz)
+  --initrd FILE      initramfs (default build/initrd.cpio.zst)
+  --mem MIB          memory (default 1024)
+  --smp N            CPUs (default 2)
+  --disk FILE        extra virtio disk, raw or .qcow2 (repeatable)
+  --net MODE         user (default: QEMU user network, host loopback is 10.0.2.2), none, or tap=IFNAME
+  --mac ADDRESS      MAC address of the NIC
+  --timeout SECONDS  kill QEMU after this long (exit ${EXIT_TIMEOUT})
+  --accel MODE       auto (default: KVM if a probe boot works, else TCG), kvm or tcg
+Each word after -- is one word of the kernel command line, appended verbatim.
+Exit code: the pipeline status printed by ocinit; ${EXIT_NO_STATUS} if no status line appeared (crash, panic);
+${EXIT_TIMEOUT} on timeout; ${EXIT_USAGE} for a usage error.`;
+
+function usageError(message: string): never {
+  process.stderr.write(`qemu/run: ${message}\n${USAGE}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+function positiveInteger(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number.parseInt(value, 10) <= 0) usageError(`${option} wants a positive whole number, not '${value}'`);
+  return Number.parseInt(value, 10);
+}
+
+function parseNet(value: string | undefined): NetworkMode {
+  if (value === undefined || value === 'user') return { kind: 'user' };
+  if (value === 'none') return { kind: 'none' };
+  if (value.startsWith('tap=') && value.length > 4) return { kind: 'tap', ifname: value.slice(4) };
+  return usageError(`--net wants user, none or tap=IFNAME, not '${value}'`);
+}
+
+function parseAccel(value: string | undefined): Accel {
+  if (value === undefined) return 'auto';
+  if (value === 'auto' || value === 'kvm' || value === 'tcg') return value;
+  return usageError(`--accel wants auto, kvm or tcg, not '${value}'`);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      kernel: { type: 'string' },
+      initrd: { type: 'string' },
+      mem: { type: 'string' },
+      smp: { type: 'string' },
+      disk: { type: 'string', multiple: true },
+      net: { type: 'string' },
+      mac: { type: 'string' },
+      timeout: { type: 'string' },
+      accel: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (error) {
+  usageError(error instanceof Error ? error.message : String(error));
+}
+const { values, positionals } = parsed;
+if (values.help === true) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+try {
+  const result = await boot({
+    kernel: values.kernel,
+    initrd: values.initrd,
+    append: positionals,
+    memMiB: positiveInteger(values.mem, '--mem'),
+    smp: positiveInteger(values.smp, '--smp'),
+    disks: values.disk ?? [],
+    net: parseNet(values.net),
+    mac: values.mac,
+    timeoutSeconds: positiveInteger(values.timeout, '--timeout'),
+    accel: parseAccel(values.accel),
+    onOutput: (chunk) => process.stdout.write(chunk),
+  });
+  if (result.timedOut) process.stderr.write(`qemu/run: timed out after ${values.timeout} s\n`);
+  else if (result.status === undefined) process.stderr.write(`qemu/run: the console showed no pipeline status line${result.kernelPanic ? ' (kernel panic)' : ''}\n`);
+  process.exitCode = result.exitCode;
+} catch (error) {
+  process.stderr.write(`qemu/run: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = EXIT_NO_STATUS;
+}

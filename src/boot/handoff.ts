@@ -1,0 +1,40 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ShutdownSettings } from '../cmdline/plan.ts';
+
+/** Where the launcher tells PID 1 (initrd/init.sh) how to end the session. */
+export const HANDOFF_FILE = '/run/ocinit/handoff';
+
+export type EndAction = { action: 'poweroff' } | { action: 'reboot' } | { action: 'switch_root'; newRoot: string; init: string };
+
+export interface Handoff {
+  end: EndAction;
+  shutdown: ShutdownSettings;
+  /** True once the launcher printed the final lines itself; PID 1 then only shuts down. */
+  final: boolean;
+  /** Why the session is ending early, shown by PID 1 if the launcher dies. */
+  reason?: string;
+}
+
+/** `key=value` lines that init.sh reads with `IFS== read`; newlines in values would split keys. */
+export function formatHandoff(handoff: Handoff): string {
+  const oneLine = (value: string): string => value.replace(/[\r\n]+/g, ' ');
+  const command = handoff.end.action === 'reboot' ? handoff.shutdown.rebootCommand : handoff.shutdown.shutdownCommand;
+  const lines = [
+    `action=${handoff.end.action}`,
+    `delay=${Math.max(0, Math.floor(handoff.shutdown.poweroffDelaySeconds))}`,
+    `command=${oneLine(command)}`,
+  ];
+  if (handoff.end.action === 'switch_root') lines.push(`newroot=${oneLine(handoff.end.newRoot)}`, `init=${oneLine(handoff.end.init)}`);
+  if (handoff.reason !== undefined) lines.push(`reason=${oneLine(handoff.reason)}`);
+  if (handoff.final) lines.push('final=1');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Replaces the hand-off file atomically, so PID 1 never reads half of one. */
+export function writeHandoff(handoff: Handoff, file = HANDOFF_FILE): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const temporary = `${file}.tmp`;
+  writeFileSync(temporary, formatHandoff(handoff));
+  renameSync(temporary, file);
+}
