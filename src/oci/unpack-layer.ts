@@ -252,8 +252,10 @@ export class LayerApplier implements TarSink {
   #file(target: string, entry: TarEntry): EntryBody {
     this.#clear(target, false);
     const fd = openSync(target, OPEN_NEW_FILE, 0o600);
+    const state = this.#state;
     return {
       write(chunk) {
+        state.countBytes(chunk.length);
         let offset = 0;
         while (offset < chunk.length) offset += writeSync(fd, chunk, offset);
       },

@@ -76,7 +76,6 @@ export async function applyLayer(store: ContentStore, layer: PulledLayer, state:
     await pipeline(store.open(descriptor.digest), compressed, decompressor(compression, store.blobPath(descriptor.digest)), async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) {
         uncompressed.update(chunk);
-        state.countBytes(chunk.length);
         await reader.write(chunk);
       }
     });
