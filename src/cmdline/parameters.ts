@@ -142,6 +142,11 @@ function shutdownCommandParameter(
   };
 }
 
+function isProxySetting(value: string): boolean {
+  if (isHttpUrl(value)) return true;
+  return value.split(',').every((pair) => /^(http|https|all|ftp)=/.test(pair) && isHttpUrl(pair.slice(pair.indexOf('=') + 1)));
+}
+
 function parseNtpPeer(value: string, context: ValueContext): NtpPeer | undefined {
   if (value === 'none' || value === 'auto') return { kind: value };
   if (isHostName(value)) return { kind: 'host', host: value };
@@ -384,15 +389,15 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   optionalParameter(
     {
       name: 'b2c.proxy',
-      syntax: 'URL',
+      syntax: 'URL | SCHEME=URL[,SCHEME=URL...]',
       defaultText: '(none)',
-      doc: 'HTTP(S) proxy for registry and mirror traffic.',
-      example: 'b2c.proxy=http://10.42.0.1:3128',
+      doc: 'HTTP(S) proxy for registry and mirror traffic: one URL for every scheme, or per scheme (`https=URL`), as CI-tron writes it.',
+      example: 'b2c.proxy="https=http://10.42.0.1:8080"',
       stage: 'late',
     },
     'proxy',
-    isHttpUrl,
-    'an http:// or https:// URL',
+    isProxySetting,
+    'a proxy URL or SCHEME=URL pairs',
   ),
   listParameter(
     {

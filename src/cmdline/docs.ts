@@ -1,0 +1,80 @@
+import { writeFileSync } from 'node:fs';
+import { CONTAINER_FLAGS } from './container-flags.ts';
+import { PARAMETERS, type ParameterDefinition } from './parameters.ts';
+import { HOOK_CONDITIONS } from './storage.ts';
+
+/** Where the generated reference lives, relative to the repository root. */
+export const DOCS_PATH = 'docs/cmdline.md';
+
+const cell = (text: string): string => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+const code = (text: string): string => `\`${text.replaceAll('`', "'")}\``;
+
+function parameterSection(definition: ParameterDefinition): string[] {
+  const lines = [`### ${definition.name}`, '', definition.doc, ''];
+  if (definition.aliases.length > 0) lines.push(`- Also spelt: ${definition.aliases.map(code).join(', ')}`);
+  lines.push(`- Syntax: ${code(`${definition.name}${definition.flag ? '' : '='}${definition.flag ? '' : definition.syntax}`)}${definition.flag ? ' (a bare word)' : ''}`);
+  lines.push(`- Default: ${definition.defaultText}`);
+  lines.push(`- ${definition.repeatable ? 'Repeatable: every occurrence counts, in order' : 'Single: the last occurrence wins'}`);
+  if (definition.stage === 'early') lines.push('- Acts before the network is up: not accepted from `b2c.extra_args_url`');
+  lines.push(`- Example: ${code(definition.example)}`);
+  if (definition.differences !== undefined) lines.push(`- Differs from boot2container: ${definition.differences}`);
+  lines.push('');
+  return lines;
+}
+
+/** docs/cmdline.md, generated from the parameter and flag tables so that it can't drift from the parser. */
+export function renderCommandLineDocs(): string {
+  const lines = [
+    '# Kernel command line',
+    '',
+    '<!-- Generated from src/cmdline/parameters.ts and src/cmdline/container-flags.ts by `node src/cmdline/docs.ts --write`; test/unit/cmdline/docs.test.ts fails when it is stale. Do not edit by hand. -->',
+    '',
+    "ocinit reads boot2container's parameters, so a farm's job templates work unchanged. Check a line before it reaches a DUT with `ocinit cmdline [--json] -- 'LINE'` (or `--file PATH`); it prints the plan a boot would follow, or every problem with its token position and a hint.",
+    '',
+    '## How a line is read',
+    '',
+    '- Words are separated by blanks (spaces, tabs, newlines) outside double quotes; the quotes are removed wherever they are (`b2c.ntp_peer="10.42.0.1"`). `\\"` is a literal quote, inside or outside quotes.',
+    '- `name=value` splits at the first `=`; later `=` belong to the value.',
+    '- Single-value parameters keep their last occurrence; repeatable ones accumulate in order.',
+    '- Parameters ocinit does not know are ignored (`console=`, `SALAD.machine_id=` ...), except unknown `b2c.*` names, which are reported as warnings with the closest known name (`b2c.pipfail` → `b2c.pipefail`).',
+    '- Container strings are split like a POSIX shell would (single quotes, double quotes, backslash), then read as `podman run` arguments.',
+    '- Credentials (MinIO keys, `--creds` passwords, `encrypt_key`, `fscrypt_key`) print as `***` in logs, errors and `ocinit cmdline` output.',
+    '',
+    '## Where ocinit differs from boot2container, and why',
+    '',
+    '- **Errors stop the boot before anything runs.** Any problem (a bad value, an unsupported container flag, an unclosed quote, a volume mirrored to an undefined MinIO alias) is printed with its token position and a hint, then the machine shuts down with the configured command. boot2container often ignored such mistakes and failed half-way, or silently lost results.',
+    '- **An unclosed double quote is an error**: it swallows the rest of the line into one value.',
+    '- **Unknown `b2c.*` parameters are warnings**, so a typo is visible.',
+    '- **Extra arguments that come too late** (parameters that act before the network is up) are reported instead of silently ignored.',
+    '- **Secrets never reach the console.**',
+    '',
+    '## Parameters',
+    '',
+    '| Parameter | Aliases | Value | Default | Repeatable |',
+    '|---|---|---|---|---|',
+    ...PARAMETERS.map(
+      (definition) =>
+        `| ${code(definition.name)} | ${definition.aliases.map(code).join(', ')} | ${cell(code(definition.flag ? '(flag)' : definition.syntax))} | ${cell(definition.defaultText)} | ${definition.repeatable ? 'yes' : 'no'} |`,
+    ),
+    '',
+    ...PARAMETERS.flatMap(parameterSection),
+    '## Volume hook conditions',
+    '',
+    `${HOOK_CONDITIONS.map(code).join(', ')}: when to pull (\`pull_on\`) or push (\`push_on\`) a mirrored volume, separated by \`|\`. \`changes\` means: push whenever the content changes, and once more at the end of the pipeline; other conditions given with it are ignored (boot2container's semantics, reported as a warning).`,
+    '',
+    '## Container flags',
+    '',
+    'Container values (`b2c.container`, `b2c.run`, `b2c.service`, `b2c.run_service`, `b2c.post_container`) are `[FLAGS] [docker://]IMAGE [COMMAND [ARG...]]`. Flags come before the image; both `--flag=value` and `--flag value` work, short flags combine (`-ti`), and boolean flags take `=true|false`. Every container is privileged, on the host network, removed at exit and pulled every time unless its flags say otherwise (boot2container\'s defaults). **A flag not listed here is an error naming the flag and the container**: a silently ignored `-v` would lose a job\'s results.',
+    '',
+    '| Flag | Value | Meaning |',
+    '|---|---|---|',
+    ...CONTAINER_FLAGS.map((flag) => `| ${flag.names.map(code).join(', ')} | ${cell(code(flag.syntax))} | ${cell(flag.doc)} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+if (import.meta.main && process.argv.includes('--write')) {
+  writeFileSync(DOCS_PATH, renderCommandLineDocs());
+  process.stdout.write(`wrote ${DOCS_PATH}\n`);
+}
