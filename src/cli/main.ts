@@ -1,9 +1,11 @@
 import { describeError } from '../log/errors.ts';
 import { cmdlineCommand } from './cmdline.ts';
 import type { CliCommand } from './command.ts';
+import { inspectCommand } from './inspect.ts';
+import { pullCommand } from './pull.ts';
 
 // Each subcommand lives in its own module; add it here.
-const commands: CliCommand[] = [cmdlineCommand];
+const commands: CliCommand[] = [cmdlineCommand, pullCommand, inspectCommand];
 
 function usage(): string {
   const lines = ['usage: ocinit COMMAND [ARGS...]', '', 'commands:'];

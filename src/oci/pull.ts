@@ -259,43 +259,67 @@ async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promis
   if (failure !== undefined) throw failure;
 }
 
+export type ResolvedImage = Omit<PulledImage, 'blobsDownloaded' | 'bytesDownloaded'> & { configDownloaded: boolean };
+
+async function resolveImage(referenceText: string, sources: Source[], options: PullOptions): Promise<ResolvedImage & { sourceRef: Source; topDigest: string }> {
+  const reference = parseReference(referenceText);
+  const image = reference.canonical;
+  const platform = normalizePlatform(options.platform ?? hostPlatform());
+  let resolved: Awaited<ReturnType<typeof resolveManifest>> | undefined;
+  let source: Source | undefined;
+  for (const candidate of sources) {
+    try {
+      resolved = await resolveManifest(candidate, reference, platform, options.store);
+      source = candidate;
+      break;
+    } catch (error) {
+      if (candidate === sources[sources.length - 1]) throw error;
+      options.log?.warn(`${candidate.label} failed for ${image}: ${(error as Error).message}; trying the next source`);
+    }
+  }
+  if (resolved === undefined || source === undefined) throw new OcinitError(`no source for ${image}`, { image });
+  const { manifest, manifestDigest, topDigest } = resolved;
+  if (manifest.kind !== 'manifest') throw new OcinitError(`image ${image} did not resolve to a manifest`, { image });
+  if (!isContainerImage(manifest)) {
+    throw new OcinitError(`${image} is an artifact (${manifest.artifactType ?? manifest.config.mediaType}), not a container image; nothing to unpack`, { image });
+  }
+  for (const layer of manifest.layers) {
+    if (layerCompression(layer.mediaType) === undefined) {
+      throw new OcinitError(`layer ${layer.digest} of ${image} has media type '${layer.mediaType}', which ocinit cannot unpack`, { image, blob: layer.digest });
+    }
+  }
+  const { bytes: configBytes, downloaded: configDownloaded } = await fetchConfig(source, manifest, image, options.store);
+  const config = parseImageConfig(configBytes, manifest.layers.length, { image, blob: manifest.config.digest });
+  const layers: PulledLayer[] = manifest.layers.map((descriptor, index) => ({ descriptor, diffId: config.rootfs.diff_ids[index] ?? '' }));
+  const configPlatform: Platform = normalizePlatform({
+    os: config.os ?? platform.os,
+    architecture: config.architecture ?? platform.architecture,
+    ...(config.variant === undefined ? {} : { variant: config.variant }),
+  });
+  return { reference, manifestDigest, platform: configPlatform, config, configDigest: manifest.config.digest, manifest, layers, source: source.label, configDownloaded, sourceRef: source, topDigest };
+}
+
+/** Resolves a reference to its manifest and config for the platform, without downloading layers. */
+export async function inspectImage(referenceText: string, options: PullOptions): Promise<ResolvedImage> {
+  const sources = await buildSources(parseReference(referenceText), options);
+  try {
+    const { sourceRef: _source, topDigest: _top, ...resolved } = await resolveImage(referenceText, sources, options);
+    return resolved;
+  } finally {
+    await Promise.all(sources.map((source) => source.transport.close()));
+  }
+}
+
 /**
  * Resolves `referenceText` for the platform, then downloads and verifies the config and every layer
  * into the store (blobs already there are not downloaded again). Mirrors are tried first.
  */
 export async function pullImage(referenceText: string, options: PullOptions): Promise<PulledImage> {
-  const reference = parseReference(referenceText);
-  const image = reference.canonical;
-  const platform = normalizePlatform(options.platform ?? hostPlatform());
-  const sources = await buildSources(reference, options);
+  const sources = await buildSources(parseReference(referenceText), options);
   try {
-    let resolved: Awaited<ReturnType<typeof resolveManifest>> | undefined;
-    let source: Source | undefined;
-    for (const candidate of sources) {
-      try {
-        resolved = await resolveManifest(candidate, reference, platform, options.store);
-        source = candidate;
-        break;
-      } catch (error) {
-        if (candidate === sources[sources.length - 1]) throw error;
-        options.log?.warn(`${candidate.label} failed for ${image}: ${(error as Error).message}; trying the next source`);
-      }
-    }
-    if (resolved === undefined || source === undefined) throw new OcinitError(`no source for ${image}`, { image });
-    const { manifest, manifestDigest, topDigest } = resolved;
-    if (manifest.kind !== 'manifest') throw new OcinitError(`image ${image} did not resolve to a manifest`, { image });
-    if (!isContainerImage(manifest)) {
-      throw new OcinitError(`${image} is an artifact (${manifest.artifactType ?? manifest.config.mediaType}), not a container image; nothing to unpack`, { image });
-    }
-    for (const layer of manifest.layers) {
-      if (layerCompression(layer.mediaType) === undefined) {
-        throw new OcinitError(`layer ${layer.digest} of ${image} has media type '${layer.mediaType}', which ocinit cannot unpack`, { image, blob: layer.digest });
-      }
-    }
-    const { bytes: configBytes, downloaded: configDownloaded } = await fetchConfig(source, manifest, image, options.store);
-    const config = parseImageConfig(configBytes, manifest.layers.length, { image, blob: manifest.config.digest });
-    const layers: PulledLayer[] = manifest.layers.map((descriptor, index) => ({ descriptor, diffId: config.rootfs.diff_ids[index] ?? '' }));
-
+    const { sourceRef, topDigest, configDownloaded, ...resolved } = await resolveImage(referenceText, sources, options);
+    const image = resolved.reference.canonical;
+    const manifest = resolved.manifest;
     let blobsDownloaded = configDownloaded ? 1 : 0;
     let bytesDownloaded = configDownloaded ? manifest.config.size : 0;
     const missing: Descriptor[] = [];
@@ -303,11 +327,10 @@ export async function pullImage(referenceText: string, options: PullOptions): Pr
       if (missing.some((other) => other.digest === layer.digest)) continue;
       if (!(await options.store.has(layer.digest, layer.size))) missing.push(layer);
     }
-    const chosen = source;
     await runLimited(
       missing.map((descriptor) => async () => {
         const started = performance.now();
-        await downloadBlob(chosen, descriptor, image, options.store, options.onProgress);
+        await downloadBlob(sourceRef, descriptor, image, options.store, options.onProgress);
         const seconds = (performance.now() - started) / 1000;
         blobsDownloaded++;
         bytesDownloaded += descriptor.size;
@@ -315,13 +338,8 @@ export async function pullImage(referenceText: string, options: PullOptions): Pr
       }),
       options.concurrency ?? 3,
     );
-    await options.store.setRef(`${image}|${formatPlatform(platform)}`, topDigest);
-    const configPlatform: Platform = normalizePlatform({
-      os: config.os ?? platform.os,
-      architecture: config.architecture ?? platform.architecture,
-      ...(config.variant === undefined ? {} : { variant: config.variant }),
-    });
-    return { reference, manifestDigest, platform: configPlatform, config, configDigest: manifest.config.digest, manifest, layers, source: chosen.label, blobsDownloaded, bytesDownloaded };
+    await options.store.setRef(`${image}|${formatPlatform(normalizePlatform(options.platform ?? hostPlatform()))}`, topDigest);
+    return { ...resolved, blobsDownloaded, bytesDownloaded };
   } finally {
     await Promise.all(sources.map((source) => source.transport.close()));
   }

@@ -1,0 +1,151 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { describeError } from '../log/errors.ts';
+import { Logger, log } from '../log/logger.ts';
+import { parseCredentials, parsePlatform, pullImage, unpackImage, type LayerProgress, type MirrorConfig, type PullOptions, type UnpackLimits } from '../oci/index.ts';
+import { ContentStore } from '../store/index.ts';
+import type { CliCommand } from './command.ts';
+
+const REGISTRY_FLAGS =
+  '[--tls-verify=false] [--platform OS/ARCH[/VARIANT]] [--creds USER:PASSWORD] [--authfile FILE] [--ca-file FILE] [--proxy URL] [--mirror REGISTRY=HOST[/PREFIX][,insecure]]... [--store DIR]';
+const USAGE = `usage: ocinit pull ${REGISTRY_FLAGS} [--max-size BYTES] [--max-entries N] IMAGE DIR`;
+
+export interface RegistryArguments {
+  options: Omit<PullOptions, 'store'>;
+  storeDir: string;
+  limits: UnpackLimits;
+  positional: string[];
+}
+
+function defaultStoreDir(): string {
+  return process.env.OCINIT_STORE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ocinit');
+}
+
+/** Parses the registry flags shared by `pull` and `inspect`; returns an error message for bad usage. */
+export function parseRegistryArguments(args: readonly string[]): RegistryArguments | string {
+  const parsed: RegistryArguments = { options: {}, storeDir: defaultStoreDir(), limits: {}, positional: [] };
+  const mirrors: MirrorConfig = {};
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] ?? '';
+    if (!arg.startsWith('--')) {
+      parsed.positional.push(arg);
+      continue;
+    }
+    const equals = arg.indexOf('=');
+    const name = equals < 0 ? arg : arg.slice(0, equals);
+    const inline = equals < 0 ? undefined : arg.slice(equals + 1);
+    if (name === '--tls-verify') {
+      if (inline !== undefined && inline !== 'true' && inline !== 'false') return '--tls-verify takes true or false';
+      parsed.options.tlsVerify = inline !== 'false';
+      continue;
+    }
+    const value = inline ?? args[++index];
+    if (value === undefined) return `${name} needs a value`;
+    switch (name) {
+      case '--platform':
+        parsed.options.platform = parsePlatform(value);
+        break;
+      case '--creds':
+        parsed.options.credentials = parseCredentials(value);
+        break;
+      case '--authfile':
+        parsed.options.authfile = value;
+        break;
+      case '--ca-file':
+        parsed.options.caFile = value;
+        break;
+      case '--proxy':
+        parsed.options.proxy = value;
+        break;
+      case '--store':
+        parsed.storeDir = value;
+        break;
+      case '--mirror': {
+        const match = /^([^=]+)=([^,]+)(,insecure)?$/.exec(value);
+        if (match === null) return '--mirror takes REGISTRY=HOST[/PREFIX][,insecure]';
+        const registry = match[1] ?? '';
+        (mirrors[registry] ??= []).push({ location: match[2] ?? '', insecure: match[3] !== undefined });
+        parsed.options.mirrors = mirrors;
+        break;
+      }
+      case '--max-size':
+      case '--max-entries': {
+        const number = Number(value);
+        if (!Number.isSafeInteger(number) || number <= 0) return `${name} takes a positive integer`;
+        if (name === '--max-size') parsed.limits.maxBytes = number;
+        else parsed.limits.maxEntries = number;
+        break;
+      }
+      default:
+        return `unknown option '${name}'`;
+    }
+  }
+  return parsed;
+}
+
+/** One status line per running download, redrawn in place on a terminal. */
+function terminalProgress(stream: NodeJS.WriteStream): { update: (progress: LayerProgress) => void; finish: () => void } {
+  const layers = new Map<string, { received: number; total: number; started: number; done: boolean }>();
+  let lastDraw = 0;
+  let drawnLines = 0;
+  const draw = (force: boolean): void => {
+    const now = performance.now();
+    if (!force && now - lastDraw < 100) return;
+    lastDraw = now;
+    const lines = [...layers].map(([digest, layer]) => {
+      const seconds = Math.max((now - layer.started) / 1000, 0.001);
+      const rate = layer.received / 1e6 / seconds;
+      return `${digest.slice(7, 19)} ${(layer.received / 1e6).toFixed(1).padStart(7)} / ${(layer.total / 1e6).toFixed(1)} MB ${rate.toFixed(1).padStart(6)} MB/s${layer.done ? ' done' : ''}`;
+    });
+    stream.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F` : ''}${lines.map((line) => `\x1b[2K${line}\n`).join('')}`);
+    drawnLines = lines.length;
+  };
+  return {
+    update(progress) {
+      const layer = layers.get(progress.digest) ?? { received: 0, total: progress.total, started: performance.now(), done: false };
+      layer.received = progress.received;
+      layer.done = progress.done;
+      layers.set(progress.digest, layer);
+      draw(progress.done);
+    },
+    finish: () => draw(true),
+  };
+}
+
+/** `ocinit pull`: pull, verify and unpack an image into a directory. */
+export const pullCommand: CliCommand = {
+  name: 'pull',
+  summary: 'pull an image, verify every byte and unpack it into a directory',
+  usage: USAGE,
+  async run(argv) {
+    let args: RegistryArguments | string;
+    try {
+      args = parseRegistryArguments(argv);
+    } catch (error) {
+      args = describeError(error);
+    }
+    if (typeof args === 'string' || args.positional.length !== 2) {
+      process.stderr.write(`ocinit pull: ${typeof args === 'string' ? args : 'expected IMAGE and DIR'}\n${USAGE}\n`);
+      return 2;
+    }
+    const [image = '', target = ''] = args.positional;
+    const store = new ContentStore(args.storeDir);
+    const progress = process.stderr.isTTY ? terminalProgress(process.stderr) : undefined;
+    const logger = progress === undefined ? log : new Logger({ sink: (text) => process.stderr.write(text) });
+    try {
+      const started = performance.now();
+      const pulled = await pullImage(image, { ...args.options, store, log: logger, onProgress: progress?.update });
+      progress?.finish();
+      const downloaded = performance.now();
+      await unpackImage(pulled, target, { store, limits: args.limits });
+      const done = performance.now();
+      logger.info(
+        `${pulled.reference.canonical} (${pulled.manifestDigest}) unpacked into ${target}: ${pulled.blobsDownloaded} blobs, ${(pulled.bytesDownloaded / 1e6).toFixed(1)} MB downloaded in ${((downloaded - started) / 1000).toFixed(2)} s, unpacked in ${((done - downloaded) / 1000).toFixed(2)} s`,
+      );
+      return 0;
+    } catch (error) {
+      logger.error(`ocinit pull: ${describeError(error)}`);
+      return 1;
+    }
+  },
+};
