@@ -34,6 +34,8 @@ export interface LayerSpec {
   compression?: Compression;
   /** Override the media type (e.g. Docker's rootfs.diff.tar.gzip). */
   mediaType?: string;
+  /** Put this diff_id in the config instead of the real one (verification tests). */
+  diffId?: string;
 }
 
 export interface ImageSpec {
@@ -129,7 +131,7 @@ export async function writeImage(layoutDir: string, spec: ImageSpec): Promise<Bu
     const tar = layer.tar ?? (await buildTar(layer.files ?? []));
     const compression = layer.compression ?? 'gzip';
     const descriptor = await writeBlob(layoutDir, compress(tar, compression), layer.mediaType ?? LAYER_MEDIA_TYPES[compression]);
-    layers.push({ ...descriptor, diffId: sha256(tar) });
+    layers.push({ ...descriptor, diffId: layer.diffId ?? sha256(tar) });
   }
   const configDocument = {
     created: '2024-01-02T03:04:05Z',

@@ -1,14 +1,30 @@
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pullImage, unpackImage } from '../../../src/oci/index.ts';
+import { inspectImage, pullImage, unpackImage } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
-import { buildImageLayout, pushLayout } from '../../support/image.ts';
+import { buildImageLayout, buildTar, pushLayout, sha256, tagLayout, writeImage, writeIndex, type ImageSpec } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+
+const execFileAsync = promisify(execFile);
+const NODE = process.execPath;
+const CLI = join(import.meta.dirname, '../../../src/cli/main.ts');
 
 let registry: TestRegistry;
 let work: string;
+let counter = 0;
+
+const fresh = (name: string): string => join(work, `${name}-${counter++}`);
+
+async function push(spec: ImageSpec, tag: string, name = 'test/image', format?: 'v2s2'): Promise<{ reference: string; layers: { digest: string }[] }> {
+  const layout = fresh('layout');
+  const built = await buildImageLayout(layout, tag, spec);
+  const reference = await pushLayout(layout, tag, registry, { name, ...(format === undefined ? {} : { format }) });
+  return { reference, layers: built.layers };
+}
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -21,58 +37,210 @@ afterAll(async () => {
 });
 
 describe('pull and unpack from a real registry', () => {
-  it('applies layers in order with whiteouts, opaque directories, links and modes', async () => {
-    const layout = join(work, 'layout-basic');
-    await buildImageLayout(layout, 'v1', {
-      layers: [
-        {
-          files: [
-            { path: 'etc/', type: 'directory' },
-            { path: 'etc/hostname', content: 'lower\n' },
-            { path: 'etc/removed', content: 'gone\n' },
-            { path: 'opaque/', type: 'directory' },
-            { path: 'opaque/old', content: 'old\n' },
-            { path: 'bin/', type: 'directory' },
-            { path: 'bin/tool', content: '#!/bin/sh\n', mode: 0o4755, uid: 1000, gid: 1000 },
-            { path: 'bin/alias', type: 'link', linkTarget: 'bin/tool' },
-            { path: 'lib', type: 'symlink', linkTarget: 'usr/lib' },
-            { path: 'usr/lib/', type: 'directory' },
-          ],
-        },
-        {
-          compression: 'zstd',
-          files: [
-            { path: 'etc/.wh.removed' },
-            { path: 'etc/hostname', content: 'upper\n' },
-            { path: 'opaque/.wh..wh..opq' },
-            { path: 'opaque/new', content: 'new\n' },
-            { path: 'lib/libx.so', content: 'ELF' },
-            { path: 'tmp/', type: 'directory', mode: 0o1777 },
-          ],
-        },
-      ],
-    });
-    const reference = await pushLayout(layout, 'v1', registry);
-    const store = new ContentStore(join(work, 'store'));
+  it('applies layers in order with whiteouts, opaque directories, links and modes; a warm store downloads nothing', async () => {
+    const { reference } = await push(
+      {
+        layers: [
+          {
+            files: [
+              { path: 'etc/', type: 'directory' },
+              { path: 'etc/hostname', content: 'lower\n' },
+              { path: 'etc/removed', content: 'gone\n' },
+              { path: 'opaque/', type: 'directory' },
+              { path: 'opaque/old', content: 'old\n' },
+              { path: 'bin/', type: 'directory' },
+              { path: 'bin/tool', content: '#!/bin/sh\n', mode: 0o4755, uid: 1000, gid: 1000 },
+              { path: 'bin/alias', type: 'link', linkTarget: 'bin/tool' },
+              { path: 'lib', type: 'symlink', linkTarget: 'usr/lib' },
+              { path: 'usr/lib/', type: 'directory' },
+            ],
+          },
+          {
+            compression: 'zstd',
+            files: [
+              { path: 'etc/.wh.removed' },
+              { path: 'etc/hostname', content: 'upper\n' },
+              { path: 'opaque/.wh..wh..opq' },
+              { path: 'opaque/new', content: 'new\n' },
+              { path: 'lib/libx.so', content: 'ELF' },
+              { path: 'tmp/', type: 'directory', mode: 0o1777 },
+            ],
+          },
+          { compression: 'none', files: [{ path: 'plain', content: 'uncompressed layer' }] },
+        ],
+      },
+      'v1',
+    );
+    const store = new ContentStore(fresh('store'));
     const pulled = await pullImage(reference, { store, tlsVerify: false });
-    expect(pulled.layers).toHaveLength(2);
-    expect(pulled.blobsDownloaded).toBe(3);
-    const target = join(work, 'rootfs-basic');
+    expect(pulled.layers).toHaveLength(3);
+    expect(pulled.blobsDownloaded).toBe(4);
+    const target = fresh('rootfs');
     await unpackImage(pulled, target, { store });
     expect(readFileSync(join(target, 'etc/hostname'), 'utf8')).toBe('upper\n');
     expect(existsSync(join(target, 'etc/removed'))).toBe(false);
     expect(readdirSync(join(target, 'opaque'))).toEqual(['new']);
     expect(readlinkSync(join(target, 'lib'))).toBe('usr/lib');
     expect(readFileSync(join(target, 'usr/lib/libx.so'), 'utf8')).toBe('ELF');
+    expect(readFileSync(join(target, 'plain'), 'utf8')).toBe('uncompressed layer');
     const tool = lstatSync(join(target, 'bin/tool'));
-    expect(tool.mode & 0o7777).toBe(0o4755);
-    expect([tool.uid, tool.gid]).toEqual([1000, 1000]);
+    expect([tool.mode & 0o7777, tool.uid, tool.gid]).toEqual([0o4755, 1000, 1000]);
     expect(lstatSync(join(target, 'bin/alias')).ino).toBe(tool.ino);
     expect(lstatSync(join(target, 'tmp')).mode & 0o7777).toBe(0o1777);
 
     const again = await pullImage(reference, { store, tlsVerify: false });
-    expect(again.blobsDownloaded).toBe(0);
-    expect(again.bytesDownloaded).toBe(0);
-    expect(again.manifestDigest).toBe(pulled.manifestDigest);
+    expect([again.blobsDownloaded, again.bytesDownloaded, again.manifestDigest]).toEqual([0, 0, pulled.manifestDigest]);
+    const byDigest = await pullImage(`${reference.split(':v1')[0]}@${pulled.manifestDigest}`, { store, tlsVerify: false });
+    expect(byDigest.manifestDigest).toBe(pulled.manifestDigest);
+  });
+
+  it('selects the platform from a multi-arch index, skipping attestations', async () => {
+    const layout = fresh('layout');
+    const amd64 = await writeImage(layout, { architecture: 'amd64', layers: [{ files: [{ path: 'arch', content: 'amd64' }] }] });
+    const arm64 = await writeImage(layout, { architecture: 'arm64', variant: 'v8', layers: [{ files: [{ path: 'arch', content: 'arm64' }] }] });
+    const armv7 = await writeImage(layout, { architecture: 'arm', variant: 'v7', layers: [{ files: [{ path: 'arch', content: 'armv7' }] }] });
+    const attestation = await writeImage(layout, { architecture: 'unknown', os: 'unknown', layers: [{ compression: 'none', files: [{ path: 'sbom.json', content: '{}' }] }] });
+    const index = await writeIndex(layout, [
+      { ...attestation.manifest, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } },
+      { ...amd64.manifest, platform: { os: 'linux', architecture: 'amd64' } },
+      { ...arm64.manifest, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+      { ...armv7.manifest, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } },
+    ]);
+    await tagLayout(layout, 'multi', index);
+    const reference = await pushLayout(layout, 'multi', registry, { name: 'test/multi', all: true });
+    const store = new ContentStore(fresh('store'));
+    for (const [platform, expected, digest] of [
+      [{ os: 'linux', architecture: 'aarch64' }, 'arm64', arm64.manifest.digest],
+      [{ os: 'linux', architecture: 'arm', variant: 'v7' }, 'armv7', armv7.manifest.digest],
+      [{ os: 'linux', architecture: 'amd64' }, 'amd64', amd64.manifest.digest],
+    ] as const) {
+      const pulled = await pullImage(reference, { store, tlsVerify: false, platform });
+      expect(pulled.manifestDigest).toBe(digest);
+      const target = fresh('rootfs');
+      await unpackImage(pulled, target, { store });
+      expect(readFileSync(join(target, 'arch'), 'utf8')).toBe(expected);
+    }
+    await expect(pullImage(reference, { store, tlsVerify: false, platform: { os: 'linux', architecture: 's390x' } })).rejects.toThrow(
+      /no variant for linux\/s390x[\s\S]*/,
+    );
+    const error = await pullImage(reference, { store, tlsVerify: false, platform: { os: 'linux', architecture: 'riscv64' } }).catch((caught: unknown) => caught);
+    expect((error as { hint?: string }).hint).toBe('available: linux/amd64, linux/arm64/v8, linux/arm/v7; choose one with --platform');
+  });
+
+  it('pulls Docker schema 2 manifests and rootfs.diff.tar.gzip layers', async () => {
+    const { reference } = await push({ layers: [{ files: [{ path: 'docker', content: 'v2s2' }] }, { files: [{ path: 'second', content: '2' }] }] }, 'docker', 'test/docker', 'v2s2');
+    const store = new ContentStore(fresh('store'));
+    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    expect(pulled.manifest.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    expect(pulled.layers.map((layer) => layer.descriptor.mediaType)).toEqual(Array(2).fill('application/vnd.docker.image.rootfs.diff.tar.gzip'));
+    const target = fresh('rootfs');
+    await unpackImage(pulled, target, { store });
+    expect(readFileSync(join(target, 'docker'), 'utf8')).toBe('v2s2');
+  });
+
+  it('sniffs a plain tar pushed under the Docker gzip media type', async () => {
+    const tar = await buildTar([{ path: 'sniffed', content: 'plain tar' }]);
+    const { reference } = await push({ layers: [{ tar, compression: 'none', mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip' }] }, 'sniff', 'test/sniff');
+    const store = new ContentStore(fresh('store'));
+    const target = fresh('rootfs');
+    await unpackImage(await pullImage(reference, { store, tlsVerify: false }), target, { store });
+    expect(readFileSync(join(target, 'sniffed'), 'utf8')).toBe('plain tar');
+  });
+
+  it('fails on a blob corrupted in the registry, leaving nothing unpacked and nothing stored', async () => {
+    const { reference, layers } = await push({ layers: [{ files: [{ path: 'a', content: 'x'.repeat(5000) }] }] }, 'corrupt', 'test/corrupt');
+    const digest = layers[0]?.digest ?? '';
+    const path = registry.blobDataPath(digest);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+    writeFileSync(path, bytes);
+    const storeDir = fresh('store');
+    const store = new ContentStore(storeDir);
+    const error = await pullImage(reference, { store, tlsVerify: false }).catch((caught: unknown) => caught);
+    expect(String((error as Error).message)).toContain(`blob ${digest} failed verification: expected ${digest}, got sha256:`);
+    expect((error as { blob?: string }).blob).toBe(digest);
+    expect(await store.has(digest, bytes.length)).toBe(false);
+    expect(readdirSync(join(storeDir, 'tmp'))).toEqual([]);
+  });
+
+  it('checks every layer against the diff_ids and leaves the target as it was', async () => {
+    const { reference } = await push({ layers: [{ files: [{ path: 'good', content: 'ok' }] }, { files: [{ path: 'bad', content: 'no' }], diffId: sha256(Buffer.from('something else')) }] }, 'diffid', 'test/diffid');
+    const store = new ContentStore(fresh('store'));
+    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const target = fresh('rootfs');
+    mkdirSync(target);
+    await expect(unpackImage(pulled, target, { store })).rejects.toThrow(`expected diff_id ${sha256(Buffer.from('something else'))}`);
+    expect(readdirSync(target)).toEqual([]);
+    expect(readdirSync(join(target, '..')).filter((name) => name.includes('ocinit-'))).toEqual([]);
+  });
+
+  it('refuses to unpack into a non-empty directory', async () => {
+    const { reference } = await push({ layers: [{ files: [{ path: 'f', content: '1' }] }] }, 'nonempty', 'test/nonempty');
+    const store = new ContentStore(fresh('store'));
+    const target = fresh('rootfs');
+    mkdirSync(target);
+    writeFileSync(join(target, 'mine'), 'keep');
+    await expect(unpackImage(await pullImage(reference, { store, tlsVerify: false }), target, { store })).rejects.toThrow('not an empty directory');
+    expect(readdirSync(target)).toEqual(['mine']);
+  });
+
+  it('re-verifies stored layers and discards one that rotted on disk', async () => {
+    const { reference, layers } = await push({ layers: [{ files: [{ path: 'f', content: 'y'.repeat(3000) }] }] }, 'rot', 'test/rot');
+    const store = new ContentStore(fresh('store'));
+    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const digest = layers[0]?.digest ?? '';
+    const bytes = readFileSync(store.blobPath(digest));
+    bytes[20] = (bytes[20] ?? 0) ^ 0x01;
+    writeFileSync(store.blobPath(digest), bytes);
+    const target = fresh('rootfs');
+    await expect(unpackImage(pulled, target, { store })).rejects.toThrow(`stored layer ${digest} failed verification`);
+    expect(existsSync(target)).toBe(false);
+    expect(existsSync(store.blobPath(digest))).toBe(false);
+    const repaired = await pullImage(reference, { store, tlsVerify: false });
+    expect(repaired.blobsDownloaded).toBe(1);
+    await unpackImage(repaired, target, { store });
+    expect(readFileSync(join(target, 'f'), 'utf8')).toBe('y'.repeat(3000));
+  });
+
+  it('refuses artifacts that are not container images', async () => {
+    const config = Buffer.from('{"name":"chart"}');
+    const configDigest = sha256(config);
+    const upload = await fetch(`${registry.url}/v2/test/artifact/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(upload.headers.get('location') ?? '', registry.url);
+    location.searchParams.set('digest', configDigest);
+    expect((await fetch(location, { method: 'PUT', body: config, headers: { 'content-type': 'application/octet-stream' } })).status).toBe(201);
+    const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: configDigest, size: config.length }, layers: [] };
+    const put = await fetch(`${registry.url}/v2/test/artifact/manifests/chart`, { method: 'PUT', body: JSON.stringify(manifest), headers: { 'content-type': manifest.mediaType } });
+    expect(put.status).toBe(201);
+    const store = new ContentStore(fresh('store'));
+    await expect(pullImage(`${registry.host}/test/artifact:chart`, { store, tlsVerify: false })).rejects.toThrow('is an artifact (application/vnd.cncf.helm.config.v1+json), not a container image');
+  });
+
+  it('fails with the registry error for an unknown tag and refuses plain HTTP unless told', async () => {
+    const store = new ContentStore(fresh('store'));
+    await expect(pullImage(`${registry.host}/test/image:nope`, { store, tlsVerify: false })).rejects.toThrow(/HTTP 404\).*MANIFEST_UNKNOWN/);
+    await expect(pullImage(`${registry.host}/test/image:v1`, { store, attempts: 1 })).rejects.toThrow(`cannot reach registry ${registry.host} while fetching manifest`);
+  });
+});
+
+describe('ocinit pull and inspect', () => {
+  it('pulls and unpacks from the command line, and inspect prints JSON', async () => {
+    const { reference } = await push({ layers: [{ files: [{ path: 'hello', content: 'from the cli' }] }], config: { Cmd: ['/hello'], Env: ['A=1'] } }, 'cli', 'test/cli');
+    const storeDir = fresh('store');
+    const target = fresh('rootfs');
+    const { stdout } = await execFileAsync(NODE, [CLI, 'pull', '--tls-verify=false', '--store', storeDir, reference, target]);
+    expect(stdout).toMatch(/unpacked into .*: 2 blobs/);
+    expect(readFileSync(join(target, 'hello'), 'utf8')).toBe('from the cli');
+    const inspected = await execFileAsync(NODE, [CLI, 'inspect', '--tls-verify=false', '--store', storeDir, reference]);
+    const report = JSON.parse(inspected.stdout) as { reference: string; digest: string; platform: string; layers: unknown[]; config: { config: { Cmd: string[] } } };
+    expect(report.reference).toBe(`${reference}`);
+    expect(report.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect(report.platform).toBe('linux/amd64');
+    expect(report.layers).toHaveLength(1);
+    expect(report.config.config.Cmd).toEqual(['/hello']);
+    const failed = await execFileAsync(NODE, [CLI, 'pull', '--tls-verify=false', '--store', storeDir, `${registry.host}/test/cli:missing`, fresh('rootfs')]).catch((caught: unknown) => caught as { code: number; stderr: string; stdout: string });
+    expect((failed as { code: number }).code).toBe(1);
+    const direct = await inspectImage(`${registry.host}/test/cli:cli`, { store: new ContentStore(storeDir), tlsVerify: false });
+    expect(direct.layers).toHaveLength(1);
   });
 });
