@@ -8,7 +8,7 @@ const VOLUME_OPTIONS =
   'filesystem=, mirror=, pull_from=, push_to=, pull_on=, push_on=, expiration=, overwrite, remove, exclude=, encrypt_key=, preserve, fscrypt_key=, fscrypt_reset_key';
 
 function parseMirror(text: string): MirrorTarget | undefined {
-  const match = /^([A-Za-z0-9_.-]+)\/([a-z0-9][a-z0-9.-]{1,62})(?:\/(.*))?$/.exec(text);
+  const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9][A-Za-z0-9._-]*)(?:\/(.*))?$/.exec(text);
   if (match === null) return undefined;
   const [, alias = '', bucket = '', path = ''] = match;
   return { alias, bucket, path };

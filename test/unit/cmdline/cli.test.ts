@@ -1,0 +1,83 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The real CLI entry point, run by the Node 24 that runs the tests (it strips the types itself).
+const CLI = join(import.meta.dirname, '../../../src/cli/main.ts');
+const FARM_LINE =
+  'b2c.container="-ti --tls-verify=false docker://10.42.0.1:8002/mupuf/valve-infra/machine_registration:latest check" b2c.ntp_peer="10.42.0.1" b2c.pipefail b2c.cache_device=auto b2c.poweroff_delay=15 console=ttyS0,115200';
+
+function ocinit(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, 'cmdline', ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'ocinit-cmdline-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('ocinit cmdline', () => {
+  it('prints the plan of a valid line and exits 0', () => {
+    const { status, stdout } = ocinit('--', FARM_LINE);
+    expect(status).toBe(0);
+    expect(stdout).toContain('b2c.container #1: 10.42.0.1:8002/mupuf/valve-infra/machine_registration:latest');
+    expect(stdout).toContain('Containers (pipefail: stop at the first failure):');
+    expect(stdout).toContain('Cache device: auto');
+    expect(stdout).toContain('Shutdown: poweroff -f after 15 s');
+  });
+
+  it('prints the plan as JSON with --json', () => {
+    const { status, stdout } = ocinit('--json', '--', FARM_LINE);
+    expect(status).toBe(0);
+    const output = JSON.parse(stdout) as { valid: boolean; plan: { containers: { image: string; tlsVerify: boolean }[]; pipefail: boolean } };
+    expect(output.valid).toBe(true);
+    expect(output.plan.pipefail).toBe(true);
+    expect(output.plan.containers[0]).toMatchObject({ image: '10.42.0.1:8002/mupuf/valve-infra/machine_registration:latest', tlsVerify: false });
+  });
+
+  it('joins several words after -- into one line', () => {
+    const { status, stdout } = ocinit('--json', '--', 'b2c.hostname=a', 'b2c.keymap=fr');
+    expect(status).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ plan: { hostname: 'a', keymap: 'fr' } });
+  });
+
+  it('reads --file', () => {
+    const path = join(scratch, 'cmdline');
+    writeFileSync(path, `${FARM_LINE}\n`);
+    const { status, stdout } = ocinit('--json', '--file', path);
+    expect(status).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ valid: true, plan: { pipefail: true, shutdown: { poweroffDelaySeconds: 15 } } });
+  });
+
+  it('lists every problem with position and hint, and exits non-zero', () => {
+    const { status, stdout, stderr } = ocinit('--', 'b2c.pipfail b2c.container="--detach alpine" b2c.poweroff_delay=soon');
+    expect(status).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain("warning: b2c.pipfail (token 0): unknown parameter 'b2c.pipfail' ignored\n  hint: did you mean 'b2c.pipefail'?");
+    expect(stderr).toContain("error: b2c.container (token 1): b2c.container #1: unsupported flag '--detach'");
+    expect(stderr).toContain("error: b2c.poweroff_delay (token 2): 'soon' is not a number of seconds\n  hint: e.g. b2c.poweroff_delay=15");
+    expect(stderr).toContain('2 problem(s)');
+  });
+
+  it('lists problems in --json too', () => {
+    const { status, stdout } = ocinit('--json', '--', 'b2c.hostname=bad_name');
+    expect(status).toBe(1);
+    expect(JSON.parse(stdout)).toMatchObject({ valid: false, problems: [{ parameter: 'b2c.hostname', position: 0 }] });
+  });
+
+  it('never prints credentials', () => {
+    const line = 'b2c.minio="gw,http://10.0.0.1:9000,CLI-ACCESS-777,CLI-SECRET-777" b2c.container="--creds u:CLI-PASS-777 alpine"';
+    for (const args of [['--', line], ['--json', '--', line]]) {
+      const { status, stdout, stderr } = ocinit(...args);
+      expect(status).toBe(0);
+      for (const secret of ['CLI-ACCESS-777', 'CLI-SECRET-777', 'CLI-PASS-777']) expect(stdout + stderr).not.toContain(secret);
+    }
+  });
+
+  it('refuses bad usage with exit 2', () => {
+    expect(ocinit('--bogus').status).toBe(2);
+    expect(ocinit('--file').status).toBe(2);
+    expect(ocinit('--file', join(scratch, 'missing')).status).toBe(2);
+  });
+});

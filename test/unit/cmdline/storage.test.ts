@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { invalid, valid } from './helpers.ts';
+
+const MINIO = 'b2c.minio="gateway,http://10.42.0.1:9000,ACCESSKEY01,SECRETKEY01"';
+
+describe('b2c.volume', () => {
+  it('reads a bare name with the defaults: a local volume kept forever, never mirrored', () => {
+    const [volume] = valid('b2c.volume="tmp"').plan.volumes;
+    expect([volume?.name, volume?.expiration, volume?.filesystem, volume?.pullFrom, volume?.pushTo]).toEqual(['tmp', 'never', undefined, undefined, undefined]);
+    expect([volume?.pullOn, volume?.pushOn, volume?.exclude]).toEqual([[], [], []]);
+    expect([volume?.overwrite, volume?.remove, volume?.preserve, volume?.fscryptResetKey, volume?.encryptKey, volume?.fscryptKey]).toEqual([
+      false, false, false, false, undefined, undefined,
+    ]);
+  });
+
+  it('reads every sub-option', () => {
+    const fscrypt = Buffer.alloc(64, 7).toString('base64');
+    const { plan } = valid(
+      `${MINIO} b2c.filesystem=data,src=/dev/sda2 b2c.volume="job-results,filesystem=data,mirror=gateway/job-bucket/sub/dir,pull_on=pipeline_start|container_start,push_on=container_end|pipeline_end,expiration=pipeline_end,overwrite,remove,exclude=*.tmp,exclude=cache/*,encrypt_key=gateway/job-bucket=abcdefgh,preserve,fscrypt_key=${fscrypt},fscrypt_reset_key"`,
+    );
+    const [volume] = plan.volumes;
+    expect(volume).toMatchObject({
+      name: 'job-results',
+      filesystem: 'data',
+      pullFrom: { alias: 'gateway', bucket: 'job-bucket', path: 'sub/dir' },
+      pushTo: { alias: 'gateway', bucket: 'job-bucket', path: 'sub/dir' },
+      pullOn: ['pipeline_start', 'container_start'],
+      pushOn: ['container_end', 'pipeline_end'],
+      expiration: 'pipeline_end',
+      overwrite: true,
+      remove: true,
+      exclude: ['*.tmp', 'cache/*'],
+      preserve: true,
+      fscryptResetKey: true,
+    });
+    expect(volume?.encryptKey?.reveal()).toBe('gateway/job-bucket=abcdefgh');
+    expect(volume?.fscryptKey?.reveal()).toBe(fscrypt);
+  });
+
+  it('reads pull_from and push_to separately', () => {
+    const { plan } = valid(`${MINIO} b2c.volume=v,pull_from=gateway/in,push_to=gateway/out,pull_on=pipeline_start,push_on=pipeline_end`);
+    expect(plan.volumes[0]).toMatchObject({ pullFrom: { bucket: 'in', path: '' }, pushTo: { bucket: 'out', path: '' } });
+  });
+
+  it("warns that 'changes' overrides the other conditions, as in boot2container", () => {
+    const result = valid(`${MINIO} b2c.volume=v,mirror=gateway/b,push_on=changes|pipeline_end`);
+    expect(result.plan.volumes[0]?.pushOn).toEqual(['changes', 'pipeline_end']);
+    expect(result.warnings[0]?.message).toMatch(/with 'changes', the other conditions are ignored/);
+  });
+
+  it('refuses unknown hook conditions, bad expirations, mirrors and keys', () => {
+    const messages = invalid(`${MINIO} b2c.volume=v,mirror=gateway,pull_on=boot,expiration=tomorrow,fscrypt_key=not*base64`).map((p) => p.message);
+    expect(messages).toEqual([
+      'volume v: mirror=gateway is not ALIAS/BUCKET[/PATH]',
+      "volume v: pull_on: unknown hook condition 'boot'",
+      'volume v: expiration=tomorrow is not never or pipeline_end',
+      'volume v: fscrypt_key= is not base64',
+    ]);
+  });
+
+  it('refuses mirrors to undefined aliases and undefined filesystems', () => {
+    const messages = invalid('b2c.volume=v,mirror=nowhere/b,filesystem=nofs').map((p) => p.message);
+    expect(messages).toEqual(["volume v: no b2c.filesystem named 'nofs' is defined", "volume v: no b2c.minio alias named 'nowhere' is defined"]);
+  });
+
+  it('warns about unknown options and hooks without both locations', () => {
+    const result = valid(`${MINIO} b2c.volume=v,pull_on=pipeline_start,colour=blue`);
+    expect(result.warnings.map((w) => w.message)).toEqual([
+      "volume v: unknown option 'colour' ignored",
+      'volume v: pull_on/push_on without both a pull and a push location do nothing (as in boot2container)',
+    ]);
+  });
+});
+
+describe('b2c.filesystem', () => {
+  it('reads name, source, type and options', () => {
+    const { plan } = valid('b2c.filesystem=shared,src=10.42.0.1:/srv/shared,type=nfs,opts=ro|nolock|vers=4 b2c.filesystem=local,src=LABEL=data');
+    expect(plan.filesystems).toEqual([
+      { name: 'shared', source: '10.42.0.1:/srv/shared', type: 'nfs', options: ['ro', 'nolock', 'vers=4'] },
+      { name: 'local', source: 'LABEL=data', type: undefined, options: [] },
+    ]);
+  });
+
+  it('needs src=', () => {
+    expect(invalid('b2c.filesystem=x,type=ext4')[0]?.message).toBe('filesystem x: src= is missing');
+  });
+});
+
+describe('b2c.minio', () => {
+  it('reads alias, URL and keys as secrets', () => {
+    const { plan } = valid(MINIO);
+    expect(plan.minio[0]?.alias).toBe('gateway');
+    expect(plan.minio[0]?.url).toBe('http://10.42.0.1:9000');
+    expect(plan.minio[0]?.accessKey.reveal()).toBe('ACCESSKEY01');
+    expect(plan.minio[0]?.secretKey.reveal()).toBe('SECRETKEY01');
+  });
+
+  it('refuses the wrong number of fields without repeating the keys', () => {
+    const [problem] = invalid('b2c.minio=gateway,http://x:9000,ONLYONEKEY99');
+    expect(problem?.message).toBe('expected 4 comma-separated fields, found 3');
+    expect(JSON.stringify(problem)).not.toContain('ONLYONEKEY99');
+    expect(invalid('b2c.minio=gateway,ftp://x,A,B')[0]?.message).toMatch(/not http/);
+  });
+});
+
+describe('b2c.nbd', () => {
+  it('reads the device and its connection settings', () => {
+    expect(valid('b2c.nbd=/dev/nbd0,host=ci-gateway,port=10809,connections=5 b2c.nbd=nbd1,host=10.0.0.1').plan.nbd).toEqual([
+      { device: '/dev/nbd0', host: 'ci-gateway', port: 10809, connections: 5 },
+      { device: '/dev/nbd1', host: '10.0.0.1', port: undefined, connections: undefined },
+    ]);
+  });
+
+  it('needs a host and sane numbers', () => {
+    expect(invalid('b2c.nbd=/dev/nbd0,port=10809')[0]?.message).toMatch(/needs host=HOST/);
+    expect(invalid('b2c.nbd=/dev/nbd0,host=x,port=70000')[0]?.message).toMatch(/port=1..65535/);
+    expect(invalid('b2c.nbd=/dev/sda,host=x')[0]?.message).toMatch(/not an nbd device/);
+  });
+});
