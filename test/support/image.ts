@@ -190,13 +190,15 @@ export interface PushOptions {
   format?: 'oci' | 'v2s2';
   /** Push every image of an index (multi-arch). */
   all?: boolean;
+  /** USER:PASSWORD for a registry with auth. */
+  creds?: string;
 }
 
 /** `skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://HOST/NAME:TAG`; returns the pushed reference. */
 export async function pushLayout(layoutDir: string, tag: string, registry: { host: string }, options: PushOptions = {}): Promise<string> {
   const reference = `${registry.host}/${options.name ?? 'test/image'}:${tag}`;
-  const args = ['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds=', `oci:${layoutDir}:${tag}`, `docker://${reference}`];
-  args.splice(args.indexOf('--dest-creds='), 1);
+  const args = ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layoutDir}:${tag}`, `docker://${reference}`];
+  if (options.creds !== undefined) args.splice(1, 0, '--dest-creds', options.creds);
   if (options.format !== undefined) args.splice(1, 0, '--format', options.format);
   if (options.all === true) args.splice(1, 0, '--all');
   await execFileAsync('skopeo', args, { maxBuffer: 16 * 1024 * 1024 });
