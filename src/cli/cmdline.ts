@@ -7,16 +7,18 @@ import type { CliCommand } from './command.ts';
 const USAGE = 'usage: ocinit cmdline [--json] [--file PATH | -- CMDLINE...]   (neither: /proc/cmdline)';
 
 interface Arguments {
+  help: boolean;
   json: boolean;
   file: string | undefined;
   inline: string | undefined;
 }
 
 function parseArguments(args: string[]): Arguments | string {
-  const parsed: Arguments = { json: false, file: undefined, inline: undefined };
+  const parsed: Arguments = { help: false, json: false, file: undefined, inline: undefined };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--json') parsed.json = true;
+    else if (arg === '--help' || arg === '-h') parsed.help = true;
     else if (arg === '--file') {
       parsed.file = args[++i];
       if (parsed.file === undefined) return '--file needs a PATH';
@@ -53,6 +55,10 @@ export const cmdlineCommand: CliCommand = {
     if (typeof args === 'string') {
       process.stderr.write(`ocinit cmdline: ${args}\n${USAGE}\n`);
       return 2;
+    }
+    if (args.help) {
+      process.stdout.write(`${USAGE}\n\nPrints the plan a boot would follow (exit 0), or every problem with its position and a hint (exit 1).\n`);
+      return 0;
     }
     let text: string;
     try {

@@ -1,3 +1,5 @@
+import { OcinitError } from '../log/errors.ts';
+import { parseReference } from '../oci/reference.ts';
 import { containerFlagNames, findContainerFlag, type FlagContext } from './container-flags.ts';
 import type { ContainerParameter, ContainerSpec } from './plan.ts';
 import { splitShellWords } from './shell-words.ts';
@@ -139,8 +141,14 @@ export function parseContainer(
   const image = words[i];
   if (image === undefined) return fail('no image after the flags', 'the image comes after the flags, e.g. docker://alpine:latest');
   const reference = image.replace(/^docker:\/\//, '');
-  if (reference === '' || OTHER_TRANSPORT.test(reference) || /\s/.test(reference)) {
-    return fail(`'${image}' is not an image reference`, 'write REGISTRY/NAME[:TAG|@DIGEST], optionally prefixed with docker://');
+  if (OTHER_TRANSPORT.test(reference)) {
+    return fail(`'${image}' is not a registry image`, 'ocinit pulls from registries only: write [docker://]REGISTRY/NAME[:TAG|@DIGEST]');
+  }
+  try {
+    parseReference(reference);
+  } catch (error) {
+    const hint = error instanceof OcinitError ? error.hint : undefined;
+    return fail(error instanceof Error ? error.message : String(error), hint);
   }
   spec.image = reference;
   spec.command = words.slice(i + 1);

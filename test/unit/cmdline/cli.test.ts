@@ -75,6 +75,18 @@ describe('ocinit cmdline', () => {
     }
   });
 
+  it('reads /proc/cmdline when given no line', () => {
+    const fromProc = ocinit('--json');
+    expect(fromProc.status).not.toBe(2);
+    expect(fromProc).toEqual(ocinit('--json', '--file', '/proc/cmdline'));
+  });
+
+  it('explains itself with --help', () => {
+    const { status, stdout } = ocinit('--help');
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^usage: ocinit cmdline \[--json\] \[--file PATH \| -- CMDLINE\.\.\.\]/);
+  });
+
   it('refuses bad usage with exit 2', () => {
     expect(ocinit('--bogus').status).toBe(2);
     expect(ocinit('--file').status).toBe(2);

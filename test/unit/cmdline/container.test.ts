@@ -22,7 +22,14 @@ describe('container strings: image and command', () => {
   });
 
   it('accepts -- as the end of the flags', () => {
-    expect(container('-t -- -weird-image-name ls').image).toBe('-weird-image-name');
+    expect(container('-t -- alpine --rm')).toMatchObject({ image: 'alpine', command: ['--rm'], tty: true });
+  });
+
+  it('checks the image reference, catching unrendered template variables', () => {
+    expect(containerProblems('docker://${PULL_THRU_REGISTRY}/mupuf/valve-infra/machine_registration:latest check')[0]).toMatch(
+      /invalid image reference/,
+    );
+    expect(containerProblems('Registry.example.com/Mesa:1')[0]).toMatch(/must be lowercase/);
   });
 
   it("applies boot2container's defaults when no flag changes them", () => {
@@ -50,7 +57,7 @@ describe('container strings: image and command', () => {
   it('rejects an empty string, a missing image, and other transports', () => {
     expect(containerProblems('   ')[0]).toMatch(/empty/);
     expect(containerProblems('-ti --tls-verify=false')[0]).toMatch(/no image/);
-    expect(containerProblems('oci:/tmp/layout:latest')[0]).toMatch(/not an image reference/);
+    expect(containerProblems('oci:/tmp/layout:latest')[0]).toMatch(/not a registry image/);
   });
 });
 
