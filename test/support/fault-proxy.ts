@@ -50,7 +50,8 @@ function forward(upstream: { hostname: string; port: number }, incoming: Incomin
       sent += piece.length;
       outgoing.write(piece);
       if (sent >= cutAfter) {
-        outgoing.socket?.destroy();
+        // end(), not destroy(): the bytes already written arrive, then the connection closes early.
+        outgoing.socket?.end();
         response.destroy();
       }
     });
