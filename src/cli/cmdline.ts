@@ -32,6 +32,11 @@ function parseArguments(args: string[]): Arguments | string {
   return parsed;
 }
 
+/** JSON drops undefined properties; machines reading the plan get every field, unset ones as null. */
+function keepUnsetFields(_key: string, value: unknown): unknown {
+  return value === undefined ? null : value;
+}
+
 async function readCommandLine(args: Arguments): Promise<string> {
   if (args.inline !== undefined) return args.inline;
   const path = args.file ?? '/proc/cmdline';
@@ -71,7 +76,7 @@ export const cmdlineCommand: CliCommand = {
     const valid = result.problems.length === 0;
     if (args.json) {
       const { plan, problems, warnings } = result;
-      process.stdout.write(`${redact(JSON.stringify({ valid, plan, problems, warnings }, null, 2))}\n`);
+      process.stdout.write(`${redact(JSON.stringify({ valid, plan, problems, warnings }, keepUnsetFields, 2))}\n`);
       return valid ? 0 : 1;
     }
     const report: string[] = [];

@@ -2,7 +2,7 @@ import { parseContainer } from './container.ts';
 import { parseInterface, parseIp } from './network.ts';
 import type { ContainerParameter, NtpPeer, Plan } from './plan.ts';
 import { parseCacheDevice, parseFilesystem, parseMinio, parseNbd, parseStorage, parseSwap, parseVolume } from './storage.ts';
-import { isHostName, isHttpUrl, isIpAddress, parseBoolean, parseNonNegativeNumber, type ValueContext } from './values.ts';
+import { isHostName, isHttpUrl, isIpAddress, protectUrlCredentials, parseBoolean, parseNonNegativeNumber, type ValueContext } from './values.ts';
 
 /**
  * One kernel command line parameter. The parser, `ocinit cmdline` and docs/cmdline.md all come
@@ -181,6 +181,7 @@ function optionalParameter(
 ): ParameterDefinition {
   const parse = (value: string, context: ValueContext): { value: string | undefined } | undefined => {
     if (value === '') return { value: undefined };
+    protectUrlCredentials(value);
     if (valid(value)) return { value };
     context.problem(`'${value}' is not ${expected}`, `e.g. ${meta.example}`);
     return undefined;

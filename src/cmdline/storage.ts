@@ -1,6 +1,6 @@
 import { Secret } from '../log/secret.ts';
 import type { CacheDevice, FilesystemSpec, HookCondition, MinioAlias, MirrorTarget, NbdSpec, SwapSpec, VolumeSpec } from './plan.ts';
-import { isHostName, isHttpUrl, parseInteger, parseSize, splitNamedOptions, type ValueContext } from './values.ts';
+import { isHostName, isHttpUrl, parseInteger, protectUrlCredentials, parseSize, splitNamedOptions, type ValueContext } from './values.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const HOOK_CONDITIONS: readonly HookCondition[] = ['pipeline_start', 'container_start', 'container_end', 'pipeline_end', 'changes'];
@@ -151,6 +151,7 @@ export function parseMinio(text: string, context: ValueContext): MinioAlias | un
   const [alias = '', url = '', accessKey = '', secretKey = ''] = fields;
   // Register the keys before any message can quote them.
   const secrets = { accessKey: new Secret(accessKey), secretKey: new Secret(secretKey) };
+  protectUrlCredentials(url);
   if (fields.length !== 4) {
     context.problem(`expected 4 comma-separated fields, found ${fields.length}`, 'b2c.minio=ALIAS,URL,ACCESS_KEY,SECRET_KEY (no commas inside)');
     return undefined;

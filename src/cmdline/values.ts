@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { Secret } from '../log/secret.ts';
 
 /** Reports problems about one value; parsers call it and return undefined instead of throwing. */
 export interface ValueContext {
@@ -79,6 +80,21 @@ export function isHttpUrl(text: string): boolean {
   if (!URL.canParse(text)) return false;
   const { protocol } = new URL(text);
   return protocol === 'http:' || protocol === 'https:';
+}
+
+/**
+ * Registers the password of `user:password@` URLs as a secret, so that the logger and
+ * `ocinit cmdline` print the URL with *** in its place.
+ */
+export function protectUrlCredentials(text: string): void {
+  for (const candidate of text.split(/[,=]/)) {
+    if (!URL.canParse(candidate)) continue;
+    const { password } = new URL(candidate);
+    if (password !== '') {
+      void new Secret(password);
+      void new Secret(decodeURIComponent(password));
+    }
+  }
 }
 
 /** One `key[=value]` item of a comma-separated option list such as a b2c.volume value. */

@@ -34,6 +34,9 @@ describe('ocinit cmdline', () => {
     expect(output.valid).toBe(true);
     expect(output.plan.pipefail).toBe(true);
     expect(output.plan.containers[0]).toMatchObject({ image: '10.42.0.1:8002/mupuf/valve-infra/machine_registration:latest', tlsVerify: false });
+    // Unset fields are present as null, so that consumers see a stable shape.
+    expect(output.plan.containers[0]).toMatchObject({ entrypoint: null, workdir: null, creds: null });
+    expect(output.plan).toMatchObject({ swap: null, ip: null, keymap: null });
   });
 
   it('joins several words after -- into one line', () => {
@@ -67,11 +70,12 @@ describe('ocinit cmdline', () => {
   });
 
   it('never prints credentials', () => {
-    const line = 'b2c.minio="gw,http://10.0.0.1:9000,CLI-ACCESS-777,CLI-SECRET-777" b2c.container="--creds u:CLI-PASS-777 alpine"';
+    const line =
+      'b2c.minio="gw,http://10.0.0.1:9000,CLI-ACCESS-777,CLI-SECRET-777" b2c.container="--creds u:CLI-PASS-777 alpine" b2c.proxy=http://u:CLI-PROXY-777@10.0.0.1:3128';
     for (const args of [['--', line], ['--json', '--', line]]) {
       const { status, stdout, stderr } = ocinit(...args);
       expect(status).toBe(0);
-      for (const secret of ['CLI-ACCESS-777', 'CLI-SECRET-777', 'CLI-PASS-777']) expect(stdout + stderr).not.toContain(secret);
+      for (const secret of ['CLI-ACCESS-777', 'CLI-SECRET-777', 'CLI-PASS-777', 'CLI-PROXY-777']) expect(stdout + stderr).not.toContain(secret);
     }
   });
 

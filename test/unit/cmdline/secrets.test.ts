@@ -47,6 +47,16 @@ describe('secrets on the command line', () => {
     expectNoSecret(bad.problems.map(formatProblem).join('\n'));
   });
 
+  it('in URLs (user:password@) are registered for redaction wherever the URL is printed', () => {
+    const { plan } = parseCommandLine(
+      'b2c.extra_args_url=https://farm:URL-PASS-4242@10.0.0.1/args b2c.proxy="https=http://proxy:PROXY%20PASS-4242@10.0.0.1:3128" b2c.minio=gw,http://u:MINIO-URL-PASS-42@10.0.0.1:9000,A,B',
+      { env: {} },
+    );
+    const printed = redact(`${JSON.stringify(plan)}\n${formatPlan(plan)}`);
+    for (const secret of ['URL-PASS-4242', 'PROXY%20PASS-4242', 'PROXY PASS-4242', 'MINIO-URL-PASS-42']) expect(printed).not.toContain(secret);
+    expect(printed).toContain('https://farm:***@10.0.0.1/args');
+  });
+
   it('are registered so that the logger scrubs them from free text', () => {
     expect(redact('pulling with MINIO-SECRET-4242 and REGISTRY-PASS-4242')).toBe('pulling with *** and ***');
   });
