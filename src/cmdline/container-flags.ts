@@ -289,7 +289,7 @@ export const CONTAINER_FLAGS: readonly ContainerFlag[] = [
     if (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v)) s.name = v;
     else c.problem(`'${v}' is not a valid container name`, 'use letters, digits, _ . -');
   }),
-  bool(['--rm'], 'Remove the container when it exits (always done; accepted for compatibility).', (s, v) => void (s.rm = v)),
+  bool(['--rm'], 'Remove the container when it exits (the default, like boot2container; =false keeps it).', (s, v) => void (s.rm = v)),
   valued(['--platform'], 'OS/ARCH[/VARIANT]', 'Pick this platform from a multi-platform image.', (s, v, c) => {
     if (/^[a-z0-9_]+\/[a-z0-9_]+(\/[a-z0-9_]+)?$/.test(v)) s.platform = v;
     else c.problem(`'${v}' is not OS/ARCH[/VARIANT]`, 'e.g. linux/arm64/v8');

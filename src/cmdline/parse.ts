@@ -42,7 +42,7 @@ function applyLine(plan: Plan, text: string, options: ParseOptions, origin: 'cmd
 
   for (const position of unterminated) {
     collected.problems.push({
-      parameter: tokens[position]?.key ?? '',
+      parameter: shorten(tokens[position]?.key ?? '', 100),
       position,
       message: 'this double quote is never closed, so the rest of the line became part of this value',
       hint: 'close the quote; write \\" for a literal quote inside a quoted value',
@@ -62,9 +62,9 @@ function applyLine(plan: Plan, text: string, options: ParseOptions, origin: 'cmd
     if (definition === undefined) {
       if (token.key.startsWith('b2c.')) {
         collected.warnings.push({
-          parameter: token.key,
+          parameter: shorten(token.key, 100),
           position: token.position,
-          message: `unknown parameter '${token.key}' ignored`,
+          message: shorten(`unknown parameter '${token.key}' ignored`),
           hint: didYouMean(token.key, parameterNames()) ?? 'see docs/cmdline.md for the parameters ocinit knows',
           ...where,
         });
@@ -77,7 +77,7 @@ function applyLine(plan: Plan, text: string, options: ParseOptions, origin: 'cmd
       list.push({
         parameter: definition.name,
         position: token.position,
-        message,
+        message: shorten(message),
         ...(hint === undefined ? {} : { hint }),
         ...where,
       });
@@ -103,6 +103,13 @@ function applyLine(plan: Plan, text: string, options: ParseOptions, origin: 'cmd
     rememberPositions(plan, token.position, origin);
   }
   return collected;
+}
+
+// Messages quote the values they reject; a runaway value must not flood the console.
+const MAX_MESSAGE_LENGTH = 500;
+
+function shorten(text: string, limit = MAX_MESSAGE_LENGTH): string {
+  return text.length <= limit ? text : `${text.slice(0, limit)}… (${text.length - limit} more characters)`;
 }
 
 /**

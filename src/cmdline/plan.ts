@@ -166,14 +166,14 @@ export interface ContainerSpec {
   pid: string | undefined;
   ipc: string | undefined;
   uts: string | undefined;
-  /** b2c runs every container privileged; --privileged is accepted and changes nothing. */
+  /** Default true: b2c runs every container privileged; --privileged=false drops it. */
   privileged: boolean;
   capAdd: string[];
   capDrop: string[];
   devices: DeviceSpec[];
   hostname: string | undefined;
   name: string | undefined;
-  /** b2c removes every container; --rm is accepted and changes nothing. */
+  /** Default true: b2c removes every container when it exits; --rm=false keeps it. */
   rm: boolean;
   platform: string | undefined;
   creds: { username: string; password: Secret } | undefined;

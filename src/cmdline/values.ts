@@ -122,6 +122,8 @@ export function parseOptionItems(parts: string[]): OptionItem[] {
 
 /** The candidate closest to `name` when it is a plausible typo (edit distance ≤ 2), for hints. */
 export function closestName(name: string, candidates: Iterable<string>): string | undefined {
+  // Typos are short; a huge garbage key would only cost time.
+  if (name.length > 64) return undefined;
   let best: string | undefined;
   let bestDistance = 3;
   for (const candidate of candidates) {

@@ -64,3 +64,22 @@ describe('parseCommandLine on arbitrary input', () => {
     }
   });
 });
+
+describe('parseCommandLine on oversized input', () => {
+  it('handles a megabyte-long unknown b2c.* key and value', () => {
+    const huge = 'x'.repeat(1 << 20);
+    const result = parseCommandLine(`b2c.${huge}=${huge} b2c.container="${huge}"`, { env: {} });
+    expect(result.warnings[0]?.hint).toBe('see docs/cmdline.md for the parameters ocinit knows');
+    expect(result.warnings[0]?.parameter.length).toBeLessThan(200);
+    expect(result.warnings[0]?.message.length).toBeLessThan(600);
+    expect(result.problems[0]?.message).toMatch(/invalid image reference/);
+  });
+});
+
+describe('problem messages', () => {
+  it('stay short when they quote a runaway value', () => {
+    const [problem] = parseCommandLine(`b2c.poweroff_delay=${'9x'.repeat(5000)}`, { env: {} }).problems;
+    expect(problem?.message.length).toBeLessThan(600);
+    expect(problem?.message).toMatch(/… \(\d+ more characters\)$/);
+  });
+});
