@@ -70,6 +70,10 @@ function containerList(plan: Plan, parameter: ContainerParameter): Plan['contain
   return plan.containers;
 }
 
+// Containers that were rejected still count in the numbering, so that "b2c.container #3" in a
+// message is the third b2c.container of the line.
+const rejectedContainers = new WeakMap<object, number>();
+
 function containerParameter(
   name: ContainerParameter,
   aliases: readonly string[],
@@ -92,8 +96,10 @@ function containerParameter(
       const text = nonEmpty(value, context, example);
       if (text === undefined) return;
       const list = containerList(plan, name);
-      const spec = parseContainer(text, name, list.length + 1, context);
+      const rejected = rejectedContainers.get(list) ?? 0;
+      const spec = parseContainer(text, name, list.length + rejected + 1, context);
       if (spec !== undefined) list.push(spec);
+      else rejectedContainers.set(list, rejected + 1);
     },
   };
 }

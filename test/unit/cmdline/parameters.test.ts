@@ -177,3 +177,13 @@ describe('single parameters', () => {
     expect(invalid('b2c.debug_crash=panic')[0]?.parameter).toBe('b2c.debug_crash');
   });
 });
+
+describe('container numbering in messages', () => {
+  it('counts rejected containers, so #N is the N-th of its parameter in the line', () => {
+    const problems = invalid('b2c.container="--bad1 a" b2c.post_container=p b2c.container=ok b2c.container="--bad3 c"');
+    expect(problems.map((problem) => problem.message)).toEqual([
+      "b2c.container #1: unsupported flag '--bad1'",
+      "b2c.container #3: unsupported flag '--bad3'",
+    ]);
+  });
+});
