@@ -1,6 +1,6 @@
 import { OcinitError } from '../log/errors.ts';
 import { parseReference } from '../oci/reference.ts';
-import { containerFlagNames, findContainerFlag, type FlagContext } from './container-flags.ts';
+import { containerFlagNames, findContainerFlag, type ContainerFlag, type FlagContext } from './container-flags.ts';
 import type { ContainerParameter, ContainerSpec } from './plan.ts';
 import { splitShellWords } from './shell-words.ts';
 import { didYouMean, type ValueContext } from './values.ts';
@@ -68,7 +68,7 @@ export function parseContainer(
   index: number,
   context: ValueContext,
 ): ContainerSpec | undefined {
-  const label = `${parameter} #${index}`;
+  const label = containerLabel({ parameter, index });
   let failed = false;
   const fail = (message: string, hint?: string): undefined => {
     failed = true;
@@ -82,9 +82,7 @@ export function parseContainer(
   if (words.length === 0) return fail('the container string is empty', 'write at least an image, e.g. docker://alpine:latest');
 
   const spec = emptyContainerSpec(parameter, index, text);
-  const applyFlag = (name: string, value: string): void => {
-    const flag = findContainerFlag(name);
-    if (flag === undefined) return;
+  const applyFlag = (flag: ContainerFlag, name: string, value: string): void => {
     const flagContext: FlagContext = { env: context.env, problem: (message, hint) => fail(`${name}: ${message}`, hint) };
     flag.apply(spec, value, flagContext);
   };
@@ -112,12 +110,12 @@ export function parseContainer(
       const flag = findContainerFlag(name);
       if (flag === undefined) return unsupported(name);
       if (!flag.takesValue) {
-        applyFlag(name, inline ?? 'true');
+        applyFlag(flag, name, inline ?? 'true');
         continue;
       }
       const value = inline ?? words[++i];
       if (value === undefined) return fail(`${name} needs a value`, `write ${name}=${flag.syntax}`);
-      applyFlag(name, value);
+      applyFlag(flag, name, value);
       continue;
     }
 
@@ -127,13 +125,13 @@ export function parseContainer(
       const flag = findContainerFlag(name);
       if (flag === undefined) return unsupported(name);
       if (!flag.takesValue) {
-        applyFlag(name, 'true');
+        applyFlag(flag, name, 'true');
         continue;
       }
       const rest = word.slice(j + 1);
       const value = rest !== '' ? rest.replace(/^=/, '') : words[++i];
       if (value === undefined) return fail(`${name} needs a value`, `write ${name} ${flag.syntax}`);
-      applyFlag(name, value);
+      applyFlag(flag, name, value);
       break;
     }
   }

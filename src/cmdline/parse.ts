@@ -73,9 +73,10 @@ function applyLine(plan: Plan, text: string, options: ParseOptions, origin: 'cmd
     }
     if (!definition.repeatable && lastPosition.get(definition.name) !== token.position) continue;
 
+    // Problems name the parameter as written (an alias such as b2c.run), so the operator finds it.
     const report = (list: Problem[]) => (message: string, hint?: string) =>
       list.push({
-        parameter: definition.name,
+        parameter: token.key,
         position: token.position,
         message: shorten(message),
         ...(hint === undefined ? {} : { hint }),

@@ -76,9 +76,9 @@ describe('mergeExtraArgs', () => {
   it('marks problems found in the extra arguments as such', () => {
     const initial = valid(KERNEL_LINE).plan;
     const merged = mergeExtraArgs(initial, 'b2c.pipefail\nb2c.run="--bogus x"', { env: {} });
-    const problem = merged.problems.find((candidate) => candidate.parameter === 'b2c.container');
+    const problem = merged.problems.find((candidate) => candidate.parameter === 'b2c.run');
     expect(problem?.origin).toBe('extra_args');
-    expect(problem === undefined ? '' : formatProblem(problem)).toMatch(/^b2c\.container \(extra arguments, token 1\): b2c\.container #2: unsupported flag '--bogus'/);
+    expect(problem === undefined ? '' : formatProblem(problem)).toMatch(/^b2c\.run \(extra arguments, token 1\): b2c\.container #2: unsupported flag '--bogus'/);
   });
 
   it('warns about unknown b2c.* parameters in the extra arguments too', () => {

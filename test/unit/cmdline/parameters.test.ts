@@ -48,6 +48,11 @@ describe('parseCommandLine: general rules', () => {
     expect(plan.postContainers.map((spec) => spec.image)).toEqual(['p']);
   });
 
+  it('names the parameter as written when an alias has a problem', () => {
+    const [problem] = invalid('b2c.run_service="--bogus docker://x"');
+    expect(problem).toMatchObject({ parameter: 'b2c.run_service', message: "b2c.service #1: unsupported flag '--bogus'" });
+  });
+
   it('reports a value parameter written without a value, with an example', () => {
     const [problem] = invalid('b2c.container b2c.hostname');
     expect(problem).toMatchObject({ parameter: 'b2c.container', position: 0, message: 'b2c.container needs a value' });
