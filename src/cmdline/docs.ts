@@ -45,6 +45,7 @@ export function renderCommandLineDocs(): string {
     '- **Errors stop the boot before anything runs.** Any problem (a bad value, an unsupported container flag, an unclosed quote, a volume mirrored to an undefined MinIO alias) is printed with its token position and a hint, then the machine shuts down with the configured command. boot2container often ignored such mistakes and failed half-way, or silently lost results.',
     '- **An unclosed double quote is an error**: it swallows the rest of the line into one value.',
     '- **Unknown `b2c.*` parameters are warnings**, so a typo is visible.',
+    "- **A container volume one typo away from a declared `b2c.volume` is a warning** (`-v job-reslts:/results` next to `b2c.volume=job-results,...` would start empty and never be mirrored).",
     '- **Extra arguments that come too late** (parameters that act before the network is up) are reported instead of silently ignored.',
     '- **Secrets never reach the console.**',
     '',

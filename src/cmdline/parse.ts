@@ -1,7 +1,7 @@
 import { createDefaultPlan, findParameter, parameterNames } from './parameters.ts';
 import type { MergeResult, ParseOptions, ParseResult, Plan, Problem } from './plan.ts';
 import { tokenizeCommandLine } from './tokenize.ts';
-import { checkReferences, rememberPositions } from './references.ts';
+import { checkReferences, checkVolumeTypos, rememberPositions } from './references.ts';
 import { didYouMean, type ValueContext } from './values.ts';
 
 interface Collected {
@@ -19,6 +19,7 @@ export function parseCommandLine(text: string, options: ParseOptions = {}): Pars
   const collected = applyLine(plan, text, options, 'cmdline');
   // Names defined in the extra arguments can't be checked before they are merged.
   checkReferences(plan, plan.extraArgsUrl === undefined ? collected.problems : collected.warnings, plan.extraArgsUrl !== undefined);
+  checkVolumeTypos(plan, collected.warnings);
   return { plan, problems: collected.problems, warnings: collected.warnings };
 }
 
@@ -31,6 +32,7 @@ export function mergeExtraArgs(plan: Plan, text: string, options: ParseOptions =
   const merged = copyPlan(plan);
   const collected = applyLine(merged, text, options, 'extra_args');
   checkReferences(merged, collected.problems, false);
+  checkVolumeTypos(merged, collected.warnings);
   return { plan: merged, ...collected };
 }
 

@@ -1,4 +1,6 @@
+import { containerLabel } from './container.ts';
 import type { MirrorTarget, Plan, Problem } from './plan.ts';
+import { closestName } from './values.ts';
 
 interface Origin {
   position: number;
@@ -11,7 +13,7 @@ const origins = new WeakMap<object, Origin>();
 
 /** Records the token of every plan entry that doesn't have one yet (call after applying a token). */
 export function rememberPositions(plan: Plan, position: number, origin: Origin['origin']): void {
-  const entries: object[] = [plan.cacheDevice, plan.additionalImageStores, ...plan.volumes];
+  const entries: object[] = [plan.cacheDevice, plan.additionalImageStores, ...plan.volumes, ...plan.containers, ...plan.services, ...plan.postContainers];
   for (const entry of entries) if (!origins.has(entry)) origins.set(entry, { position, origin });
 }
 
@@ -57,6 +59,29 @@ export function checkReferences(plan: Plan, sink: Problem[], deferred: boolean):
       if (!aliases.has(alias)) {
         report(volume, 'b2c.volume', `volume ${volume.name}: no b2c.minio alias named '${alias}' is defined`, `define b2c.minio=${alias},URL,ACCESS_KEY,SECRET_KEY`);
       }
+    }
+  }
+}
+
+/**
+ * A container volume whose name is one typo away from a declared b2c.volume is almost certainly
+ * that volume misspelt: podman would create an empty one and the job's results would be lost.
+ */
+export function checkVolumeTypos(plan: Plan, warnings: Problem[]): void {
+  const declared = new Set(plan.volumes.map((volume) => volume.name));
+  for (const spec of [...plan.services, ...plan.containers, ...plan.postContainers]) {
+    for (const volume of spec.volumes) {
+      if (volume.kind !== 'named' || declared.has(volume.source)) continue;
+      const intended = closestName(volume.source, declared);
+      if (intended === undefined) continue;
+      const origin = origins.get(spec);
+      warnings.push({
+        parameter: spec.parameter,
+        position: origin?.position ?? -1,
+        message: `${containerLabel(spec)}: volume '${volume.source}' is not declared, but b2c.volume '${intended}' is: it would start empty and not be mirrored`,
+        hint: `did you mean -v ${intended}:${volume.destination}?`,
+        ...(origin?.origin === 'extra_args' ? { origin: 'extra_args' as const } : {}),
+      });
     }
   }
 }

@@ -117,3 +117,21 @@ describe('b2c.nbd', () => {
     expect(invalid('b2c.nbd=/dev/sda,host=x')[0]?.message).toMatch(/not an nbd device/);
   });
 });
+
+describe('container volumes against b2c.volume', () => {
+  it('warns when a container mounts a near-miss of a declared volume', () => {
+    const result = valid(`${MINIO} b2c.volume=job-results,mirror=gateway/b,push_on=changes b2c.container="-v job-reslts:/results alpine"`);
+    expect(result.warnings).toEqual([
+      {
+        parameter: 'b2c.container',
+        position: 2,
+        message: "b2c.container #1: volume 'job-reslts' is not declared, but b2c.volume 'job-results' is: it would start empty and not be mirrored",
+        hint: 'did you mean -v job-results:/results?',
+      },
+    ]);
+  });
+
+  it('stays quiet for declared volumes and for unrelated local ones', () => {
+    expect(valid(`${MINIO} b2c.volume=job-results b2c.container="-v job-results:/r -v 1234-scratch:/s alpine"`).warnings).toEqual([]);
+  });
+});
