@@ -31,8 +31,14 @@ interface Run {
   options: NetworkOptions;
   log: Logger;
   start: number;
+  carrierTimeoutMs: number;
   carrierDeadline: number;
   dhcpTimeoutMs: number;
+}
+
+/** `5 s`, `0.5 s`: a timeout as an operator wrote it. */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 function elapsed(run: Run): number {
@@ -67,8 +73,8 @@ async function configureStatic(run: Run, spec: InterfaceSpec): Promise<Interface
 async function obtainLease(run: Run, name: string, signal?: AbortSignal): Promise<{ lease: Lease } | { report: InterfaceReport }> {
   await ip(linkUpArgs(name), run.log);
   if (!(await waitForCarrier(name, run.carrierDeadline, { sysClassNet: run.options.sysClassNet, signal }))) {
-    const waited = ((run.carrierDeadline - run.start) / 1000).toFixed(1);
-    return { report: failed(run, name, 'dhcp', signal?.aborted === true ? 'stopped: another interface got a lease first' : `no carrier within ${waited} s (cable, switch port?)`) };
+    const detail = signal?.aborted === true ? 'stopped: another interface got a lease first' : `no carrier within ${seconds(run.carrierTimeoutMs)} (cable, switch port?)`;
+    return { report: failed(run, name, 'dhcp', detail) };
   }
   const outcome = await requestLease({
     name,
@@ -178,19 +184,21 @@ function noNetworkError(reports: readonly InterfaceReport[], parameter: string |
  */
 export async function configureNetwork(plan: NetworkPlan, options: NetworkOptions): Promise<NetworkSummary> {
   const start = performance.now();
+  const carrierTimeoutMs = options.carrierTimeoutMs ?? DEFAULT_CARRIER_TIMEOUT_MS;
   const run: Run = {
     plan,
     options,
     log: options.log,
     start,
-    carrierDeadline: start + (options.carrierTimeoutMs ?? DEFAULT_CARRIER_TIMEOUT_MS),
+    carrierTimeoutMs,
+    carrierDeadline: start + carrierTimeoutMs,
     dhcpTimeoutMs: options.timeoutMs ?? DEFAULT_DHCP_TIMEOUT_MS,
   };
   const intent = networkIntent(plan);
   const all = listNetInterfaces(options.sysClassNet);
   const present = all.filter((candidate) => candidate.name !== 'lo').map((candidate) => candidate.name);
   const candidates = all.filter(isCandidateInterface).map((candidate) => candidate.name);
-  const timeouts = `carrier timeout ${(run.carrierDeadline - start) / 1000} s, DHCP timeout ${run.dhcpTimeoutMs / 1000} s`;
+  const timeouts = `carrier timeout ${seconds(carrierTimeoutMs)}, DHCP timeout ${seconds(run.dhcpTimeoutMs)}`;
   if (intent.kind === 'off') {
     options.log.info('Network: off (ip=off)');
     return { interfaces: [], nameservers: [], searchDomains: [], elapsedMs: elapsed(run) };

@@ -20,6 +20,10 @@ export interface Lab {
   veth(dut: string, ifname: string, bridge: Bridge): Promise<string>;
   exec(argv: readonly string[]): Promise<{ stdout: string; stderr: string }>;
   publish(file: string, as: string): Promise<void>;
+  /** `qemu/lab pxe`: serve KERNEL and INITRD with an iPXE script booting them with `append`. */
+  pxe(kernel: string, initrd: string, append: readonly string[]): Promise<void>;
+  /** `qemu/lab boot`: a QEMU DUT on the lab's taps; `code` is qemu/run's exit code (the pipeline status). */
+  boot(args: readonly string[], timeoutMs: number): Promise<{ code: number; console: string }>;
   down(): Promise<void>;
 }
 
@@ -39,14 +43,23 @@ export async function startLab(options: { registry?: boolean } = {}): Promise<La
     veth: async (dut, ifname, bridge) => (await lab(['veth', ns, dut, ifname, bridge])).trim(),
     exec: (argv) => run('ip', ['netns', 'exec', ns, ...argv], { maxBuffer: 16 << 20 }),
     publish: async (file, as) => void (await lab(['publish', ns, file, as])),
+    pxe: async (kernel, initrd, append) => void (await lab(['pxe', ns, kernel, initrd, ...append])),
+    boot: async (args, timeoutMs) => {
+      const result = await runAllowingFailure(labScript, ['boot', ns, ...args], timeoutMs);
+      return { code: result.code, console: result.stdout + result.stderr };
+    },
     down: async () => void (await lab(['down', ns])),
   };
 }
 
 /** Runs a command inside a DUT namespace; never throws for a non-zero exit. */
 export async function inNamespace(ns: string, argv: readonly string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runAllowingFailure('ip', ['netns', 'exec', ns, ...argv], timeoutMs);
+}
+
+async function runAllowingFailure(program: string, args: readonly string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('ip', ['netns', 'exec', ns, ...argv], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+    const { stdout, stderr } = await run(program, args, { timeout: timeoutMs, maxBuffer: 64 << 20 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code?: number | string; stdout?: string; stderr?: string };
