@@ -1,5 +1,5 @@
-import type { InterfaceSpec, IpConfig } from './plan.ts';
-import { isCidr, isHostName, isIpAddress, splitNamedOptions, type ValueContext } from './values.ts';
+import type { InterfaceSpec, IpConfig, ProxySetting } from './plan.ts';
+import { isCidr, isHostName, isHttpUrl, isIpAddress, protectUrlCredentials, splitNamedOptions, type ValueContext } from './values.ts';
 
 const INTERFACE_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 
@@ -117,4 +117,24 @@ function classfulNetmask(address: string): string {
   if (first < 128) return '255.0.0.0';
   if (first < 192) return '255.255.0.0';
   return '255.255.255.0';
+}
+
+const PROXY_SCHEMES: readonly ProxySetting['scheme'][] = ['http', 'https', 'ftp', 'all'];
+
+/** `URL` (every scheme) or `SCHEME=URL[,SCHEME=URL...]`, the form CI-tron writes. */
+export function parseProxy(text: string, context: ValueContext): ProxySetting[] | undefined {
+  protectUrlCredentials(text);
+  if (isHttpUrl(text)) return [{ scheme: 'all', url: text }];
+  const proxies: ProxySetting[] = [];
+  for (const pair of text.split(',')) {
+    const equals = pair.indexOf('=');
+    const scheme = PROXY_SCHEMES.find((candidate) => candidate === pair.slice(0, equals));
+    const url = pair.slice(equals + 1);
+    if (equals < 0 || scheme === undefined || !isHttpUrl(url)) {
+      context.problem(`'${pair}' is not a proxy URL nor SCHEME=URL`, 'e.g. b2c.proxy=http://10.42.0.1:3128 or b2c.proxy="https=http://10.42.0.1:3128"');
+      return undefined;
+    }
+    proxies.push({ scheme, url });
+  }
+  return proxies;
 }

@@ -1,5 +1,5 @@
 import { parseContainer } from './container.ts';
-import { parseInterface, parseIp } from './network.ts';
+import { parseInterface, parseIp, parseProxy } from './network.ts';
 import type { ContainerParameter, NtpPeer, Plan } from './plan.ts';
 import { parseCacheDevice, parseFilesystem, parseMinio, parseNbd, parseStorage, parseSwap, parseVolume } from './storage.ts';
 import { isHostName, isHttpUrl, isIpAddress, protectUrlCredentials, parseBoolean, parseNonNegativeNumber, type ValueContext } from './values.ts';
@@ -48,6 +48,7 @@ export function createDefaultPlan(): Plan {
     keymap: undefined,
     extraArgsUrl: undefined,
     proxy: undefined,
+    proxies: [],
     volumes: [],
     filesystems: [],
     minio: [],
@@ -148,9 +149,8 @@ function shutdownCommandParameter(
   };
 }
 
-function isProxySetting(value: string): boolean {
-  if (isHttpUrl(value)) return true;
-  return value.split(',').every((pair) => /^(http|https|all|ftp)=/.test(pair) && isHttpUrl(pair.slice(pair.indexOf('=') + 1)));
+function mapDefined<T, U>(value: T | undefined, map: (value: T) => U): U | undefined {
+  return value === undefined ? undefined : map(value);
 }
 
 function parseNtpPeer(value: string, context: ValueContext): NtpPeer | undefined {
@@ -181,7 +181,7 @@ function singleParameter<T>(
 /** A single optional string: empty unsets it, anything else must pass `valid`. */
 function optionalParameter(
   meta: Omit<ParameterDefinition, 'apply' | 'repeatable' | 'flag' | 'aliases'>,
-  field: 'keymap' | 'extraArgsUrl' | 'proxy',
+  field: 'keymap' | 'extraArgsUrl',
   valid: (value: string) => boolean,
   expected: string,
 ): ParameterDefinition {
@@ -393,18 +393,20 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     isHttpUrl,
     'an http:// or https:// URL',
   ),
-  optionalParameter(
+  singleParameter(
     {
       name: 'b2c.proxy',
       syntax: 'URL | SCHEME=URL[,SCHEME=URL...]',
       defaultText: '(none)',
-      doc: 'HTTP(S) proxy for registry and mirror traffic: one URL for every scheme, or per scheme (`https=URL`), as CI-tron writes it.',
+      doc: 'HTTP(S) proxy for registry and mirror traffic: one URL for every scheme, or per scheme (`https=URL`; schemes http, https, ftp, all), as CI-tron writes it. Empty unsets it.',
       example: 'b2c.proxy="https=http://10.42.0.1:8080"',
       stage: 'late',
     },
-    'proxy',
-    isProxySetting,
-    'a proxy URL or SCHEME=URL pairs',
+    (value, context) => (value === '' ? { raw: undefined, proxies: [] } : mapDefined(parseProxy(value, context), (proxies) => ({ raw: value, proxies }))),
+    (plan, { raw, proxies }) => {
+      plan.proxy = raw;
+      plan.proxies = proxies;
+    },
   ),
   listParameter(
     {

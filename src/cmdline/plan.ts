@@ -26,7 +26,10 @@ export interface Plan {
   hostname: string;
   keymap: string | undefined;
   extraArgsUrl: string | undefined;
+  /** b2c.proxy as written. */
   proxy: string | undefined;
+  /** b2c.proxy, typed: one entry per scheme (`all` when a single URL was given). */
+  proxies: ProxySetting[];
   volumes: VolumeSpec[];
   filesystems: FilesystemSpec[];
   minio: MinioAlias[];
@@ -36,6 +39,11 @@ export interface Plan {
   nbd: NbdSpec[];
   /** b2c.debug_crash (ours): makes the launcher throw / SIGKILL itself after parsing, to test crash handling. */
   debugCrash: 'exception' | 'kill' | undefined;
+}
+
+export interface ProxySetting {
+  scheme: 'all' | 'http' | 'https' | 'ftp';
+  url: string;
 }
 
 export interface ShutdownSettings {

@@ -164,6 +164,12 @@ describe('single parameters', () => {
     expect([plan.keymap, plan.extraArgsUrl, plan.proxy]).toEqual(['de-latin1', 'http://10.42.0.1:8000/args', 'http://10.42.0.1:3128']);
     expect(valid('b2c.keymap=fr b2c.keymap=').plan.keymap).toBeUndefined();
     expect(valid('b2c.proxy="https=http://10.42.0.1:8080"').plan.proxy).toBe('https=http://10.42.0.1:8080');
+    expect(valid('b2c.proxy=http://10.42.0.1:3128').plan.proxies).toEqual([{ scheme: 'all', url: 'http://10.42.0.1:3128' }]);
+    expect(valid('b2c.proxy=https=http://p:1,http=http://q:2').plan.proxies).toEqual([
+      { scheme: 'https', url: 'http://p:1' },
+      { scheme: 'http', url: 'http://q:2' },
+    ]);
+    expect(valid('b2c.proxy=http://p:1 b2c.proxy=').plan).toMatchObject({ proxy: undefined, proxies: [] });
     expect(invalid('b2c.extra_args_url=ftp://x/args')[0]?.parameter).toBe('b2c.extra_args_url');
     expect(invalid('b2c.proxy=gopher=http://x')[0]?.parameter).toBe('b2c.proxy');
     expect(invalid('b2c.keymap=../x')[0]?.parameter).toBe('b2c.keymap');
