@@ -249,7 +249,7 @@ export interface NbdSpec {
 /** One thing wrong (or suspicious) on a command line. */
 export interface Problem {
   parameter: string;
-  /** Index of the token in the line, 0-based. */
+  /** Index of the token in the line, 0-based; -1 when no single token is to blame. */
   position: number;
   message: string;
   hint?: string;
