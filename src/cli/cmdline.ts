@@ -50,41 +50,56 @@ async function readCommandLine(args: Arguments): Promise<string> {
   }
 }
 
+/** Where `ocinit cmdline` writes, and the environment `--env NAME` reads from. */
+export interface CmdlineIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** `ocinit cmdline ARGS`: returns the exit code (0 valid, 1 problems, 2 usage or unreadable input). */
+export async function runCmdline(argv: string[], io: CmdlineIo): Promise<number> {
+  const args = parseArguments(argv);
+  if (typeof args === 'string') {
+    io.stderr(`ocinit cmdline: ${args}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    io.stdout(`${USAGE}\n\nPrints the plan a boot would follow (exit 0), or every problem with its position and a hint (exit 1).\n`);
+    return 0;
+  }
+  let text: string;
+  try {
+    text = await readCommandLine(args);
+  } catch (error) {
+    io.stderr(`ocinit cmdline: ${describeError(error)}\n`);
+    return 2;
+  }
+  const result = parseCommandLine(text, { env: { ...io.env } });
+  const valid = result.problems.length === 0;
+  if (args.json) {
+    const { plan, problems, warnings } = result;
+    io.stdout(`${redact(JSON.stringify({ valid, plan, problems, warnings }, keepUnsetFields, 2))}\n`);
+    return valid ? 0 : 1;
+  }
+  const report: string[] = [];
+  if (valid) report.push(formatPlan(result.plan));
+  for (const warning of result.warnings) report.push(`warning: ${formatProblem(warning)}`);
+  for (const problem of result.problems) report.push(`error: ${formatProblem(problem)}`);
+  if (!valid) report.push(`${result.problems.length} problem(s): a boot with this command line would run nothing and shut down.`);
+  (valid ? io.stdout : io.stderr)(`${redact(report.join('\n'))}\n`);
+  return valid ? 0 : 1;
+}
+
 /** `ocinit cmdline`: lint a kernel command line and print the plan a boot would follow. */
 export const cmdlineCommand: CliCommand = {
   name: 'cmdline',
   summary: 'check a kernel command line and print the plan a boot would follow',
   usage: USAGE,
-  async run(argv) {
-    const args = parseArguments(argv);
-    if (typeof args === 'string') {
-      process.stderr.write(`ocinit cmdline: ${args}\n${USAGE}\n`);
-      return 2;
-    }
-    if (args.help) {
-      process.stdout.write(`${USAGE}\n\nPrints the plan a boot would follow (exit 0), or every problem with its position and a hint (exit 1).\n`);
-      return 0;
-    }
-    let text: string;
-    try {
-      text = await readCommandLine(args);
-    } catch (error) {
-      process.stderr.write(`ocinit cmdline: ${describeError(error)}\n`);
-      return 2;
-    }
-    const result = parseCommandLine(text, { env: process.env });
-    const valid = result.problems.length === 0;
-    if (args.json) {
-      const { plan, problems, warnings } = result;
-      process.stdout.write(`${redact(JSON.stringify({ valid, plan, problems, warnings }, keepUnsetFields, 2))}\n`);
-      return valid ? 0 : 1;
-    }
-    const report: string[] = [];
-    if (valid) report.push(formatPlan(result.plan));
-    for (const warning of result.warnings) report.push(`warning: ${formatProblem(warning)}`);
-    for (const problem of result.problems) report.push(`error: ${formatProblem(problem)}`);
-    if (!valid) report.push(`${result.problems.length} problem(s): a boot with this command line would run nothing and shut down.`);
-    (valid ? process.stdout : process.stderr).write(`${redact(report.join('\n'))}\n`);
-    return valid ? 0 : 1;
-  },
+  run: (argv) =>
+    runCmdline(argv, {
+      stdout: (text) => void process.stdout.write(text),
+      stderr: (text) => void process.stderr.write(text),
+      env: process.env,
+    }),
 };

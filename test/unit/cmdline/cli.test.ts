@@ -3,23 +3,31 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCmdline } from '../../../src/cli/cmdline.ts';
 
-// The real CLI entry point, run by the Node 24 that runs the tests (it strips the types itself).
-const CLI = join(import.meta.dirname, '../../../src/cli/main.ts');
 const FARM_LINE =
   'b2c.container="-ti --tls-verify=false docker://10.42.0.1:8002/mupuf/valve-infra/machine_registration:latest check" b2c.ntp_peer="10.42.0.1" b2c.pipefail b2c.cache_device=auto b2c.poweroff_delay=15 console=ttyS0,115200';
 
-function ocinit(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, 'cmdline', ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `ocinit cmdline ARGS` in this process, with its output collected. */
+async function ocinit(...args: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const status = await runCmdline(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), env: {} });
+  return { status, stdout, stderr };
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'ocinit-cmdline-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('ocinit cmdline', () => {
-  it('prints the plan of a valid line and exits 0', () => {
-    const { status, stdout } = ocinit('--', FARM_LINE);
+  it('prints the plan of a valid line and exits 0', async () => {
+    const { status, stdout } = await ocinit('--', FARM_LINE);
     expect(status).toBe(0);
     expect(stdout).toContain('b2c.container #1: 10.42.0.1:8002/mupuf/valve-infra/machine_registration:latest');
     expect(stdout).toContain('Containers (pipefail: stop at the first failure):');
@@ -27,8 +35,8 @@ describe('ocinit cmdline', () => {
     expect(stdout).toContain('Shutdown: poweroff -f after 15 s');
   });
 
-  it('prints the plan as JSON with --json', () => {
-    const { status, stdout } = ocinit('--json', '--', FARM_LINE);
+  it('prints the plan as JSON with --json', async () => {
+    const { status, stdout } = await ocinit('--json', '--', FARM_LINE);
     expect(status).toBe(0);
     const output = JSON.parse(stdout) as { valid: boolean; plan: { containers: { image: string; tlsVerify: boolean }[]; pipefail: boolean } };
     expect(output.valid).toBe(true);
@@ -39,22 +47,22 @@ describe('ocinit cmdline', () => {
     expect(output.plan).toMatchObject({ swap: null, ip: null, keymap: null });
   });
 
-  it('joins several words after -- into one line', () => {
-    const { status, stdout } = ocinit('--json', '--', 'b2c.hostname=a', 'b2c.keymap=fr');
+  it('joins several words after -- into one line', async () => {
+    const { status, stdout } = await ocinit('--json', '--', 'b2c.hostname=a', 'b2c.keymap=fr');
     expect(status).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ plan: { hostname: 'a', keymap: 'fr' } });
   });
 
-  it('reads --file', () => {
+  it('reads --file', async () => {
     const path = join(scratch, 'cmdline');
     writeFileSync(path, `${FARM_LINE}\n`);
-    const { status, stdout } = ocinit('--json', '--file', path);
+    const { status, stdout } = await ocinit('--json', '--file', path);
     expect(status).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ valid: true, plan: { pipefail: true, shutdown: { poweroffDelaySeconds: 15 } } });
   });
 
-  it('lists every problem with position and hint, and exits non-zero', () => {
-    const { status, stdout, stderr } = ocinit('--', 'b2c.pipfail b2c.container="--detach alpine" b2c.poweroff_delay=soon');
+  it('lists every problem with position and hint, and exits non-zero', async () => {
+    const { status, stdout, stderr } = await ocinit('--', 'b2c.pipfail b2c.container="--detach alpine" b2c.poweroff_delay=soon');
     expect(status).toBe(1);
     expect(stdout).toBe('');
     expect(stderr).toContain("warning: b2c.pipfail (token 0): unknown parameter 'b2c.pipfail' ignored\n  hint: did you mean 'b2c.pipefail'?");
@@ -63,37 +71,55 @@ describe('ocinit cmdline', () => {
     expect(stderr).toContain('2 problem(s)');
   });
 
-  it('lists problems in --json too', () => {
-    const { status, stdout } = ocinit('--json', '--', 'b2c.hostname=bad_name');
+  it('lists problems in --json too', async () => {
+    const { status, stdout } = await ocinit('--json', '--', 'b2c.hostname=bad_name');
     expect(status).toBe(1);
     expect(JSON.parse(stdout)).toMatchObject({ valid: false, problems: [{ parameter: 'b2c.hostname', position: 0 }] });
   });
 
-  it('never prints credentials', () => {
+  it('never prints credentials', async () => {
     const line =
       'b2c.minio="gw,http://10.0.0.1:9000,CLI-ACCESS-777,CLI-SECRET-777" b2c.container="--creds u:CLI-PASS-777 alpine" b2c.proxy=http://u:CLI-PROXY-777@10.0.0.1:3128';
     for (const args of [['--', line], ['--json', '--', line]]) {
-      const { status, stdout, stderr } = ocinit(...args);
+      const { status, stdout, stderr } = await ocinit(...args);
       expect(status).toBe(0);
       for (const secret of ['CLI-ACCESS-777', 'CLI-SECRET-777', 'CLI-PASS-777', 'CLI-PROXY-777']) expect(stdout + stderr).not.toContain(secret);
     }
   });
 
-  it('reads /proc/cmdline when given no line', () => {
-    const fromProc = ocinit('--json');
+  it('reads /proc/cmdline when given no line', async () => {
+    const fromProc = await ocinit('--json');
     expect(fromProc.status).not.toBe(2);
-    expect(fromProc).toEqual(ocinit('--json', '--file', '/proc/cmdline'));
+    expect(fromProc).toEqual(await ocinit('--json', '--file', '/proc/cmdline'));
   });
 
-  it('explains itself with --help', () => {
-    const { status, stdout } = ocinit('--help');
+  it('explains itself with --help', async () => {
+    const { status, stdout } = await ocinit('--help');
     expect(status).toBe(0);
     expect(stdout).toMatch(/^usage: ocinit cmdline \[--json\] \[--file PATH \| -- CMDLINE\.\.\.\]/);
   });
 
-  it('refuses bad usage with exit 2', () => {
-    expect(ocinit('--bogus').status).toBe(2);
-    expect(ocinit('--file').status).toBe(2);
-    expect(ocinit('--file', join(scratch, 'missing')).status).toBe(2);
+  it('refuses bad usage with exit 2', async () => {
+    expect((await ocinit('--bogus')).status).toBe(2);
+    expect((await ocinit('--file')).status).toBe(2);
+    const missing = await ocinit('--file', join(scratch, 'missing'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read the command line from .*missing/);
+  });
+});
+
+describe('the ocinit executable', () => {
+  // The real entry point, run by the Node 24 that runs the tests (it strips the types itself).
+  const main = join(import.meta.dirname, '../../../src/cli/main.ts');
+  const spawnOcinit = (...args: string[]) => spawnSync(process.execPath, [main, 'cmdline', ...args], { encoding: 'utf8', env: {} });
+
+  it('dispatches `cmdline` and exits with its status', () => {
+    const ok = spawnOcinit('--json', '--', FARM_LINE);
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ valid: true, plan: { pipefail: true } });
+    const bad = spawnOcinit('--', 'b2c.poweroff_delay=soon b2c.minio=gw,http://x:9000,SPAWN-ACCESS-1,SPAWN-SECRET-1,extra');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("error: b2c.poweroff_delay (token 0): 'soon' is not a number of seconds");
+    expect(bad.stderr).not.toContain('SPAWN-SECRET-1');
   });
 });
