@@ -27,7 +27,7 @@ export function renderCommandLineDocs(): string {
   const lines = [
     '# Kernel command line',
     '',
-    '<!-- Generated from src/cmdline/parameters.ts and src/cmdline/container-flags.ts by `node src/cmdline/docs.ts --write`; test/unit/cmdline/docs.test.ts fails when it is stale. Do not edit by hand. -->',
+    '<!-- Generated from src/cmdline/parameters.ts and src/cmdline/container-flags.ts by `npx node src/cmdline/docs.ts --write`; test/unit/cmdline/docs.test.ts fails when it is stale. Do not edit by hand. -->',
     '',
     "ocinit reads boot2container's parameters, so a farm's job templates work unchanged. Check a line before it reaches a DUT with `ocinit cmdline [--json] -- 'LINE'` (or `--file PATH`); it prints the plan a boot would follow, or every problem with its token position and a hint.",
     '',

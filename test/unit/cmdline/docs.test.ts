@@ -7,7 +7,7 @@ import { CONTAINER_FLAGS, PARAMETERS } from '../../../src/cmdline/index.ts';
 const committed = readFileSync(join(import.meta.dirname, '../../..', DOCS_PATH), 'utf8');
 
 describe('docs/cmdline.md', () => {
-  it('is what the tables generate (run `node src/cmdline/docs.ts --write` after changing them)', () => {
+  it('is what the tables generate (run `npx node src/cmdline/docs.ts --write` after changing them)', () => {
     expect(committed).toBe(renderCommandLineDocs());
   });
 
