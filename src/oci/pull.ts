@@ -16,6 +16,7 @@ import {
   type ImageManifest,
 } from './manifest.ts';
 import { layerCompression, MANIFEST_ACCEPT } from './media-types.ts';
+import { noteStreamedBytes } from './memory.ts';
 import { formatPlatform, hostPlatform, listPlatforms, normalizePlatform, selectPlatform, type Platform } from './platform.ts';
 import { manifestReference, parseReference, type ImageReference } from './reference.ts';
 import { RegistryTransport, type RegistryResponse } from './transport.ts';
@@ -224,6 +225,7 @@ async function downloadBlob(source: Source, descriptor: Descriptor, image: strin
       try {
         for await (const chunk of response.body) {
           await writer.write(chunk as Buffer);
+          noteStreamedBytes((chunk as Buffer).length);
           onProgress?.({ digest: descriptor.digest, received: writer.size, total: descriptor.size, done: false });
         }
         break;

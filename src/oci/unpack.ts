@@ -7,6 +7,7 @@ import { OcinitError } from '../log/errors.ts';
 import { mismatch, type ContentStore } from '../store/index.ts';
 import { DigestVerifier, parseDigest } from './digest.ts';
 import { layerCompression, type LayerCompression } from './media-types.ts';
+import { noteStreamedBytes } from './memory.ts';
 import type { PulledImage, PulledLayer } from './pull.ts';
 import { TarReader } from './tar.ts';
 import { flattenWhiteouts, LayerApplier, UnpackState, type UnpackLimits, type WhiteoutStrategy } from './unpack-layer.ts';
@@ -14,6 +15,7 @@ import { flattenWhiteouts, LayerApplier, UnpackState, type UnpackLimits, type Wh
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 const DECOMPRESS_CHUNK = 256 * 1024;
+const DECOMPRESS_AHEAD = 4 * 1024 * 1024;
 
 /** Hashes everything that passes (and counts it) without changing it. */
 class HashingPassThrough extends Transform {
@@ -44,8 +46,11 @@ function decompressor(declared: LayerCompression, blobPath: string): Transform {
     const starts = (magic: number[]): boolean => magic.every((byte, index) => head[index] === byte);
     kind = starts(GZIP_MAGIC) ? 'gzip' : starts(ZSTD_MAGIC) ? 'zstd' : 'none';
   }
-  if (kind === 'gzip') return createGunzip({ chunkSize: DECOMPRESS_CHUNK });
-  if (kind === 'zstd') return createZstdDecompress({ chunkSize: DECOMPRESS_CHUNK });
+  // A deep output buffer lets the thread pool decompress ahead while this thread writes files.
+  // (zlib hands its options to the Transform constructor; the typings just do not say so.)
+  const streamOptions = { highWaterMark: DECOMPRESS_AHEAD };
+  if (kind === 'gzip') return createGunzip({ chunkSize: DECOMPRESS_CHUNK, ...streamOptions });
+  if (kind === 'zstd') return createZstdDecompress({ chunkSize: DECOMPRESS_CHUNK, ...streamOptions });
   return new PassThrough();
 }
 
@@ -76,6 +81,7 @@ export async function applyLayer(store: ContentStore, layer: PulledLayer, state:
     await pipeline(store.open(descriptor.digest), compressed, decompressor(compression, store.blobPath(descriptor.digest)), async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) {
         uncompressed.update(chunk);
+        noteStreamedBytes(chunk.length);
         await reader.write(chunk);
       }
     });
