@@ -49,7 +49,6 @@ function triggerDebugCrash(plan: Plan): void {
 
 async function prepareMachine(plan: Plan): Promise<void> {
   await log.section('ocinit_boot', 'Preparing the machine', async () => {
-    await mountPseudoFilesystems(log);
     for (const line of runtimeInfo()) log.info(line);
     writeFileSync('/proc/sys/kernel/hostname', plan.hostname);
     await loadRequestedModules(plan.modules, log);
@@ -73,6 +72,7 @@ async function runJob(plan: Plan): Promise<number> {
 
 async function main(): Promise<void> {
   log.info(`ocinit ${OCINIT_VERSION}: launcher started`);
+  await mountPseudoFilesystems();
   const commandLine = readFileSync('/proc/cmdline', 'utf8').trim();
   const { plan, problems, warnings } = parseCommandLine(commandLine, { env: process.env });
   updateHandoff({ shutdown: plan.shutdown });

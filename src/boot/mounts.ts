@@ -1,9 +1,12 @@
-import type { Logger } from '../log/logger.ts';
 import { mount, type MountSpec } from '../system/mount.ts';
 
-// initrd/init.sh already mounted /proc, /dev (devtmpfs) and /run: node needs them to start.
-const SYSFS: MountSpec = { fstype: 'sysfs', source: 'sysfs', target: '/sys', options: 'nosuid,nodev,noexec' };
-const AFTER_SYSFS: MountSpec[] = [
+// initrd/init.sh starts the launcher before mounting anything; /run stays on the initramfs root.
+const FIRST: MountSpec[] = [
+  { fstype: 'proc', source: 'proc', target: '/proc', options: 'nosuid,nodev,noexec' },
+  { fstype: 'devtmpfs', source: 'devtmpfs', target: '/dev', options: 'mode=0755,nosuid' },
+  { fstype: 'sysfs', source: 'sysfs', target: '/sys', options: 'nosuid,nodev,noexec' },
+];
+const AFTER_FIRST: MountSpec[] = [
   { fstype: 'devpts', source: 'devpts', target: '/dev/pts', options: 'gid=5,mode=620,ptmxmode=666' },
   { fstype: 'tmpfs', source: 'shm', target: '/dev/shm', options: 'mode=1777,nosuid,nodev' },
   { fstype: 'tmpfs', source: 'tmp', target: '/tmp', options: 'mode=1777,nosuid,nodev' },
@@ -11,7 +14,7 @@ const AFTER_SYSFS: MountSpec[] = [
 ];
 
 /** The pseudo-filesystems every later phase expects; independent mounts go in parallel. */
-export async function mountPseudoFilesystems(log: Logger): Promise<void> {
-  await mount(SYSFS, log);
-  await Promise.all(AFTER_SYSFS.map((spec) => mount(spec, log)));
+export async function mountPseudoFilesystems(): Promise<void> {
+  await Promise.all(FIRST.map((spec) => mount(spec)));
+  await Promise.all(AFTER_FIRST.map((spec) => mount(spec)));
 }

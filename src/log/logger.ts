@@ -1,4 +1,4 @@
-import { readFileSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { redact } from './secret.ts';
 
 const ESC = '\x1b';
@@ -22,16 +22,12 @@ const stdoutSink: LogSink = (text) => {
   }
 };
 
-/** Seconds since boot: /proc/uptime when it exists (the console's clock), process uptime otherwise. */
-export function makeUptimeClock(): () => number {
-  let base = 0;
-  try {
-    base = Number.parseFloat(readFileSync('/proc/uptime', 'utf8').split(' ')[0] ?? '0');
-  } catch {
-    base = 0;
-  }
-  const start = performance.now();
-  return () => base + (performance.now() - start) / 1000;
+/**
+ * Seconds since boot. CLOCK_MONOTONIC starts at boot and matches /proc/uptime and the kernel's
+ * own timestamps until a suspend, and needs no /proc: the launcher logs before mounting it.
+ */
+export function uptimeSeconds(): number {
+  return Number(process.hrtime.bigint()) / 1e9;
 }
 
 export interface LoggerOptions {
@@ -55,7 +51,7 @@ export class Logger {
 
   constructor(options: LoggerOptions = {}) {
     this.#sink = options.sink ?? stdoutSink;
-    this.#clock = options.clock ?? makeUptimeClock();
+    this.#clock = options.clock ?? uptimeSeconds;
     this.#wallClock = options.wallClock ?? (() => Math.floor(Date.now() / 1000));
     this.#color = options.color ?? true;
   }

@@ -1,0 +1,96 @@
+// bench/boot: boot time of ocinit's initramfs beside a bare busybox initramfs (the floor) on the
+// same kernel and QEMU, in one run, alternating. Prints medians and ratios.
+// usage: bench/boot [--runs N] [--accel auto|kvm|tcg]
+import { spawnSync } from 'node:child_process';
+import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeCpio, type CpioEntry } from '../initrd/cpio.ts';
+import { boot, defaultInitrd, defaultKernel, REPO_ROOT, type Accel } from '../qemu/harness.ts';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, accel: { type: 'string', default: 'auto' } } });
+const runs = Number.parseInt(values.runs ?? '5', 10);
+const accel = (values.accel ?? 'auto') as Accel;
+
+/** The floor: busybox alone, whose /init prints the uptime and powers off. */
+async function buildFloor(): Promise<string> {
+  const dir = join(REPO_ROOT, 'build/bench');
+  mkdirSync(dir, { recursive: true });
+  const cpioFile = join(dir, 'floor.cpio');
+  const init = '#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\necho "floor-init-at $(/bin/busybox cut -d" " -f1 /proc/uptime)"\n/bin/busybox poweroff -f\n';
+  const entries: CpioEntry[] = [
+    { type: 'directory', path: '/bin', mode: 0o755 },
+    { type: 'file', path: '/bin/busybox', mode: 0o755, source: '/bin/busybox', size: statSync('/bin/busybox').size },
+    { type: 'directory', path: '/dev', mode: 0o755 },
+    { type: 'char-device', path: '/dev/console', mode: 0o600, major: 5, minor: 1 },
+    { type: 'inline', path: '/init', mode: 0o755, data: Buffer.from(init) },
+    { type: 'directory', path: '/proc', mode: 0o755 },
+  ];
+  const stream = createWriteStream(cpioFile);
+  await writeCpio(entries, stream, 0);
+  await new Promise<void>((resolve) => stream.end(resolve));
+  const out = `${cpioFile}.zst`;
+  const fd = openSync(out, 'w');
+  spawnSync('zstd', ['-q', '-c', '-19', cpioFile], { stdio: ['ignore', fd, 'inherit'] });
+  closeSync(fd);
+  return out;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+function match(text: string, pattern: RegExp): number {
+  const found = pattern.exec(text)?.[1];
+  if (found === undefined) throw new Error(`boot output lacks ${pattern}:\n${text.slice(-2000)}`);
+  return Number.parseFloat(found);
+}
+
+// loglevel=7 makes the kernel print "Run /init as init process" with its timestamp (same clock as /proc/uptime).
+const append = ['loglevel=7'];
+const floor = await buildFloor();
+const samples = { floorInit: [] as number[], floorWall: [] as number[], init: [] as number[], firstLine: [] as number[], sinceInit: [] as number[], wall: [] as number[] };
+let accelUsed = '';
+for (let run = 0; run < runs; run++) {
+  const bare = await boot({ initrd: floor, append, accel, net: { kind: 'none' }, timeoutSeconds: 120 });
+  samples.floorInit.push(match(bare.console, /floor-init-at (\d+\.\d+)/));
+  samples.floorWall.push(bare.seconds);
+  const ours = await boot({ append, accel, timeoutSeconds: 180 });
+  const init = match(ours.console, /\[\s*(\d+\.\d+)\] Run \/init as init process/);
+  const first = match(ours.console, /\[(\d+\.\d+)\]: ocinit \S+: launcher started/);
+  samples.init.push(init);
+  samples.firstLine.push(first);
+  samples.sinceInit.push(first - init);
+  samples.wall.push(ours.seconds);
+  accelUsed = ours.accel;
+  process.stderr.write(`run ${run + 1}/${runs}: floor /init ${samples.floorInit.at(-1)?.toFixed(2)} s, ocinit /init ${init.toFixed(2)} s, first line ${first.toFixed(2)} s\n`);
+}
+
+const qemuVersion = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+const kernel = readFileSync(defaultKernel()).length;
+const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
+const m = {
+  floorInit: median(samples.floorInit),
+  init: median(samples.init),
+  firstLine: median(samples.firstLine),
+  sinceInit: median(samples.sinceInit),
+  floorWall: median(samples.floorWall),
+  wall: median(samples.wall),
+};
+const ourSize = statSync(defaultInitrd()).size;
+const floorSize = statSync(floor).size;
+const lines = [
+  `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; ${qemuVersion}; accel ${accelUsed}; kernel image ${mib(kernel)}; ${runs} boots each, medians`,
+  '',
+  '| measure | busybox floor | ocinit | ratio |',
+  '|---|---|---|---|',
+  `| time to /init (s since kernel start) | ${m.floorInit.toFixed(2)} | ${m.init.toFixed(2)} | ${(m.init / m.floorInit).toFixed(2)} |`,
+  `| launcher's first line (s since kernel start) | — | ${m.firstLine.toFixed(2)} | ${(m.firstLine / m.floorInit).toFixed(2)} × floor's /init |`,
+  `| launcher's first line after /init starts (s) | — | ${m.sinceInit.toFixed(2)} | target ≤ 1.00 |`,
+  `| QEMU start to power-off, wall clock (s) | ${m.floorWall.toFixed(2)} | ${m.wall.toFixed(2)} | ${(m.wall / m.floorWall).toFixed(2)} |`,
+  `| initramfs compressed (zstd) | ${mib(floorSize)} | ${mib(ourSize)} | ${(ourSize / floorSize).toFixed(1)} (target ≤ 40 MiB) |`,
+];
+process.stdout.write(`${lines.join('\n')}\n`);
