@@ -3,10 +3,11 @@
 // how to end the session. Whatever goes wrong, it must still reach that hand-off or die in a way
 // init.sh recognises.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { formatProblem, parseCommandLine } from '../cmdline/index.ts';
+import { formatProblem, mergeExtraArgs, parseCommandLine } from '../cmdline/index.ts';
 import type { Plan } from '../cmdline/plan.ts';
 import { describeError, OcinitError } from '../log/errors.ts';
 import { log } from '../log/logger.ts';
+import { bringUpNetwork, fetchExtraArgs, syncClock } from '../net/index.ts';
 import { OCINIT_VERSION } from '../version.ts';
 import { loadHardwareDrivers, loadRequestedModules } from './drivers.ts';
 import { writeHandoff, type Handoff } from './handoff.ts';
@@ -57,6 +58,37 @@ async function prepareMachine(plan: Plan): Promise<void> {
   });
 }
 
+/** Whether anything in the plan talks to the network; a job with nothing to fetch boots without one. */
+function needsNetwork(plan: Plan): boolean {
+  const containers = plan.services.length + plan.containers.length + plan.postContainers.length;
+  return containers > 0 || plan.extraArgsUrl !== undefined || plan.ntpPeer.kind !== 'none' || plan.interfaces.length > 0 || (plan.ip !== undefined && plan.ip.kind !== 'off');
+}
+
+/** Network, clock and extra arguments; returns the plan with the extra arguments merged in. */
+async function connect(plan: Plan): Promise<Plan> {
+  if (!needsNetwork(plan)) {
+    log.info('Nothing in the command line needs the network: not configuring it');
+    return plan;
+  }
+  await bringUpNetwork(plan, { log });
+  await syncClock(plan, log);
+  if (plan.extraArgsUrl === undefined) return plan;
+  const text = await fetchExtraArgs(plan.extraArgsUrl, { log, proxy: plan.proxy });
+  const merged = mergeExtraArgs(plan, text, { env: process.env });
+  for (const warning of merged.warnings) log.warn(`warning (extra arguments): ${formatProblem(warning)}`);
+  for (const late of merged.tooLate) log.warn(`ignored (extra arguments): ${formatProblem(late)}`);
+  if (merged.problems.length > 0) {
+    for (const problem of merged.problems) log.error(formatProblem(problem));
+    throw new OcinitError(`the extra arguments from b2c.extra_args_url have ${merged.problems.length} problem(s); nothing will run`, {
+      parameter: 'b2c.extra_args_url',
+      hint: 'check them with: ocinit cmdline --file FILE',
+    });
+  }
+  if (merged.plan.hostname !== plan.hostname) writeFileSync('/proc/sys/kernel/hostname', merged.plan.hostname);
+  updateHandoff({ shutdown: merged.plan.shutdown });
+  return merged.plan;
+}
+
 /** Runs the job and returns the pipeline status. */
 async function runJob(plan: Plan): Promise<number> {
   const jobs = plan.services.length + plan.containers.length + plan.postContainers.length;
@@ -87,7 +119,8 @@ async function main(): Promise<void> {
     triggerDebugCrash(plan);
     try {
       await prepareMachine(plan);
-      status = await runJob(plan);
+      const finalPlan = await connect(plan);
+      status = await runJob(finalPlan);
     } catch (error) {
       log.error(describeError(error));
       status = STATUS_OCINIT_FAILED;
