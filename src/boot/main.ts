@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { formatProblem, mergeExtraArgs, parseCommandLine } from '../cmdline/index.ts';
 import type { Plan } from '../cmdline/plan.ts';
+import { openStorage, type Storage } from '../cache/index.ts';
 import { describeError, OcinitError } from '../log/errors.ts';
 import { log } from '../log/logger.ts';
 import { bringUpNetwork, fetchExtraArgs, syncClock } from '../net/index.ts';
@@ -48,13 +49,14 @@ function triggerDebugCrash(plan: Plan): void {
   }
 }
 
-async function prepareMachine(plan: Plan): Promise<void> {
-  await log.section('ocinit_boot', 'Preparing the machine', async () => {
+async function prepareMachine(plan: Plan): Promise<Storage> {
+  return log.section('ocinit_boot', 'Preparing the machine', async () => {
     for (const line of runtimeInfo()) log.info(line);
     writeFileSync('/proc/sys/kernel/hostname', plan.hostname);
     await loadRequestedModules(plan.modules, log);
     const drivers = await loadHardwareDrivers(log);
     log.info(`Drivers loaded for the hardware present: ${drivers.length > 0 ? drivers.join(' ') : 'none needed'}`);
+    return openStorage(plan, log);
   });
 }
 
@@ -90,7 +92,7 @@ async function connect(plan: Plan): Promise<Plan> {
 }
 
 /** Runs the job and returns the pipeline status. */
-async function runJob(plan: Plan): Promise<number> {
+async function runJob(plan: Plan, storage: Storage): Promise<number> {
   const jobs = plan.services.length + plan.containers.length + plan.postContainers.length;
   if (jobs > 0) {
     throw new OcinitError(`this ocinit cannot run containers yet: ${jobs} container(s) were requested and none ran`, {
@@ -118,9 +120,13 @@ async function main(): Promise<void> {
   } else {
     triggerDebugCrash(plan);
     try {
-      await prepareMachine(plan);
+      const storage = await prepareMachine(plan);
       const finalPlan = await connect(plan);
-      status = await runJob(finalPlan);
+      try {
+        status = await runJob(finalPlan, storage);
+      } finally {
+        await storage.close();
+      }
     } catch (error) {
       log.error(describeError(error));
       status = STATUS_OCINIT_FAILED;
