@@ -1,4 +1,4 @@
-import type { Lease, RouteSpec } from './types.ts';
+import type { RouteSpec } from './types.ts';
 
 /** `ip` argument lists (without the leading `ip`) that busybox ip and iproute2 both accept. */
 export type IpArgs = readonly string[];
@@ -23,24 +23,4 @@ export function staticArgs(spec: { name: string; addresses: readonly string[]; g
     ...(spec.gateway === undefined ? [] : [defaultRouteArgs(spec.name, spec.gateway)]),
     ...spec.routes.map((route) => routeArgs(spec.name, route)),
   ];
-}
-
-/**
- * A DHCP lease. RFC 3442: when the server sends classless static routes, the router option is
- * ignored (a default route, if wanted, is among the classless routes as 0.0.0.0/0).
- */
-export function leaseArgs(lease: Lease): IpArgs[] {
-  const name = lease.interface;
-  const commands: IpArgs[] = [linkUpArgs(name)];
-  if (lease.mtu !== undefined) commands.push(['link', 'set', 'dev', name, 'mtu', String(lease.mtu)]);
-  commands.push(['addr', 'add', `${lease.address}/${lease.prefixLength}`, 'dev', name]);
-  if (lease.routes.length > 0) {
-    for (const route of lease.routes) {
-      commands.push(route.destination === '0.0.0.0/0' ? defaultRouteArgs(name, route.via) : routeArgs(name, route));
-    }
-  } else {
-    const router = lease.routers[0];
-    if (router !== undefined) commands.push(defaultRouteArgs(name, router));
-  }
-  return commands;
 }

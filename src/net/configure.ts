@@ -1,8 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { OcinitError, describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { interfaceExists, ip, isCandidateInterface, listNetInterfaces, setIpv4Forwarding } from '../system/netlink.ts';
-import { leaseArgs, linkUpArgs, staticArgs, type IpArgs } from './commands.ts';
+import { linkUpArgs, staticArgs, type IpArgs } from './commands.ts';
 import { requestLease } from './dhcp.ts';
 import { networkIntent } from './intent.ts';
 import { waitForCarrier } from './links.ts';
@@ -69,8 +71,9 @@ async function configureStatic(run: Run, spec: InterfaceSpec): Promise<Interface
   };
 }
 
-/** Link up, carrier, then a lease; the lease is not applied here (see `applyLease`). */
-async function obtainLease(run: Run, name: string, signal?: AbortSignal): Promise<{ lease: Lease } | { report: InterfaceReport }> {
+/** Link up, carrier, then a lease, which the udhcpc script applies unless another racer claimed `claim` first. */
+async function obtainLease(run: Run, name: string, race?: { signal: AbortSignal; claim: string }): Promise<{ lease: Lease } | { report: InterfaceReport }> {
+  const signal = race?.signal;
   await ip(linkUpArgs(name), run.log);
   if (!(await waitForCarrier(name, run.carrierDeadline, { sysClassNet: run.options.sysClassNet, signal }))) {
     const detail = signal?.aborted === true ? 'stopped: another interface got a lease first' : `no carrier within ${seconds(run.carrierTimeoutMs)} (cable, switch port?)`;
@@ -83,12 +86,17 @@ async function obtainLease(run: Run, name: string, signal?: AbortSignal): Promis
     script: run.options.udhcpcScript,
     log: run.log,
     signal,
+    claim: race?.claim,
   });
-  return outcome.ok ? { lease: outcome.lease } : { report: failed(run, name, 'dhcp', outcome.detail) };
+  if (!outcome.ok) return { report: failed(run, name, 'dhcp', outcome.detail) };
+  if (outcome.lease.applied === 'failed') {
+    return { report: failed(run, name, 'dhcp', `lease of ${outcome.lease.address} from ${outcome.lease.server ?? 'the server'}, but applying it failed (udhcpc: ${outcome.lease.interface})`) };
+  }
+  return { lease: outcome.lease };
 }
 
-async function applyLease(run: Run, lease: Lease, spec?: InterfaceSpec): Promise<InterfaceReport> {
-  await applyAll(leaseArgs(lease), run.log);
+/** The lease is on the interface already (the udhcpc script); add what b2c.iface asked on top of it. */
+async function completeLease(run: Run, lease: Lease, spec?: InterfaceSpec): Promise<InterfaceReport> {
   if (spec !== undefined) {
     // b2c.iface=NAME,dhcp may add its own routes and nameservers to what the lease says.
     await applyAll(staticArgs({ name: spec.name, addresses: spec.addresses, gateway: spec.gateway, routes: spec.routes }).slice(1), run.log);
@@ -111,30 +119,38 @@ async function applyLease(run: Run, lease: Lease, spec?: InterfaceSpec): Promise
 async function configureDhcpSpec(run: Run, spec: InterfaceSpec): Promise<{ report: InterfaceReport; domains: string[] }> {
   const obtained = await obtainLease(run, spec.name);
   if ('report' in obtained) return { report: obtained.report, domains: [] };
-  return { report: await applyLease(run, obtained.lease, spec), domains: obtained.lease.domains };
+  return { report: await completeLease(run, obtained.lease, spec), domains: obtained.lease.domains };
 }
 
-/** DHCP on every candidate at once; the first lease wins and the other attempts are stopped. */
+/**
+ * DHCP on every candidate at once. The first lease applied wins (the udhcpc scripts race for one
+ * claim directory, so exactly one applies its lease); the other attempts are then stopped.
+ */
 async function raceDhcp(run: Run, names: readonly string[]): Promise<{ reports: InterfaceReport[]; domains: string[] }> {
   const stop = new AbortController();
+  const claim = join(tmpdir(), `ocinit-dhcp-claim-${process.pid}-${Math.floor(run.start)}`);
   const reports = new Map<string, InterfaceReport>();
   let winner: Lease | undefined;
-  await Promise.all(
-    names.map(async (name) => {
-      try {
-        const obtained = await obtainLease(run, name, stop.signal);
-        if ('report' in obtained) reports.set(name, obtained.report);
-        else if (winner === undefined) {
-          winner = obtained.lease;
-          stop.abort();
-        } else reports.set(name, { ...failed(run, name, 'skipped', `lease offered after ${winner.interface} won`) });
-      } catch (error) {
-        reports.set(name, failed(run, name, 'dhcp', describeError(error)));
-      }
-    }),
-  );
+  try {
+    await Promise.all(
+      names.map(async (name) => {
+        try {
+          const obtained = await obtainLease(run, name, { signal: stop.signal, claim });
+          if ('report' in obtained) reports.set(name, obtained.report);
+          else if (obtained.lease.applied === 'yes') {
+            winner = obtained.lease;
+            stop.abort();
+          } else reports.set(name, failed(run, name, 'skipped', `lease of ${obtained.lease.address} not used: another interface was first`));
+        } catch (error) {
+          reports.set(name, failed(run, name, 'dhcp', describeError(error)));
+        }
+      }),
+    );
+  } finally {
+    rmSync(claim, { recursive: true, force: true });
+  }
   if (winner === undefined) return { reports: names.map((name) => reports.get(name) ?? failed(run, name, 'dhcp', 'no result')), domains: [] };
-  const won = await applyLease(run, winner);
+  const won = await completeLease(run, winner);
   const others = names.filter((name) => name !== won.name).map((name) => ({ ...(reports.get(name) ?? failed(run, name, 'skipped', '')), method: 'skipped' as const }));
   return { reports: [won, ...others], domains: winner.domains };
 }

@@ -14,14 +14,17 @@ export interface DhcpRequest {
   script?: string | undefined;
   log: Logger;
   signal?: AbortSignal | undefined;
+  /** For a race: a path that does not exist yet; the script that creates it first applies its lease. */
+  claim?: string | undefined;
 }
 
 export type DhcpOutcome = { ok: true; lease: Lease } | { ok: false; detail: string };
 
 /**
  * One DHCPv4 exchange on one interface with busybox udhcpc: a DISCOVER every second until the
- * deadline, exit after the first lease (`-q`) or when none came (`-n`). The lease is only read
- * here, not applied: the caller decides which interface's lease wins.
+ * deadline, exit after the first lease (`-q`) or when none came (`-n`). The script applies the
+ * lease (address, routes, MTU: in shell, because each `ip` spawned from Node costs ~50 ms under
+ * TCG) unless another racer claimed first, and reports it; resolv.conf is the caller's job.
  */
 export async function requestLease(request: DhcpRequest): Promise<DhcpOutcome> {
   const remainingMs = request.deadline - performance.now();
@@ -35,7 +38,8 @@ export async function requestLease(request: DhcpRequest): Promise<DhcpOutcome> {
     '-O', 'mtu', '-O', 'staticroutes', '-O', 'search',
     ...(request.hostname === undefined ? [] : ['-x', `hostname:${request.hostname}`]),
   ];
-  const result = await runCommand(argv, { log: request.log, timeoutMs: remainingMs + 2_000, signal: request.signal });
+  const env = request.claim === undefined ? process.env : { ...process.env, OCINIT_DHCP_CLAIM: request.claim };
+  const result = await runCommand(argv, { log: request.log, env, timeoutMs: remainingMs + 2_000, signal: request.signal });
   if (request.signal?.aborted === true) return { ok: false, detail: 'stopped: another interface got a lease first' };
   const lease = parseLeaseOutput(result.stdout);
   if (lease !== undefined) return { ok: true, lease };

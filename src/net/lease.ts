@@ -1,7 +1,7 @@
 import { netmaskToPrefix, parseCidr, isIpv4 } from './ipv4.ts';
 import type { Lease, RouteSpec } from './types.ts';
 
-/** Prefix of the lines our udhcpc script prints (initrd/rootfs/usr/share/ocinit/udhcpc.script). */
+/** Prefix of the lines our udhcpc script prints (initrd/rootfs/usr/share/ocinit/udhcpc.script), which applies the lease before reporting it. */
 export const LEASE_LINE_PREFIX = 'ocinit-lease ';
 
 /**
@@ -43,6 +43,12 @@ function classlessRoutes(value: string | undefined): RouteSpec[] {
   return routes;
 }
 
+function appliedState(value: string | undefined): Lease['applied'] {
+  if (value === '1') return 'yes';
+  if (value === '0') return 'no';
+  return 'failed';
+}
+
 function leaseFromFields(fields: Map<string, string>): Lease | undefined {
   const address = fields.get('ip');
   const name = fields.get('interface');
@@ -62,5 +68,6 @@ function leaseFromFields(fields: Map<string, string>): Lease | undefined {
     routes: classlessRoutes(fields.get('staticroutes')),
     leaseSeconds: positiveInteger(fields.get('lease')),
     server: fields.get('serverid'),
+    applied: appliedState(fields.get('applied')),
   };
 }

@@ -23,6 +23,8 @@ export interface Lease {
   routes: RouteSpec[];
   leaseSeconds?: number | undefined;
   server?: string | undefined;
+  /** Whether the udhcpc script applied it: `no` when another interface claimed the race first. */
+  applied: 'yes' | 'no' | 'failed';
 }
 
 /** How one interface ended up, for the summary line and for failures. */

@@ -57,9 +57,12 @@ export function interfaceExists(name: string, sysClassNet = '/sys/class/net'): b
   return existsSync(join(sysClassNet, name));
 }
 
-/** Runs `ip ARGS...` (busybox in the initramfs, iproute2 on a host); a failure is an OcinitError quoting ip's message. */
+/**
+ * Runs busybox's `ip ARGS...` (named explicitly so that tests on a host run the initramfs's ip, not
+ * iproute2's); a failure is an OcinitError quoting ip's message.
+ */
 export async function ip(args: readonly string[], log: Logger): Promise<void> {
-  await runChecked(['ip', ...args], { log, timeoutMs: 10_000, what: `ip ${args.join(' ')}` });
+  await runChecked(['busybox', 'ip', ...args], { log, timeoutMs: 10_000, what: `ip ${args.join(' ')}` });
 }
 
 /** IPv4 forwarding for one interface (b2c.iface's `forward`). */

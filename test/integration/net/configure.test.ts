@@ -76,7 +76,24 @@ describe('network phase in the lab', () => {
     expect(run.console).toMatch(/Network ready in [\d.]+ s: eth1\n.*eth1: 10\.77\.0\.1\d\d\/24 via 10\.77\.0\.1, dns 10\.77\.0\.1 \(dhcp/);
     expect(readFileSync(`/etc/netns/${dut}/resolv.conf`, 'utf8')).toBe(`# written by ocinit\nsearch lab\nnameserver ${LAB_GATEWAY}\n`);
     expect(await addressesOf(dut, 'eth0')).toBe('');
+    expect((await inNamespace(dut, ['ip', 'link', 'show', 'dev', 'eth1'])).stdout).toContain('mtu 1400');
+    const routes = (await inNamespace(dut, ['ip', 'route', 'show', 'dev', 'eth1'])).stdout;
+    expect(routes).toContain(`default via ${LAB_GATEWAY}`);
+    expect(routes).toContain(`10.79.0.0/24 via ${LAB_GATEWAY}`);
     expect(await registryStatusFrom(dut)).toBe('200 registry/2.0');
+  });
+
+  it('applies exactly one lease when two NICs both get one', async () => {
+    const dut = await newDut([['eth0', 'lab0'], ['eth1', 'lab0']]);
+    const run = await bringUp(dut, {});
+    const reports = run.summary?.interfaces ?? [];
+    expect(reports.filter((report) => report.ok)).toHaveLength(1);
+    const winner = reports.find((report) => report.ok)?.name ?? '';
+    const loser = winner === 'eth0' ? 'eth1' : 'eth0';
+    expect(reports.find((report) => report.name === loser)).toMatchObject({ method: 'skipped', ok: false });
+    expect(await addressesOf(dut, winner)).toMatch(/inet 10\.77\.0\.1\d\d\/24/);
+    expect(await addressesOf(dut, loser)).toBe('');
+    expect((await inNamespace(dut, ['ip', 'route', 'show', 'default'])).stdout.trim().split('\n')).toEqual([`default via ${LAB_GATEWAY} dev ${winner}`]);
   });
 
   it('fails with what each interface saw when no DHCP server answers', async () => {

@@ -14,6 +14,7 @@ const bound = [
   'ocinit-lease mtu=1400',
   'ocinit-lease lease=3600',
   'ocinit-lease serverid=10.77.0.1',
+  'ocinit-lease applied=1',
   '',
 ].join('\n');
 
@@ -30,7 +31,15 @@ describe('parseLeaseOutput', () => {
       routes: [],
       leaseSeconds: 3600,
       server: '10.77.0.1',
+      applied: 'yes',
     });
+  });
+
+  it('says whether the script applied the lease, lost the race for it, or failed to apply it', () => {
+    const lease = (applied: string): string => `ocinit-lease begin\nocinit-lease interface=eth0\nocinit-lease ip=10.0.0.2\n${applied}`;
+    expect(parseLeaseOutput(lease('ocinit-lease applied=0\n'))?.applied).toBe('no');
+    expect(parseLeaseOutput(lease('ocinit-lease applied=failed\n'))?.applied).toBe('failed');
+    expect(parseLeaseOutput(lease(''))?.applied).toBe('failed');
   });
 
   it('is undefined when udhcpc got no lease', () => {
