@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeError } from '../log/errors.ts';
 import { Logger, log } from '../log/logger.ts';
-import { parseCredentials, parsePlatform, pullImage, unpackImage, type LayerProgress, type MirrorConfig, type PullOptions, type UnpackLimits } from '../oci/index.ts';
+import { parseCredentials, parsePlatform, pullAndUnpack, type LayerProgress, type MirrorConfig, type PullOptions, type UnpackLimits } from '../oci/index.ts';
 import { ContentStore } from '../store/index.ts';
 import type { CliCommand } from './command.ts';
 
@@ -134,13 +134,10 @@ export const pullCommand: CliCommand = {
     const logger = progress === undefined ? log : new Logger({ sink: (text) => process.stderr.write(text) });
     try {
       const started = performance.now();
-      const pulled = await pullImage(image, { ...args.options, store, log: logger, onProgress: progress?.update });
+      const pulled = await pullAndUnpack(image, target, { ...args.options, store, log: logger, onProgress: progress?.update, limits: args.limits });
       progress?.finish();
-      const downloaded = performance.now();
-      await unpackImage(pulled, target, { store, limits: args.limits });
-      const done = performance.now();
       logger.info(
-        `${pulled.reference.canonical} (${pulled.manifestDigest}) unpacked into ${target}: ${pulled.blobsDownloaded} blobs, ${(pulled.bytesDownloaded / 1e6).toFixed(1)} MB downloaded in ${((downloaded - started) / 1000).toFixed(2)} s, unpacked in ${((done - downloaded) / 1000).toFixed(2)} s`,
+        `${pulled.reference.canonical} (${pulled.manifestDigest}) unpacked into ${target}: ${pulled.blobsDownloaded} blobs, ${(pulled.bytesDownloaded / 1e6).toFixed(1)} MB downloaded, ${((performance.now() - started) / 1000).toFixed(2)} s in all`,
       );
       return 0;
     } catch (error) {

@@ -17,6 +17,8 @@ import {
 } from './manifest.ts';
 import { layerCompression, MANIFEST_ACCEPT } from './media-types.ts';
 import { noteStreamedBytes } from './memory.ts';
+import { applyLayer, applyLayerFeed, LayerFeed, prepareStaging } from './unpack.ts';
+import type { UnpackLimits } from './unpack-layer.ts';
 import { formatPlatform, hostPlatform, listPlatforms, normalizePlatform, selectPlatform, type Platform } from './platform.ts';
 import { manifestReference, parseReference, type ImageReference } from './reference.ts';
 import { RegistryTransport, type RegistryResponse } from './transport.ts';
@@ -207,14 +209,27 @@ async function fetchConfig(source: Source, manifest: ImageManifest, image: strin
  * Streams a blob into the store: hashed as it arrives, resumed with Range after a broken connection
  * (the hash continues over the whole blob), committed only when digest and size match.
  */
-async function downloadBlob(source: Source, descriptor: Descriptor, image: string, store: ContentStore, onProgress: PullOptions['onProgress']): Promise<void> {
+async function downloadBlob(
+  source: Source,
+  descriptor: Descriptor,
+  image: string,
+  store: ContentStore,
+  onProgress: PullOptions['onProgress'],
+  tee?: (chunk: Buffer) => Promise<void>,
+): Promise<void> {
   const what = `downloading blob ${descriptor.digest} of ${image}`;
   const writer = await store.writer(descriptor.digest, descriptor.size);
   try {
     for (let resumes = 0; ; resumes++) {
       const offset = writer.size;
       const response = await source.transport.blob(`/v2/${source.repository}/blobs/${descriptor.digest}`, scopeOf(source.repository), what, offset);
-      if (offset > 0 && response.status === 200) await writer.restart();
+      if (offset > 0 && response.status === 200) {
+        if (tee !== undefined) {
+          await response.body.dump();
+          throw new OcinitError(`registry ${source.transport.host} cannot resume blob ${descriptor.digest} (it ignored the Range request) and its first bytes are already unpacked`, { image, blob: descriptor.digest, hint: 'pull again' });
+        }
+        await writer.restart();
+      }
       else if (offset > 0 && response.status === 206) {
         const range = /^bytes (\d+)-/.exec(response.headers['content-range'] ?? '');
         if (range === null || Number(range[1]) !== offset) {
@@ -226,6 +241,7 @@ async function downloadBlob(source: Source, descriptor: Descriptor, image: strin
         for await (const chunk of response.body) {
           await writer.write(chunk as Buffer);
           noteStreamedBytes((chunk as Buffer).length);
+          if (tee !== undefined) await tee(chunk as Buffer);
           onProgress?.({ digest: descriptor.digest, received: writer.size, total: descriptor.size, done: false });
         }
         break;
@@ -242,23 +258,20 @@ async function downloadBlob(source: Source, descriptor: Descriptor, image: strin
   }
 }
 
-/** Runs `tasks` with at most `limit` at a time; the first failure is thrown after the others stop. */
-async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < tasks.length) {
-      const task = tasks[next++];
-      if (task === undefined) return;
-      try {
-        await task();
-      } catch (error) {
-        failure ??= error;
-      }
+/** Runs functions with at most `limit` of them at a time. */
+function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await task();
+    } finally {
+      running--;
+      waiting.shift()?.();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  if (failure !== undefined) throw failure;
 }
 
 export type ResolvedImage = Omit<PulledImage, 'blobsDownloaded' | 'bytesDownloaded'> & { configDownloaded: boolean };
@@ -303,13 +316,70 @@ async function resolveImage(referenceText: string, sources: Source[], options: P
 
 /** Resolves a reference to its manifest and config for the platform, without downloading layers. */
 export async function inspectImage(referenceText: string, options: PullOptions): Promise<ResolvedImage> {
-  const sources = await buildSources(parseReference(referenceText), options);
-  try {
+  return withSources(referenceText, options, async (sources) => {
     const { sourceRef: _source, topDigest: _top, ...resolved } = await resolveImage(referenceText, sources, options);
     return resolved;
-  } finally {
-    await Promise.all(sources.map((source) => source.transport.close()));
+  });
+}
+
+interface DownloadTally {
+  blobs: number;
+  bytes: number;
+}
+
+/** Downloads the missing layers (each once), `limit` at a time; returns one promise per digest. */
+function downloadLayers(
+  source: Source,
+  resolved: ResolvedImage,
+  missing: Descriptor[],
+  options: PullOptions,
+  tally: DownloadTally,
+  tees: Map<string, (chunk: Buffer) => Promise<void>> = new Map(),
+): Map<string, Promise<void>> {
+  const image = resolved.reference.canonical;
+  const limit = limiter(options.concurrency ?? 3);
+  const downloads = new Map<string, Promise<void>>();
+  for (const descriptor of missing) {
+    const download = limit(async () => {
+      const started = performance.now();
+      await downloadBlob(source, descriptor, image, options.store, options.onProgress, tees.get(descriptor.digest));
+      const seconds = (performance.now() - started) / 1000;
+      tally.blobs++;
+      tally.bytes += descriptor.size;
+      options.log?.info(`layer ${descriptor.digest.slice(0, 19)}: ${(descriptor.size / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s (${(descriptor.size / 1e6 / Math.max(seconds, 0.001)).toFixed(1)} MB/s)`);
+    });
+    // Failures are reported by whoever awaits the download; this only avoids an unhandled rejection.
+    download.catch(() => undefined);
+    downloads.set(descriptor.digest, download);
   }
+  return downloads;
+}
+
+async function missingLayers(manifest: ImageManifest, store: ContentStore): Promise<Descriptor[]> {
+  const missing: Descriptor[] = [];
+  for (const layer of manifest.layers) {
+    if (missing.some((other) => other.digest === layer.digest)) continue;
+    if (!(await store.has(layer.digest, layer.size))) missing.push(layer);
+  }
+  return missing;
+}
+
+async function withSources<T>(referenceText: string, options: PullOptions, body: (sources: Source[]) => Promise<T>): Promise<T> {
+  const sources = await buildSources(parseReference(referenceText), options);
+  let result: T;
+  try {
+    result = await body(sources);
+  } catch (error) {
+    // Downloads still running after a failure are cut off rather than waited for.
+    await Promise.all(sources.map((source) => source.transport.destroy()));
+    throw error;
+  }
+  await Promise.all(sources.map((source) => source.transport.close()));
+  return result;
+}
+
+function rememberReference(resolved: ResolvedImage, topDigest: string, options: PullOptions): Promise<void> {
+  return options.store.setRef(`${resolved.reference.canonical}|${formatPlatform(normalizePlatform(options.platform ?? hostPlatform()))}`, topDigest);
 }
 
 /**
@@ -317,32 +387,60 @@ export async function inspectImage(referenceText: string, options: PullOptions):
  * into the store (blobs already there are not downloaded again). Mirrors are tried first.
  */
 export async function pullImage(referenceText: string, options: PullOptions): Promise<PulledImage> {
-  const sources = await buildSources(parseReference(referenceText), options);
-  try {
+  return withSources(referenceText, options, async (sources) => {
+    const { sourceRef, topDigest, configDownloaded, ...resolved } = await resolveImage(referenceText, sources, options);
+    const tally: DownloadTally = { blobs: configDownloaded ? 1 : 0, bytes: configDownloaded ? resolved.manifest.config.size : 0 };
+    const downloads = downloadLayers(sourceRef, { ...resolved, configDownloaded }, await missingLayers(resolved.manifest, options.store), options, tally);
+    await Promise.all(downloads.values());
+    await rememberReference({ ...resolved, configDownloaded }, topDigest, options);
+    return { ...resolved, blobsDownloaded: tally.blobs, bytesDownloaded: tally.bytes };
+  });
+}
+
+/**
+ * pullImage + unpackImage with the two overlapped: every missing layer downloads at once (a few at a
+ * time), the first layer is unpacked from its bytes as they arrive (while they are also written to
+ * the store), and each later layer is unpacked as soon as it is complete, strictly in order. The
+ * target appears only after every digest, size and diff_id matched.
+ */
+export async function pullAndUnpack(referenceText: string, targetDir: string, options: PullOptions & { limits?: UnpackLimits }): Promise<PulledImage> {
+  return withSources(referenceText, options, async (sources) => {
     const { sourceRef, topDigest, configDownloaded, ...resolved } = await resolveImage(referenceText, sources, options);
     const image = resolved.reference.canonical;
-    const manifest = resolved.manifest;
-    let blobsDownloaded = configDownloaded ? 1 : 0;
-    let bytesDownloaded = configDownloaded ? manifest.config.size : 0;
-    const missing: Descriptor[] = [];
-    for (const layer of manifest.layers) {
-      if (missing.some((other) => other.digest === layer.digest)) continue;
-      if (!(await options.store.has(layer.digest, layer.size))) missing.push(layer);
+    const tally: DownloadTally = { blobs: configDownloaded ? 1 : 0, bytes: configDownloaded ? resolved.manifest.config.size : 0 };
+    const staging = prepareStaging(targetDir, image, options.limits);
+    try {
+      const missing = await missingLayers(resolved.manifest, options.store);
+      const first = resolved.layers[0];
+      const streamed = first !== undefined && missing[0]?.digest === first.descriptor.digest && resolved.layers.filter((layer) => layer.descriptor.digest === first.descriptor.digest).length === 1 ? new LayerFeed() : undefined;
+      const tees = new Map<string, (chunk: Buffer) => Promise<void>>();
+      if (streamed !== undefined && first !== undefined) tees.set(first.descriptor.digest, (chunk) => streamed.push(chunk));
+      const downloads = downloadLayers(sourceRef, { ...resolved, configDownloaded }, missing, options, tally, tees);
+      for (const [index, layer] of resolved.layers.entries()) {
+        const download = downloads.get(layer.descriptor.digest);
+        if (index === 0 && streamed !== undefined && download !== undefined) {
+          const fed = download.then(
+            () => streamed.end(),
+            (error: unknown) => {
+              streamed.fail(error);
+              throw error;
+            },
+          );
+          const [downloaded, unpacked] = await Promise.allSettled([fed, applyLayerFeed(streamed, layer, staging.state, image)]);
+          if (downloaded.status === 'rejected') throw downloaded.reason;
+          if (unpacked.status === 'rejected') throw unpacked.reason;
+        } else {
+          await download;
+          await applyLayer(options.store, layer, staging.state, image);
+        }
+      }
+      await Promise.all(downloads.values());
+      staging.commit();
+    } catch (error) {
+      staging.discard();
+      throw error;
     }
-    await runLimited(
-      missing.map((descriptor) => async () => {
-        const started = performance.now();
-        await downloadBlob(sourceRef, descriptor, image, options.store, options.onProgress);
-        const seconds = (performance.now() - started) / 1000;
-        blobsDownloaded++;
-        bytesDownloaded += descriptor.size;
-        options.log?.info(`layer ${descriptor.digest.slice(0, 19)}: ${(descriptor.size / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s (${(descriptor.size / 1e6 / Math.max(seconds, 0.001)).toFixed(1)} MB/s)`);
-      }),
-      options.concurrency ?? 3,
-    );
-    await options.store.setRef(`${image}|${formatPlatform(normalizePlatform(options.platform ?? hostPlatform()))}`, topDigest);
-    return { ...resolved, blobsDownloaded, bytesDownloaded };
-  } finally {
-    await Promise.all(sources.map((source) => source.transport.close()));
-  }
+    await rememberReference({ ...resolved, configDownloaded }, topDigest, options);
+    return { ...resolved, blobsDownloaded: tally.blobs, bytesDownloaded: tally.bytes };
+  });
 }

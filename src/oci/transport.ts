@@ -144,6 +144,11 @@ export class RegistryTransport {
     await this.#dispatcher.close();
   }
 
+  /** Aborts whatever is still in flight. */
+  async destroy(): Promise<void> {
+    await this.#dispatcher.destroy();
+  }
+
   /**
    * GET `path` (below `/v2/`) with auth for `scope`. Returns any final response (the caller judges the
    * status); throws an OcinitError naming the registry and `what` for network failures after retries.

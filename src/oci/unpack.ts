@@ -1,10 +1,10 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { OcinitError } from '../log/errors.ts';
-import { mismatch, type ContentStore } from '../store/index.ts';
+import { DigestMismatchError, mismatch, type ContentStore } from '../store/index.ts';
 import { DigestVerifier, parseDigest } from './digest.ts';
 import { layerCompression, type LayerCompression } from './media-types.ts';
 import { noteStreamedBytes } from './memory.ts';
@@ -32,26 +32,83 @@ class HashingPassThrough extends Transform {
   }
 }
 
-/** The stream that undoes a layer's compression; Docker's gzip media type is sniffed from the bytes. */
-function decompressor(declared: LayerCompression, blobPath: string): Transform {
-  let kind = declared;
-  if (kind === 'sniff') {
-    const head = Buffer.alloc(4);
-    const fd = openSync(blobPath, 'r');
-    try {
-      readSync(fd, head, 0, 4, 0);
-    } finally {
-      closeSync(fd);
-    }
-    const starts = (magic: number[]): boolean => magic.every((byte, index) => head[index] === byte);
-    kind = starts(GZIP_MAGIC) ? 'gzip' : starts(ZSTD_MAGIC) ? 'zstd' : 'none';
-  }
+function sniffCompression(declared: LayerCompression, head: Buffer): 'gzip' | 'zstd' | 'none' {
+  if (declared !== 'sniff') return declared;
+  const starts = (magic: number[]): boolean => magic.every((byte, index) => head[index] === byte);
+  return starts(GZIP_MAGIC) ? 'gzip' : starts(ZSTD_MAGIC) ? 'zstd' : 'none';
+}
+
+/** The stream that undoes a layer's compression; Docker's gzip media type is sniffed from `head`. */
+function decompressor(declared: LayerCompression, head: Buffer): Transform {
+  const kind = sniffCompression(declared, head);
   // A deep output buffer lets the thread pool decompress ahead while this thread writes files.
   // (zlib hands its options to the Transform constructor; the typings just do not say so.)
   const streamOptions = { highWaterMark: DECOMPRESS_AHEAD };
   if (kind === 'gzip') return createGunzip({ chunkSize: DECOMPRESS_CHUNK, ...streamOptions });
   if (kind === 'zstd') return createZstdDecompress({ chunkSize: DECOMPRESS_CHUNK, ...streamOptions });
   return new PassThrough();
+}
+
+function readHead(path: string): Buffer {
+  const head = Buffer.alloc(4);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head;
+}
+
+/**
+ * A layer's compressed bytes pushed in while they download (the download also writes them to the
+ * store and verifies their digest), so unpacking starts before the blob is complete.
+ */
+export class LayerFeed {
+  readonly stream = new PassThrough({ highWaterMark: DECOMPRESS_AHEAD });
+  readonly head: Promise<Buffer>;
+  #headParts: Buffer[] = [];
+  #headLength = 0;
+  #resolveHead: (head: Buffer) => void = () => undefined;
+
+  constructor() {
+    this.head = new Promise((resolve) => {
+      this.#resolveHead = resolve;
+    });
+  }
+
+  /** Waits while the unpacker is behind; throws once the unpacker has stopped (it failed). */
+  async push(chunk: Buffer): Promise<void> {
+    if (this.#headLength < 4) {
+      this.#headParts.push(chunk);
+      this.#headLength += chunk.length;
+      if (this.#headLength >= 4) this.#resolveHead(Buffer.concat(this.#headParts));
+    }
+    if (this.stream.destroyed) throw new OcinitError('unpacking stopped');
+    if (this.stream.write(chunk)) return;
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        this.stream.off('close', onClose);
+        resolve();
+      };
+      const onClose = (): void => {
+        this.stream.off('drain', onDrain);
+        reject(new OcinitError('unpacking stopped'));
+      };
+      this.stream.once('drain', onDrain);
+      this.stream.once('close', onClose);
+    });
+  }
+
+  end(): void {
+    this.#resolveHead(Buffer.concat(this.#headParts));
+    this.stream.end();
+  }
+
+  fail(error: unknown): void {
+    this.#resolveHead(Buffer.concat(this.#headParts));
+    this.stream.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
 }
 
 function describeLayerError(error: unknown, layer: PulledLayer, image: string): OcinitError {
@@ -66,45 +123,96 @@ function describeLayerError(error: unknown, layer: PulledLayer, image: string): 
   return new OcinitError(`unpacking layer ${layer.descriptor.digest} of ${image} failed: ${(error as Error).message}`, { blob: layer.descriptor.digest, image, cause: error });
 }
 
+/** Decompression → diff_id check → tar → disk for one layer's compressed byte stream. */
+async function unpackStream(source: Readable, head: Buffer, layer: PulledLayer, state: UnpackState, image: string, whiteouts: WhiteoutStrategy, compressed?: HashingPassThrough): Promise<void> {
+  const { descriptor, diffId } = layer;
+  const compression = layerCompression(descriptor.mediaType);
+  if (compression === undefined) throw new OcinitError(`layer ${descriptor.digest} has media type '${descriptor.mediaType}', which ocinit cannot unpack`, { blob: descriptor.digest, image });
+  const uncompressed = new DigestVerifier(parseDigest(diffId, 'diff_id'));
+  const reader = new TarReader(new LayerApplier(state, whiteouts));
+  const inflate = decompressor(compression, head);
+  const sink = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const chunk of chunks) {
+      uncompressed.update(chunk);
+      noteStreamedBytes(chunk.length);
+      await reader.write(chunk);
+    }
+  };
+  if (compressed === undefined) await pipeline(source, inflate, sink);
+  else await pipeline(source, compressed, inflate, sink);
+  const actualDiffId = uncompressed.actual();
+  if (actualDiffId !== diffId) throw mismatch(descriptor.digest, 'layer', `diff_id ${diffId}`, actualDiffId, image);
+  reader.end();
+}
+
+/**
+ * Applies a layer from its bytes as they download (see LayerFeed); the download verifies the
+ * compressed digest, this verifies the diff_id.
+ */
+export async function applyLayerFeed(feed: LayerFeed, layer: PulledLayer, state: UnpackState, image: string, whiteouts: WhiteoutStrategy = flattenWhiteouts): Promise<void> {
+  try {
+    await unpackStream(feed.stream, await feed.head, layer, state, image, whiteouts);
+  } catch (error) {
+    feed.fail(error);
+    throw describeLayerError(error, layer, image);
+  }
+}
+
 /**
  * Streams one stored layer through digest check → decompression → diff_id check → tar → disk.
  * The stored blob is verified again as it is read (a cache survives reboots and disks rot).
  */
 export async function applyLayer(store: ContentStore, layer: PulledLayer, state: UnpackState, image: string, whiteouts: WhiteoutStrategy = flattenWhiteouts): Promise<void> {
-  const { descriptor, diffId } = layer;
-  const compression = layerCompression(descriptor.mediaType);
-  if (compression === undefined) throw new OcinitError(`layer ${descriptor.digest} has media type '${descriptor.mediaType}', which ocinit cannot unpack`, { blob: descriptor.digest, image });
+  const { descriptor } = layer;
   const compressed = new HashingPassThrough(new DigestVerifier(parseDigest(descriptor.digest)));
-  const uncompressed = new DigestVerifier(parseDigest(diffId, 'diff_id'));
-  const reader = new TarReader(new LayerApplier(state, whiteouts));
-  try {
-    await pipeline(store.open(descriptor.digest), compressed, decompressor(compression, store.blobPath(descriptor.digest)), async (source: AsyncIterable<Buffer>) => {
-      for await (const chunk of source) {
-        uncompressed.update(chunk);
-        noteStreamedBytes(chunk.length);
-        await reader.write(chunk);
-      }
-    });
-  } catch (error) {
-    // A store blob that does not even decompress may simply be corrupt on disk: check before blaming the layer.
-    if (compressed.verifier.size !== descriptor.size || compressed.verifier.actual() !== descriptor.digest) {
+  const checkStored = async (): Promise<void> => {
+    const actual = compressed.verifier.actual();
+    if (compressed.verifier.size !== descriptor.size || actual !== descriptor.digest) {
       await store.discard(descriptor.digest);
-      throw mismatch(descriptor.digest, 'stored layer', descriptor.digest, 'different bytes (discarded from the store; pull again)', image);
+      throw mismatch(descriptor.digest, 'stored layer', `${descriptor.digest} (${descriptor.size} bytes)`, `${actual} (${compressed.verifier.size} bytes); discarded from the store, pull again`, image);
     }
-    throw describeLayerError(error, layer, image);
-  }
-  const actualCompressed = compressed.verifier.actual();
-  if (compressed.verifier.size !== descriptor.size || actualCompressed !== descriptor.digest) {
-    await store.discard(descriptor.digest);
-    throw mismatch(descriptor.digest, 'stored layer', `${descriptor.digest} (${descriptor.size} bytes)`, `${actualCompressed} (${compressed.verifier.size} bytes); discarded from the store`, image);
-  }
-  const actualDiffId = uncompressed.actual();
-  if (actualDiffId !== diffId) throw mismatch(descriptor.digest, 'layer', `diff_id ${diffId}`, actualDiffId, image);
+  };
   try {
-    reader.end();
+    await unpackStream(store.open(descriptor.digest), readHead(store.blobPath(descriptor.digest)), layer, state, image, whiteouts, compressed);
   } catch (error) {
+    // A stored blob that fails to unpack may simply have rotted on disk: check before blaming the layer.
+    if (!(error instanceof DigestMismatchError)) await checkStored();
     throw describeLayerError(error, layer, image);
   }
+  await checkStored();
+}
+
+/** A staging directory next to the target, renamed into place by `commit` (see unpackImage). */
+export interface Staging {
+  dir: string;
+  state: UnpackState;
+  commit(): void;
+  discard(): void;
+}
+
+export function prepareStaging(targetDir: string, image: string, limits: UnpackLimits | undefined): Staging {
+  const target = resolve(targetDir);
+  const parent = dirname(target);
+  mkdirSync(parent, { recursive: true });
+  const existing = statSync(target, { throwIfNoEntry: false });
+  if (existing !== undefined && (!existing.isDirectory() || readdirSync(target).length > 0)) {
+    throw new OcinitError(`cannot unpack ${image} into ${target}: it exists and is not an empty directory`, { image, hint: 'give a new or empty directory' });
+  }
+  const dir = mkdtempSync(join(parent, `.${basename(target)}.ocinit-`));
+  chmodSync(dir, 0o755);
+  const state = new UnpackState(dir, limits);
+  return {
+    dir,
+    state,
+    commit() {
+      state.finish();
+      if (existing !== undefined) rmdirSync(target);
+      renameSync(dir, target);
+    },
+    discard() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface UnpackOptions {
@@ -118,23 +226,12 @@ export interface UnpackOptions {
  * exactly as it was.
  */
 export async function unpackImage(image: PulledImage, targetDir: string, options: UnpackOptions): Promise<void> {
-  const target = resolve(targetDir);
-  const parent = dirname(target);
-  mkdirSync(parent, { recursive: true });
-  const existing = statSync(target, { throwIfNoEntry: false });
-  if (existing !== undefined && (!existing.isDirectory() || readdirSync(target).length > 0)) {
-    throw new OcinitError(`cannot unpack ${image.reference.canonical} into ${target}: it exists and is not an empty directory`, { image: image.reference.canonical, hint: 'give a new or empty directory' });
-  }
-  const staging = mkdtempSync(join(parent, `.${basename(target)}.ocinit-`));
+  const staging = prepareStaging(targetDir, image.reference.canonical, options.limits);
   try {
-    chmodSync(staging, 0o755);
-    const state = new UnpackState(staging, options.limits);
-    for (const layer of image.layers) await applyLayer(options.store, layer, state, image.reference.canonical);
-    state.finish();
-    if (existing !== undefined) rmdirSync(target);
-    renameSync(staging, target);
+    for (const layer of image.layers) await applyLayer(options.store, layer, staging.state, image.reference.canonical);
+    staging.commit();
   } catch (error) {
-    rmSync(staging, { recursive: true, force: true });
+    staging.discard();
     throw error;
   }
 }

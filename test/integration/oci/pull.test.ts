@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inspectImage, pullImage, unpackImage } from '../../../src/oci/index.ts';
+import { inspectImage, pullAndUnpack, pullImage, unpackImage } from '../../../src/oci/index.ts';
+import { rawTar } from '../../support/tar.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { buildImageLayout, buildTar, pushLayout, sha256, tagLayout, writeImage, writeIndex, type ImageSpec } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
@@ -220,6 +221,57 @@ describe('pull and unpack from a real registry', () => {
     const store = new ContentStore(fresh('store'));
     await expect(pullImage(`${registry.host}/test/image:nope`, { store, tlsVerify: false })).rejects.toThrow(/HTTP 404\).*MANIFEST_UNKNOWN/);
     await expect(pullImage(`${registry.host}/test/image:v1`, { store, attempts: 1 })).rejects.toThrow(`cannot reach registry ${registry.host} while fetching manifest`);
+  });
+});
+
+describe('pullAndUnpack: downloading and unpacking overlapped', () => {
+  const spec: ImageSpec = {
+    layers: [
+      { files: [{ path: 'base/', type: 'directory' }, { path: 'base/big', content: Buffer.alloc(2_000_000, 7) }, { path: 'base/gone', content: 'x' }] },
+      { compression: 'zstd', files: [{ path: 'base/.wh.gone' }, { path: 'upper', content: 'second' }] },
+      { files: [{ path: 'third', content: 'third' }] },
+    ],
+  };
+
+  it('unpacks the same tree as pull then unpack, and a warm store downloads nothing', async () => {
+    const { reference } = await push(spec, 'overlap', 'test/overlap');
+    const store = new ContentStore(fresh('store'));
+    const target = fresh('rootfs');
+    const pulled = await pullAndUnpack(reference, target, { store, tlsVerify: false });
+    expect(pulled.blobsDownloaded).toBe(4);
+    expect(readdirSync(target).sort()).toEqual(['base', 'third', 'upper']);
+    expect(readdirSync(join(target, 'base'))).toEqual(['big']);
+    expect(readFileSync(join(target, 'base/big')).equals(Buffer.alloc(2_000_000, 7))).toBe(true);
+    for (const layer of pulled.layers) expect(await store.has(layer.descriptor.digest, layer.descriptor.size)).toBe(true);
+    const again = await pullAndUnpack(reference, fresh('rootfs'), { store, tlsVerify: false });
+    expect([again.blobsDownloaded, again.bytesDownloaded]).toEqual([0, 0]);
+  });
+
+  it('fails on a corrupted first layer with no target, no staging and nothing stored', async () => {
+    const { reference, layers } = await push(spec, 'overlap-corrupt', 'test/overlap-corrupt');
+    const digest = layers[0]?.digest ?? '';
+    const path = registry.blobDataPath(digest);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 100] = (bytes[bytes.length - 100] ?? 0) ^ 0xff;
+    writeFileSync(path, bytes);
+    const store = new ContentStore(fresh('store'));
+    const target = fresh('rootfs');
+    const error = await pullAndUnpack(reference, target, { store, tlsVerify: false }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as { blob?: string }).blob).toBe(digest);
+    expect(existsSync(target)).toBe(false);
+    expect(readdirSync(join(target, '..')).filter((name) => name.includes('ocinit-'))).toEqual([]);
+    expect(await store.has(digest, bytes.length)).toBe(false);
+  });
+
+  it('stops a hostile first layer while it downloads, touching nothing outside', async () => {
+    const outside = fresh('outside');
+    const hostile = rawTar([{ name: 'escape', type: '2', linkname: outside }, { name: 'escape/owned', data: 'x' }, { name: '../owned', data: 'x' }]);
+    const { reference } = await push({ layers: [{ tar: hostile }, { files: [{ path: 'f', content: '1' }] }] }, 'hostile', 'test/hostile');
+    const target = fresh('rootfs');
+    await expect(pullAndUnpack(reference, target, { store: new ContentStore(fresh('store')), tlsVerify: false })).rejects.toThrow("unsafe layer entry '../owned'");
+    expect(existsSync(outside)).toBe(false);
+    expect(existsSync(target)).toBe(false);
   });
 });
 
