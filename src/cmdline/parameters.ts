@@ -37,6 +37,8 @@ export function createDefaultPlan(): Plan {
     services: [],
     postContainers: [],
     pipefail: false,
+    containerTimeoutSeconds: undefined,
+    pipelineTimeoutSeconds: undefined,
     shutdown: { poweroffDelaySeconds: 0, shutdownCommand: 'poweroff -f', rebootCommand: 'reboot -f' },
     cacheDevice: { kind: 'none' },
     swap: undefined,
@@ -55,6 +57,27 @@ export function createDefaultPlan(): Plan {
     additionalImageStores: [],
     nbd: [],
     debugCrash: undefined,
+  };
+}
+
+/** b2c has no timeouts (farms watch the console); ours stop a hung job and still report it. */
+function timeoutParameter(name: string, field: 'containerTimeoutSeconds' | 'pipelineTimeoutSeconds', doc: string): ParameterDefinition {
+  return {
+    name,
+    aliases: [],
+    syntax: 'SECONDS',
+    defaultText: 'none',
+    doc,
+    example: `${name}=3600`,
+    differences: 'Not in boot2container, which waits forever.',
+    repeatable: false,
+    flag: false,
+    stage: 'late',
+    apply(plan, value, context) {
+      const seconds = parseNonNegativeNumber(value ?? '');
+      if (seconds === undefined || seconds === 0) context.problem(`'${value ?? ''}' is not a positive number of seconds`, `e.g. ${name}=3600`);
+      else plan[field] = seconds;
+    },
   };
 }
 
@@ -237,6 +260,16 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       else plan.pipefail = enabled;
     },
   },
+  timeoutParameter(
+    'b2c.container_timeout',
+    'containerTimeoutSeconds',
+    'Stop any b2c.container or b2c.post_container still running after this many seconds; its status is then 124 and the pipeline goes on (post containers, shutdown).',
+  ),
+  timeoutParameter(
+    'b2c.pipeline_timeout',
+    'pipelineTimeoutSeconds',
+    'Stop the b2c.container sequence after this many seconds in total: the running container ends with status 124, the remaining ones are skipped, post containers still run (each within b2c.container_timeout).',
+  ),
   {
     name: 'b2c.poweroff_delay',
     aliases: [],

@@ -12,6 +12,10 @@ export interface Plan {
   /** b2c.post_container: run after the pipeline, even when it failed. */
   postContainers: ContainerSpec[];
   pipefail: boolean;
+  /** b2c.container_timeout (ours): each b2c.container and b2c.post_container is stopped after this long (status 124). */
+  containerTimeoutSeconds: number | undefined;
+  /** b2c.pipeline_timeout (ours): the services and containers together; post containers still run. */
+  pipelineTimeoutSeconds: number | undefined;
   shutdown: ShutdownSettings;
   cacheDevice: CacheDevice;
   swap: SwapSpec | undefined;
