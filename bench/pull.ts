@@ -68,7 +68,7 @@ function ensureLayout(name: string, layers: LayerPlan[]): string {
   const diffIds: string[] = [];
   for (const layer of layers) {
     const tarPath = join(layout, `${layer.name}.tar`);
-    sh(`${layer.tar} > ${tarPath}`);
+    sh(`(${layer.tar}) > ${tarPath}`);
     diffIds.push(`sha256:${sh(`sha256sum < ${tarPath}`).split(' ')[0] ?? ''}`);
     sh(`gzip -n -6 < ${tarPath} > ${tarPath}.gz`);
     const digest = `sha256:${sh(`sha256sum < ${tarPath}.gz`).split(' ')[0] ?? ''}`;
