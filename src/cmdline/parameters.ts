@@ -2,7 +2,7 @@ import { parseContainer } from './container.ts';
 import { parseInterface, parseIp, parseProxy } from './network.ts';
 import type { ContainerParameter, NtpPeer, Plan } from './plan.ts';
 import { parseCacheDevice, parseFilesystem, parseMinio, parseNbd, parseStorage, parseSwap, parseVolume } from './storage.ts';
-import { isHostName, isHttpUrl, isIpAddress, protectUrlCredentials, parseBoolean, parseNonNegativeNumber, type ValueContext } from './values.ts';
+import { isHostName, isHttpUrl, isIpAddress, protectUrlCredentials, parseBoolean, parseNonNegativeNumber, parseSize, type ValueContext } from './values.ts';
 
 /**
  * One kernel command line parameter. The parser, `ocinit cmdline` and docs/cmdline.md all come
@@ -41,6 +41,7 @@ export function createDefaultPlan(): Plan {
     pipelineTimeoutSeconds: undefined,
     shutdown: { poweroffDelaySeconds: 0, shutdownCommand: 'poweroff -f', rebootCommand: 'reboot -f' },
     cacheDevice: { kind: 'none' },
+    cache: { auto: 'wipe', waitSeconds: 10, verify: false, offline: 'digest', minFree: { percent: 10 } },
     swap: undefined,
     ntpPeer: { kind: 'none' },
     modules: [],
@@ -310,6 +311,94 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       if (device !== undefined) plan.cacheDevice = device;
     },
   },
+  singleParameter(
+    {
+      name: 'b2c.cache_auto',
+      syntax: 'wipe | empty',
+      defaultText: 'wipe',
+      doc: 'What b2c.cache_device=auto/reset may take when no B2C_CACHE partition exists. `wipe` (boot2container): the first suitable disk, whatever it holds, is repartitioned (logged loudly). `empty`: only a blank disk (first MiB all zeros, no partitions); otherwise the cache stays in RAM.',
+      example: 'b2c.cache_auto=empty',
+      differences: 'ocinit only. Even with `wipe`, auto never takes an optical drive, a read-only or virtual device, a disk under 512 MiB, or a disk holding an EFI system or bootable partition (likely the boot medium); name such a disk with b2c.cache_device=/dev/X to use it.',
+      stage: 'early',
+    },
+    (value, context) => {
+      if (value === 'wipe' || value === 'empty') return value;
+      context.problem(`'${value}' is not wipe or empty`, 'e.g. b2c.cache_auto=empty');
+      return undefined;
+    },
+    (plan, auto) => void (plan.cache = { ...plan.cache, auto }),
+  ),
+  singleParameter(
+    {
+      name: 'b2c.cache_wait',
+      syntax: 'SECONDS',
+      defaultText: '10',
+      doc: 'How long to wait for the cache device (or, with auto, for any disk) to appear before going on without a cache.',
+      example: 'b2c.cache_wait=30',
+      differences: 'ocinit only; boot2container waited a fixed 10 s.',
+      stage: 'early',
+    },
+    (value, context) => {
+      const seconds = parseNonNegativeNumber(value);
+      if (seconds === undefined) context.problem(`'${value}' is not a number of seconds`, 'e.g. b2c.cache_wait=30');
+      return seconds;
+    },
+    (plan, waitSeconds) => void (plan.cache = { ...plan.cache, waitSeconds }),
+  ),
+  {
+    name: 'b2c.cache_verify',
+    aliases: [],
+    syntax: '(flag) | =true|false',
+    defaultText: 'false',
+    doc: 'At mount, re-hash every cached blob against its digest and discard those that do not match (they are downloaded again when needed). Blobs are always verified when read; this also catches corruption in blobs only checked by size.',
+    example: 'b2c.cache_verify',
+    differences: 'ocinit only.',
+    repeatable: false,
+    flag: true,
+    stage: 'early',
+    apply(plan, value, context) {
+      const verify = value === undefined || value === '' ? true : parseBoolean(value);
+      if (verify === undefined) context.problem(`'${value ?? ''}' is not true or false`, 'write b2c.cache_verify alone');
+      else plan.cache = { ...plan.cache, verify };
+    },
+  },
+  singleParameter(
+    {
+      name: 'b2c.cache_offline',
+      syntax: 'digest | always | never',
+      defaultText: 'digest',
+      doc: 'When the registry cannot be reached, run an image from the cache anyway: `digest` only for references pinned by digest (`image@sha256:...`), `always` also for tags (the digest the tag last resolved to, which may be stale), `never` fails the pull like boot2container. Every such run is announced in the log and the status summary.',
+      example: 'b2c.cache_offline=always',
+      differences: 'ocinit only; boot2container failed the job whenever the registry was down.',
+      stage: 'early',
+    },
+    (value, context) => {
+      if (value === 'digest' || value === 'always' || value === 'never') return value;
+      context.problem(`'${value}' is not digest, always or never`, 'e.g. b2c.cache_offline=always');
+      return undefined;
+    },
+    (plan, offline) => void (plan.cache = { ...plan.cache, offline }),
+  ),
+  singleParameter(
+    {
+      name: 'b2c.cache_min_free',
+      syntax: 'SIZE | PERCENT%',
+      defaultText: '10%',
+      doc: 'Keep at least this much of the cache free: below it, images not used by this boot are removed, least recently used first. An image that does not fit triggers the same collection.',
+      example: 'b2c.cache_min_free=20g',
+      differences: 'ocinit only; boot2container never collected its cache.',
+      stage: 'early',
+    },
+    (value, context) => {
+      const percent = /^(\d{1,2})%$/.exec(value)?.[1];
+      if (percent !== undefined) return { percent: Number(percent) };
+      const bytes = parseSize(value);
+      if (bytes !== undefined) return { bytes };
+      context.problem(`'${value}' is not a size or a percentage under 100`, 'e.g. b2c.cache_min_free=20g or b2c.cache_min_free=15%');
+      return undefined;
+    },
+    (plan, minFree) => void (plan.cache = { ...plan.cache, minFree }),
+  ),
   {
     name: 'b2c.swap',
     aliases: [],

@@ -18,6 +18,8 @@ export interface Plan {
   pipelineTimeoutSeconds: number | undefined;
   shutdown: ShutdownSettings;
   cacheDevice: CacheDevice;
+  /** How the cache device is found, checked and kept (ocinit's b2c.cache_* parameters). */
+  cache: CacheSettings;
   swap: SwapSpec | undefined;
   ntpPeer: NtpPeer;
   /** b2c.insmods, in order. */
@@ -64,6 +66,19 @@ export type CacheDevice =
   | { kind: 'reset' }
   | { kind: 'device'; path: string }
   | { kind: 'filesystem'; name: string };
+
+export interface CacheSettings {
+  /** b2c.cache_auto: `wipe` takes the first suitable disk (boot2container); `empty` only a blank one. */
+  auto: 'wipe' | 'empty';
+  /** b2c.cache_wait: how long to wait for the cache device to appear. */
+  waitSeconds: number;
+  /** b2c.cache_verify: re-hash every cached blob at mount. */
+  verify: boolean;
+  /** b2c.cache_offline: when a cached image may run although the registry cannot be reached. */
+  offline: 'digest' | 'always' | 'never';
+  /** b2c.cache_min_free: collect unused images when free space falls below this. */
+  minFree: { bytes: number } | { percent: number };
+}
 
 export type SwapSpec = { size: number /* bytes */; swappiness?: number } | { device: string };
 
