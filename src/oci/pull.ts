@@ -21,7 +21,7 @@ import { applyLayer, applyLayerFeed, LayerFeed, prepareStaging } from './unpack.
 import type { UnpackLimits } from './unpack-layer.ts';
 import { formatPlatform, hostPlatform, listPlatforms, normalizePlatform, selectPlatform, type Platform } from './platform.ts';
 import { manifestReference, parseReference, type ImageReference } from './reference.ts';
-import { RegistryTransport, type RegistryResponse } from './transport.ts';
+import { RegistryTransport, RegistryUnreachableError, type RegistryResponse } from './transport.ts';
 
 /** A mirror tried before the registry it mirrors: `host[:port][/path/prefix]`. */
 export interface RegistryMirror {
@@ -171,11 +171,24 @@ async function fetchManifest(
   return { document, digest, bytes };
 }
 
+type FetchedManifest = { document: ImageIndex | ImageManifest; digest: string; bytes: Buffer };
+type ManifestFetcher = (reference: string, expected: { digest: string; size?: number } | undefined) => Promise<FetchedManifest>;
+
+/** Manifests already in the store (verified again as they are read): the registry-outage fallback. */
+function storedManifests(store: ContentStore, image: string): ManifestFetcher {
+  return async (reference, expected) => {
+    const digest = expected?.digest ?? reference;
+    const bytes = await store.readVerified(digest);
+    if (bytes === undefined || (expected?.size !== undefined && bytes.length !== expected.size)) {
+      throw new OcinitError(`manifest ${digest} of ${image} is not in the store`, { image, blob: digest });
+    }
+    return { document: parseManifestDocument(bytes, undefined, { image, blob: digest }), digest, bytes };
+  };
+}
+
 /** Resolves the reference to one image manifest for the platform (descending through indexes). */
-async function resolveManifest(source: Source, reference: ImageReference, platform: Platform, store: ContentStore) {
-  const image = reference.canonical;
-  const pinned = reference.digest === undefined ? undefined : { digest: reference.digest };
-  let fetched = await fetchManifest(source, manifestReference(reference), pinned, image);
+async function resolveManifest(fetch: ManifestFetcher, topReference: string, pinned: string | undefined, image: string, platform: Platform, store: ContentStore) {
+  let fetched = await fetch(topReference, pinned === undefined ? undefined : { digest: pinned });
   const topDigest = fetched.digest;
   await store.put(fetched.digest, fetched.bytes);
   for (let depth = 0; fetched.document.kind === 'index'; depth++) {
@@ -188,10 +201,33 @@ async function resolveManifest(source: Source, reference: ImageReference, platfo
         hint: available.length > 0 ? `available: ${available.join(', ')}; choose one with --platform` : 'the index lists no platforms',
       });
     }
-    fetched = await fetchManifest(source, entry.digest, { digest: entry.digest, size: entry.size }, image);
+    fetched = await fetch(entry.digest, { digest: entry.digest, size: entry.size });
     await store.put(fetched.digest, fetched.bytes);
   }
   return { manifest: fetched.document, manifestDigest: fetched.digest, topDigest };
+}
+
+function refName(image: string, platform: Platform): string {
+  return `${image}|${formatPlatform(platform)}`;
+}
+
+/**
+ * When no source can be reached, an image whose manifest, config and layers are all in the store
+ * (from an earlier pull of the same reference and platform) is used as it is, with a warning.
+ */
+async function resolveFromStore(reference: ImageReference, platform: Platform, options: PullOptions) {
+  const image = reference.canonical;
+  const top = reference.digest ?? (await options.store.getRef(refName(image, platform)));
+  if (top === undefined) return undefined;
+  try {
+    const resolved = await resolveManifest(storedManifests(options.store, image), top, top, image, platform, options.store);
+    if (resolved.manifest.kind !== 'manifest') return undefined;
+    if ((await options.store.read(resolved.manifest.config.digest, resolved.manifest.config.size)) === undefined) return undefined;
+    for (const layer of resolved.manifest.layers) if (!(await options.store.has(layer.digest, layer.size))) return undefined;
+    return resolved;
+  } catch {
+    return undefined;
+  }
 }
 
 async function fetchConfig(source: Source, manifest: ImageManifest, image: string, store: ContentStore): Promise<{ bytes: Buffer; downloaded: boolean }> {
@@ -284,11 +320,19 @@ async function resolveImage(referenceText: string, sources: Source[], options: P
   let source: Source | undefined;
   for (const candidate of sources) {
     try {
-      resolved = await resolveManifest(candidate, reference, platform, options.store);
+      const fetch: ManifestFetcher = (ref, expected) => fetchManifest(candidate, ref, expected, image);
+      resolved = await resolveManifest(fetch, manifestReference(reference), reference.digest, image, platform, options.store);
       source = candidate;
       break;
     } catch (error) {
-      if (candidate === sources[sources.length - 1]) throw error;
+      if (candidate === sources[sources.length - 1]) {
+        const cached = error instanceof RegistryUnreachableError ? await resolveFromStore(reference, platform, options) : undefined;
+        if (cached === undefined) throw error;
+        options.log?.warn(`${(error as Error).message}; using ${image} (${cached.manifestDigest}) from the store as pulled before`);
+        resolved = cached;
+        source = candidate;
+        break;
+      }
       options.log?.warn(`${candidate.label} failed for ${image}: ${(error as Error).message}; trying the next source`);
     }
   }
@@ -311,6 +355,7 @@ async function resolveImage(referenceText: string, sources: Source[], options: P
     architecture: config.architecture ?? platform.architecture,
     ...(config.variant === undefined ? {} : { variant: config.variant }),
   });
+  options.log?.info(`${image}: manifest ${manifestDigest} (${formatPlatform(configPlatform)}, ${layers.length} layers) from ${source.label}`);
   return { reference, manifestDigest, platform: configPlatform, config, configDigest: manifest.config.digest, manifest, layers, source: source.label, configDownloaded, sourceRef: source, topDigest };
 }
 
@@ -379,7 +424,7 @@ async function withSources<T>(referenceText: string, options: PullOptions, body:
 }
 
 function rememberReference(resolved: ResolvedImage, topDigest: string, options: PullOptions): Promise<void> {
-  return options.store.setRef(`${resolved.reference.canonical}|${formatPlatform(normalizePlatform(options.platform ?? hostPlatform()))}`, topDigest);
+  return options.store.setRef(refName(resolved.reference.canonical, normalizePlatform(options.platform ?? hostPlatform())), topDigest);
 }
 
 /**

@@ -29,6 +29,9 @@ export interface RegistryResponse {
   url: string;
 }
 
+/** The registry could not be reached or kept failing (network, timeout, 5xx): a cached copy may do. */
+export class RegistryUnreachableError extends OcinitError {}
+
 interface Token {
   value: Secret;
   expiresAt: number;
@@ -183,7 +186,8 @@ export class RegistryTransport {
     }
     if (response.status === 403) throw new OcinitError(`registry ${this.host} denied access while ${what} (HTTP 403)${detail}`, { ...context, url, hint: 'check these credentials may pull this repository' });
     if (response.status === 404) throw new OcinitError(`registry ${this.host} has no such thing while ${what} (HTTP 404)${detail}`, { ...context, url, hint: 'check the image name, tag or digest' });
-    throw new OcinitError(`registry ${this.host} answered HTTP ${response.status} while ${what}${detail}`, { ...context, url });
+    const ErrorClass = response.status >= 500 || response.status === 429 ? RegistryUnreachableError : OcinitError;
+    throw new ErrorClass(`registry ${this.host} answered HTTP ${response.status} while ${what}${detail}`, { ...context, url });
   }
 
   #discover(what: string): Promise<{ origin: string; challenge: Challenge | undefined }> {
@@ -333,11 +337,11 @@ export class RegistryTransport {
   #networkError(error: unknown, what: string): OcinitError {
     const message = (error as Error).message;
     if (isTimeout(error)) {
-      return new OcinitError(`registry ${this.host} did not answer within ${this.#timeoutMs / 1000} s while ${what}`, { cause: error, hint: 'check the network and the registry, or raise the timeout' });
+      return new RegistryUnreachableError(`registry ${this.host} did not answer within ${this.#timeoutMs / 1000} s while ${what}`, { cause: error, hint: 'check the network and the registry, or raise the timeout' });
     }
     const code = (error as { code?: unknown }).code;
     const tlsHint = typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED/.test(code) ? 'the certificate was not trusted: give --ca-file, or --tls-verify=false for a test registry' : undefined;
-    return new OcinitError(`cannot reach registry ${this.host} while ${what}: ${message}${typeof code === 'string' ? ` (${code})` : ''}`, {
+    return new RegistryUnreachableError(`cannot reach registry ${this.host} while ${what}: ${message}${typeof code === 'string' ? ` (${code})` : ''}`, {
       cause: error,
       hint: tlsHint ?? 'check the network, the registry address and, for a plain-HTTP registry, --tls-verify=false',
     });

@@ -158,6 +158,13 @@ export class ContentStore {
     return bytes;
   }
 
+  /** Reads a small blob of unknown size (a manifest named by digest) and verifies it. */
+  async readVerified(digest: string): Promise<Buffer | undefined> {
+    const bytes = await readFile(this.blobPath(digest)).catch(() => undefined);
+    if (bytes === undefined) return undefined;
+    return this.read(digest, bytes.length);
+  }
+
   /** A stream of a stored blob; the reader verifies it (see unpack) and discards it on mismatch. */
   open(digest: string): ReadStream {
     return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024 });

@@ -4,7 +4,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseCredentials, pullImage, unpackImage } from '../../../src/oci/index.ts';
+import { Logger } from '../../../src/log/logger.ts';
+import { parseCredentials, pullAndUnpack, pullImage, unpackImage } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
@@ -123,6 +124,32 @@ describe('transport against a misbehaving network', () => {
     } finally {
       objectStore.closeAllConnections();
       await new Promise((resolve) => objectStore.close(resolve));
+    }
+  });
+});
+
+describe('registry outage', () => {
+  it('uses the image pulled before when the registry cannot be reached, but not when it says the tag is gone', async () => {
+    const proxy = await startFaultProxy(registry.host);
+    try {
+      const store = new ContentStore(fresh('store'));
+      const image = reference.replace(registry.host, proxy.host);
+      const first = await pullImage(image, { store, ...FAST, credentials: creds() });
+      proxy.rules.push({ match: () => true, fault: { kind: 'status', status: 503 }, times: 1000 });
+      let logged = '';
+      const log = new Logger({ sink: (text) => (logged += text) });
+      const target = fresh('rootfs');
+      const cached = await pullAndUnpack(image, target, { store, ...FAST, credentials: creds(), log });
+      expect(cached.manifestDigest).toBe(first.manifestDigest);
+      expect(cached.blobsDownloaded).toBe(0);
+      expect(readFileSync(join(target, 'big'), 'utf8').length).toBe(300_000);
+      expect(logged).toContain(`from the store as pulled before`);
+      await expect(pullImage(image, { store: new ContentStore(fresh('store')), ...FAST, credentials: creds() })).rejects.toThrow('answered HTTP 503');
+      proxy.rules.length = 0;
+      proxy.rules.push({ match: (_m, path) => path.includes('/manifests/'), fault: { kind: 'status', status: 404 }, times: 1000 });
+      await expect(pullImage(image, { store, ...FAST, credentials: creds() })).rejects.toThrow('HTTP 404');
+    } finally {
+      await proxy.stop();
     }
   });
 });
