@@ -42,7 +42,8 @@ function boot(ns: string, nics: readonly string[], append: readonly string[]): s
 }
 
 function ocinitSample(ns: string, nics: readonly string[]): Sample {
-  const console = boot(ns, nics, []);
+  // ip=dhcp: the launcher configures the network only when the command line needs it.
+  const console = boot(ns, nics, ['ip=dhcp']);
   const init = number(console, /\[\s*(\d+\.\d+)\] Run \/init as init process/);
   const ready = number(console, /\[(\d+\.\d+)\]: Network ready in /);
   return { sinceInit: ready - init, phase: number(console, /Network ready in (\d+\.\d+) s/) };
