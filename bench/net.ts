@@ -41,9 +41,12 @@ function boot(ns: string, nics: readonly string[], append: readonly string[]): s
   return result.stdout + result.stderr;
 }
 
+let acceleration = 'unknown';
+
 function ocinitSample(ns: string, nics: readonly string[]): Sample {
   // ip=dhcp: the launcher configures the network only when the command line needs it.
   const console = boot(ns, nics, ['ip=dhcp']);
+  acceleration = /CPU: .*TCG/.test(console) ? 'TCG' : 'KVM';
   const init = number(console, /\[\s*(\d+\.\d+)\] Run \/init as init process/);
   const ready = number(console, /\[(\d+\.\d+)\]: Network ready in /);
   return { sinceInit: ready - init, phase: number(console, /Network ready in (\d+\.\d+) s/) };
@@ -80,7 +83,7 @@ try {
 
 const qemuVersion = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
 const dnsmasqVersion = spawnSync('dnsmasq', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
-console.log(`bench/net: ${runs} boots each, medians; ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}; ${qemuVersion}; ${dnsmasqVersion}; accel ${accel}`);
+console.log(`bench/net: ${runs} boots each, medians; ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}; ${qemuVersion}; ${dnsmasqVersion}; --accel ${accel}: ${acceleration}`);
 console.log('| topology | ocinit: /init → network ready | b2c-style: /init → network ready | ratio | ocinit network phase | b2c-style network phase |');
 console.log('|---|---|---|---|---|---|');
 topologies.forEach((topology, index) => {

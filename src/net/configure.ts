@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { OcinitError, describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -122,33 +123,56 @@ async function configureDhcpSpec(run: Run, spec: InterfaceSpec): Promise<{ repor
   return { report: await completeLease(run, obtained.lease, spec), domains: obtained.lease.domains };
 }
 
+const INTERFACE_POLL_MS = 100;
+
+/** The candidate interfaces present now (a USB NIC may register seconds after its driver loaded). */
+function currentCandidates(run: Run): string[] {
+  return listNetInterfaces(run.options.sysClassNet)
+    .filter(isCandidateInterface)
+    .map((candidate) => candidate.name);
+}
+
 /**
- * DHCP on every candidate at once. The first lease applied wins (the udhcpc scripts race for one
- * claim directory, so exactly one applies its lease); the other attempts are then stopped.
+ * DHCP on every candidate at once, including interfaces that appear until the carrier deadline.
+ * The first lease applied wins (the udhcpc scripts race for one claim directory, so exactly one
+ * applies its lease); the other attempts are then stopped.
  */
-async function raceDhcp(run: Run, names: readonly string[]): Promise<{ reports: InterfaceReport[]; domains: string[] }> {
+async function raceDhcp(run: Run): Promise<{ reports: InterfaceReport[]; domains: string[] }> {
   const stop = new AbortController();
   const claim = join(tmpdir(), `ocinit-dhcp-claim-${process.pid}-${Math.floor(run.start)}`);
   const reports = new Map<string, InterfaceReport>();
+  const attempts = new Map<string, Promise<void>>();
   let winner: Lease | undefined;
+  const attempt = async (name: string): Promise<void> => {
+    try {
+      const obtained = await obtainLease(run, name, { signal: stop.signal, claim });
+      if ('report' in obtained) reports.set(name, obtained.report);
+      else if (obtained.lease.applied === 'yes') {
+        winner = obtained.lease;
+        stop.abort();
+      } else reports.set(name, failed(run, name, 'skipped', `lease of ${obtained.lease.address} not used: another interface was first`));
+    } catch (error) {
+      reports.set(name, failed(run, name, 'dhcp', describeError(error)));
+    }
+  };
+  const launchNew = (late: boolean): void => {
+    for (const name of currentCandidates(run)) {
+      if (attempts.has(name)) continue;
+      if (late) run.log.info(`Network interface ${name} appeared: trying DHCP on it too`);
+      attempts.set(name, attempt(name));
+    }
+  };
   try {
-    await Promise.all(
-      names.map(async (name) => {
-        try {
-          const obtained = await obtainLease(run, name, { signal: stop.signal, claim });
-          if ('report' in obtained) reports.set(name, obtained.report);
-          else if (obtained.lease.applied === 'yes') {
-            winner = obtained.lease;
-            stop.abort();
-          } else reports.set(name, failed(run, name, 'skipped', `lease of ${obtained.lease.address} not used: another interface was first`));
-        } catch (error) {
-          reports.set(name, failed(run, name, 'dhcp', describeError(error)));
-        }
-      }),
-    );
+    launchNew(false);
+    while (!stop.signal.aborted && performance.now() < run.carrierDeadline) {
+      await sleep(INTERFACE_POLL_MS);
+      launchNew(true);
+    }
+    await Promise.all(attempts.values());
   } finally {
     rmSync(claim, { recursive: true, force: true });
   }
+  const names = [...attempts.keys()];
   if (winner === undefined) return { reports: names.map((name) => reports.get(name) ?? failed(run, name, 'dhcp', 'no result')), domains: [] };
   const won = await completeLease(run, winner);
   const others = names.filter((name) => name !== won.name).map((name) => ({ ...(reports.get(name) ?? failed(run, name, 'skipped', '')), method: 'skipped' as const }));
@@ -227,7 +251,7 @@ export async function configureNetwork(plan: NetworkPlan, options: NetworkOption
       outcome = await configureExplicit(run, intent.specs, present);
       break;
     case 'race':
-      outcome = candidates.length === 0 ? { reports: [], domains: [] } : await raceDhcp(run, candidates);
+      outcome = await raceDhcp(run);
       break;
     case 'static-first-carrier': {
       const name = await firstWithCarrier(run, candidates);

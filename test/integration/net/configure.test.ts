@@ -122,6 +122,19 @@ describe('network phase in the lab', () => {
     expect(run.error).toContain('is the NIC driver in the initramfs');
   });
 
+  it('also tries an interface that appears after the phase started (a USB NIC registering late)', async () => {
+    const dut = await newDut([]);
+    await lab.veth(dut, 'eth9', 'lab1');
+    await inNamespace(dut, ['ip', 'link', 'delete', 'eth9']);
+    const running = bringUp(dut, {}, { carrierTimeoutMs: 4_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await lab.veth(dut, 'usb0', 'lab0');
+    const run = await running;
+    expect(run.console).toContain('Network interfaces: none; candidates: none');
+    expect(run.console).toContain('Network interface usb0 appeared: trying DHCP on it too');
+    expect(run.summary?.interfaces[0]).toMatchObject({ name: 'usb0', method: 'dhcp', ok: true });
+  });
+
   it('configures only the b2c.iface interfaces, statically, with a route and a nameserver', async () => {
     const dut = await newDut([['eth0', 'lab0'], ['eth1', 'lab1']]);
     const run = await bringUp(dut, {
