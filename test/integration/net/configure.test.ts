@@ -83,6 +83,18 @@ describe('network phase in the lab', () => {
     expect(await registryStatusFrom(dut)).toBe('200 registry/2.0');
   });
 
+  it('leaves IPv6 autoconfiguration (SLAAC) to the kernel: the DUT gets its address from the router advertisements', async () => {
+    const dut = await newDut([['eth0', 'lab0']]);
+    const run = await bringUp(dut, {});
+    expect(run.summary?.interfaces[0]).toMatchObject({ name: 'eth0', ok: true });
+    let global = '';
+    for (let i = 0; i < 50 && global === ''; i++) {
+      global = (await inNamespace(dut, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'])).stdout;
+      if (global === '') await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(global).toMatch(/inet6 fd77::[0-9a-f:]+\/64/);
+  });
+
   it('applies exactly one lease when two NICs both get one', async () => {
     const dut = await newDut([['eth0', 'lab0'], ['eth1', 'lab0']]);
     const run = await bringUp(dut, {});
