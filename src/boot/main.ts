@@ -9,6 +9,7 @@ import { openStorage, type Storage } from '../cache/index.ts';
 import { describeError, OcinitError } from '../log/errors.ts';
 import { log } from '../log/logger.ts';
 import { bringUpNetwork, fetchExtraArgs, syncClock } from '../net/index.ts';
+import { runJob as runContainers } from '../run/index.ts';
 import { OCINIT_VERSION } from '../version.ts';
 import { loadHardwareDrivers, loadRequestedModules } from './drivers.ts';
 import { writeHandoff, type Handoff } from './handoff.ts';
@@ -91,17 +92,14 @@ async function connect(plan: Plan): Promise<Plan> {
   return merged.plan;
 }
 
-/** Runs the job and returns the pipeline status. */
-async function runJob(plan: Plan, storage: Storage): Promise<number> {
+/** Runs the job: the pipeline status, and whether a container asked for a reboot. */
+async function runJob(plan: Plan, storage: Storage): Promise<{ status: number; end: 'poweroff' | 'reboot' }> {
   const jobs = plan.services.length + plan.containers.length + plan.postContainers.length;
-  if (jobs > 0) {
-    throw new OcinitError(`this ocinit cannot run containers yet: ${jobs} container(s) were requested and none ran`, {
-      parameter: 'b2c.container',
-      hint: 'the pipeline lands with a later ocinit release; use boot2container for container jobs until then',
-    });
+  if (jobs === 0) {
+    log.info('No containers requested: nothing to run');
+    return { status: 0, end: 'poweroff' };
   }
-  log.info('No containers requested: nothing to run');
-  return 0;
+  return runContainers(plan, storage, log);
 }
 
 async function main(): Promise<void> {
@@ -123,7 +121,9 @@ async function main(): Promise<void> {
       const storage = await prepareMachine(plan);
       const finalPlan = await connect(plan);
       try {
-        status = await runJob(finalPlan, storage);
+        const job = await runJob(finalPlan, storage);
+        status = job.status;
+        updateHandoff({ end: { action: job.end } });
       } finally {
         await storage.close();
       }

@@ -1,0 +1,179 @@
+// One container: an overlay root over its unpacked image, a config.json, crun in the foreground,
+// and everything removed again once it exited.
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerSpec, EnvEntry } from '../cmdline/plan.ts';
+import { OcinitError } from '../log/errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { deleteContainer, startContainer, type CrunOptions, type RunningContainer } from '../system/crun.ts';
+import { mountOverlay, unmount } from '../system/overlay.ts';
+import { mergeEnvironment, parseEnvFile, parseEnvList } from './env.ts';
+import type { ReadyImage } from './images.ts';
+import { boundingCapabilities, createRuntimeSpec, type OciMount, type RuntimeSpec } from './runtime-spec.ts';
+import { resolveUser } from './user.ts';
+import type { Volumes } from './volumes.ts';
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** How long a container gets between SIGTERM and SIGKILL when it must stop (podman's default). */
+export const STOP_GRACE_MS = 10_000;
+
+export interface ContainerContext {
+  /** Per-container directories (upper, work, merged root, config.json). */
+  containersDir: string;
+  volumes: Volumes;
+  crun: CrunOptions;
+  log: Logger;
+  /** The machine's hostname, the containers' default. */
+  hostname: string;
+  /** The launcher's /etc/resolv.conf (written by the network phase), shared with the containers. */
+  resolvConf: string;
+  /** The launcher's environment, for `--env NAME` without value in env files. */
+  hostEnv: Readonly<Record<string, string | undefined>>;
+  stopGraceMs: number;
+}
+
+export interface Bundle {
+  id: string;
+  dir: string;
+  spec: RuntimeSpec;
+  /** Unmounts the root and removes the bundle. */
+  remove(): Promise<void>;
+}
+
+export function containerId(container: ContainerSpec): string {
+  const kind = container.parameter === 'b2c.service' ? 'service' : container.parameter === 'b2c.post_container' ? 'post' : 'container';
+  return `${kind}-${container.index}`;
+}
+
+function deviceNumbers(path: string, where: { parameter: string; image: string }): RuntimeSpec['linux']['devices'][number] {
+  const info = statSync(path, { throwIfNoEntry: false });
+  if (info === undefined || !(info.isCharacterDevice() || info.isBlockDevice())) {
+    throw new OcinitError(`--device ${path}: no such device on this machine`, { ...where, hint: 'check the device name in the boot log (Block devices:)' });
+  }
+  const rdev = info.rdev;
+  return {
+    path,
+    type: info.isCharacterDevice() ? 'c' : 'b',
+    major: Math.floor(rdev / 256) & 0xfff,
+    minor: (rdev & 0xff) | ((Math.floor(rdev / 4096) & 0xfff00) >>> 0),
+    fileMode: info.mode & 0o7777,
+    uid: 0,
+    gid: 0,
+  };
+}
+
+function readEnvFiles(container: ContainerSpec, hostEnv: ContainerContext['hostEnv'], where: { parameter: string; image: string }): EnvEntry[] {
+  return container.envFiles.flatMap((path) => {
+    try {
+      return parseEnvFile(readFileSync(path, 'utf8'), hostEnv);
+    } catch (error) {
+      throw new OcinitError(`cannot read --env-file ${path}: ${error instanceof Error ? error.message : String(error)}`, {
+        ...where,
+        hint: 'env files are read from the initramfs',
+        cause: error,
+      });
+    }
+  });
+}
+
+/** /etc/hosts, /etc/hostname and /etc/resolv.conf for one container, as files in its bundle. */
+function etcMounts(container: ContainerSpec, bundleDir: string, hostname: string, resolvConf: string): OciMount[] {
+  const etcDir = join(bundleDir, 'etc');
+  mkdirSync(etcDir, { recursive: true });
+  const hosts = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+  writeFileSync(join(etcDir, 'hosts'), hosts);
+  writeFileSync(join(etcDir, 'hostname'), `${hostname}\n`);
+  const mounts: OciMount[] = [
+    { destination: '/etc/hosts', type: 'bind', source: join(etcDir, 'hosts'), options: ['bind', 'rw'] },
+    { destination: '/etc/hostname', type: 'bind', source: join(etcDir, 'hostname'), options: ['bind', 'rw'] },
+  ];
+  if (container.dns.includes('none')) return mounts;
+  const resolv = container.dns.length > 0 ? container.dns.map((server) => `nameserver ${server}\n`).join('') : existsSync(resolvConf) ? readFileSync(resolvConf, 'utf8') : '';
+  writeFileSync(join(etcDir, 'resolv.conf'), resolv);
+  mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: join(etcDir, 'resolv.conf'), options: ['bind', 'rw'] });
+  return mounts;
+}
+
+/** Builds the bundle: overlay root (upper in RAM), then config.json from the image config and the flags. */
+export async function createBundle(container: ContainerSpec, ready: ReadyImage, pipelineEnv: EnvEntry[], context: ContainerContext): Promise<Bundle> {
+  const id = containerId(container);
+  const dir = join(context.containersDir, id);
+  const where = { parameter: `${container.parameter} #${container.index}`, image: container.image };
+  rmSync(dir, { recursive: true, force: true });
+  const rootfs = join(dir, 'rootfs');
+  mkdirSync(rootfs, { recursive: true });
+  await mountOverlay(ready.lowerDir, join(dir, 'upper'), join(dir, 'work'), rootfs, context.log);
+  const remove = async (): Promise<void> => {
+    await unmount(rootfs, context.log).catch((error: unknown) => context.log.warn(`${String(error)}`));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const config = ready.image.config;
+    const user = resolveUser(rootfs, container.user ?? config.config?.User, where);
+    const hostname = container.hostname ?? context.hostname;
+    const imageEnv = parseEnvList(config.config?.Env);
+    const env = mergeEnvironment(
+      [{ name: 'PATH', value: DEFAULT_PATH }],
+      imageEnv,
+      [{ name: 'HOSTNAME', value: hostname }, { name: 'HOME', value: user.home }],
+      container.tty ? [{ name: 'TERM', value: 'xterm' }] : [],
+      readEnvFiles(container, context.hostEnv, where),
+      container.env,
+      pipelineEnv,
+    );
+    if (container.init) context.log.warn(`${where.parameter}: --init is accepted but ignored (no init binary in the initramfs to inject); see docs/pipeline.md`);
+    const spec = createRuntimeSpec({
+      id,
+      container,
+      image: config,
+      rootfs,
+      user,
+      env,
+      hostname,
+      extraMounts: [...etcMounts(container, dir, hostname, context.resolvConf), ...(await context.volumes.mountsFor(container))],
+      availableCapabilities: boundingCapabilities(readFileSync('/proc/self/status', 'utf8')),
+      devices: container.privileged ? [] : container.devices.map((device) => ({ ...deviceNumbers(device.hostPath, where), path: device.containerPath })),
+    });
+    writeFileSync(join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
+    return { id, dir, spec, remove };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+export interface ContainerOutcome {
+  exitCode: number;
+  timedOut: boolean;
+}
+
+/** Stops a running container: SIGTERM, then SIGKILL after a grace period. */
+export async function stopContainer(running: RunningContainer, graceMs: number): Promise<number> {
+  await running.kill('SIGTERM').catch(() => undefined);
+  const grace = new Promise<'grace'>((resolve) => setTimeout(() => resolve('grace'), graceMs).unref());
+  if ((await Promise.race([running.exited, grace])) === 'grace') await running.kill('SIGKILL').catch(() => undefined);
+  return running.exited;
+}
+
+/** Runs the bundle in the foreground; `deadline` (ms since epoch) stops it with status 124. */
+export async function runBundle(bundle: Bundle, context: ContainerContext, deadline: number | undefined): Promise<ContainerOutcome> {
+  await deleteContainer(bundle.id, context.crun);
+  const running = startContainer(bundle.id, bundle.dir, context.crun);
+  let timer: NodeJS.Timeout | undefined;
+  const expired =
+    deadline === undefined
+      ? new Promise<never>(() => undefined)
+      : new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+        });
+  try {
+    const first = await Promise.race([running.exited, expired]);
+    if (first !== 'timeout') return { exitCode: first, timedOut: false };
+    context.log.error(`${bundle.id}: timed out, stopping it`);
+    await stopContainer(running, context.stopGraceMs);
+    return { exitCode: 124, timedOut: true };
+  } finally {
+    clearTimeout(timer);
+    await deleteContainer(bundle.id, context.crun);
+  }
+}

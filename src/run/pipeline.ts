@@ -1,0 +1,266 @@
+// The job: services, containers in order, post containers, with boot2container's semantics
+// (docs/pipeline.md), timeouts, and a record of every container for the summary line.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerSpec, Plan } from '../cmdline/plan.ts';
+import { describeError, OcinitError } from '../log/errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { ContentStore } from '../store/index.ts';
+import { deleteContainer, startContainer, type CrunOptions, type RunningContainer } from '../system/crun.ts';
+import { containerId, createBundle, runBundle, STOP_GRACE_MS, stopContainer, type Bundle, type ContainerContext } from './container.ts';
+import { ImageSet, type ReadyImage } from './images.ts';
+import { EXIT_NOT_STARTED, EXIT_TIMEOUT, PipelineState } from './state.ts';
+import type { ContainerRecord, PhaseRecord, RunSummary } from './summary.ts';
+import { unsupportedVolumeFeatures, Volumes } from './volumes.ts';
+
+/** Where the job's bytes go (src/cache's Storage provides them at boot). */
+export interface PipelineDirectories {
+  storeDir: string;
+  imagesDir: string;
+  volumesDir: string;
+  /** Containers' writable layers and bundles: must support overlayfs upper directories (tmpfs, ext4). */
+  scratchDir: string;
+}
+
+export interface PipelineOptions {
+  dirs: PipelineDirectories;
+  crun: CrunOptions;
+  log: Logger;
+  resolvConf: string;
+  hostEnv?: Readonly<Record<string, string | undefined>>;
+  /** Between SIGTERM and SIGKILL when a container times out or a service is stopped. */
+  stopGraceMs?: number;
+}
+
+export interface PipelineResult {
+  status: number;
+  end: 'poweroff' | 'reboot';
+  summary: RunSummary;
+}
+
+interface Service {
+  bundle: Bundle;
+  running: RunningContainer;
+}
+
+function label(container: ContainerSpec): string {
+  return `${container.parameter} #${container.index}`;
+}
+
+function emptyRecord(container: ContainerSpec): ContainerRecord {
+  return { parameter: container.parameter, index: container.index, image: container.image, digest: null, cached: false, outcome: 'skipped', exitCode: null, start: null, duration: null };
+}
+
+/** Refuses, before anything runs, what would make the job lose its results silently. */
+export function checkSupported(plan: Plan): void {
+  const problems = unsupportedVolumeFeatures(plan);
+  if (problems.length === 0) return;
+  throw new OcinitError(`this ocinit cannot honour the job's volumes, so nothing will run:\n  ${problems.join('\n  ')}`, {
+    parameter: 'b2c.volume',
+    hint: 'S3 mirroring lands in a later ocinit release: use boot2container for jobs that upload their results until then',
+  });
+}
+
+class PipelineRun {
+  readonly #plan: Plan;
+  readonly #log: Logger;
+  readonly #context: ContainerContext;
+  readonly #images: ImageSet;
+  readonly #state = new PipelineState();
+  readonly #records = new Map<ContainerSpec, ContainerRecord>();
+  readonly #ready = new Map<ContainerSpec, ReadyImage>();
+  readonly #phases: PhaseRecord[] = [];
+  readonly #services: Service[] = [];
+  #pipelineDeadline: number | undefined;
+
+  constructor(plan: Plan, options: PipelineOptions) {
+    this.#plan = plan;
+    this.#log = options.log;
+    const dir = (name: keyof PipelineDirectories): string => {
+      mkdirSync(options.dirs[name], { recursive: true });
+      return options.dirs[name];
+    };
+    this.#images = new ImageSet({ store: new ContentStore(dir('storeDir')), imagesDir: dir('imagesDir'), proxy: plan.proxy, log: options.log, clock: () => options.log.now() });
+    this.#context = {
+      containersDir: join(dir('scratchDir'), 'containers'),
+      volumes: new Volumes(dir('volumesDir'), plan, options.log),
+      crun: options.crun,
+      log: options.log,
+      hostname: plan.hostname,
+      resolvConf: options.resolvConf,
+      hostEnv: options.hostEnv ?? process.env,
+      stopGraceMs: options.stopGraceMs ?? STOP_GRACE_MS,
+    };
+    for (const container of this.#all()) this.#records.set(container, emptyRecord(container));
+  }
+
+  #all(): ContainerSpec[] {
+    return [...this.#plan.services, ...this.#plan.containers, ...this.#plan.postContainers];
+  }
+
+  async #phase<T>(name: string, title: string, body: () => Promise<T>, collapsed = true): Promise<T> {
+    const start = this.#log.now();
+    try {
+      return await this.#log.section(`ocinit_${name}`, title, body, { collapsed });
+    } finally {
+      this.#phases.push({ name, start, duration: this.#log.now() - start });
+    }
+  }
+
+  #record(container: ContainerSpec): ContainerRecord {
+    return this.#records.get(container) ?? emptyRecord(container);
+  }
+
+  /** Every image, pulled and verified before anything runs; false when one could not be. */
+  async #pullAll(): Promise<boolean> {
+    for (const container of this.#all()) {
+      try {
+        const ready = await this.#images.get(container);
+        this.#ready.set(container, ready);
+        Object.assign(this.#record(container), { digest: ready.image.manifestDigest, cached: ready.fromCache });
+      } catch (error) {
+        this.#log.error(`${label(container)}: cannot get ${container.image}; nothing will run`);
+        this.#log.error(describeError(error));
+        this.#state.fail(EXIT_NOT_STARTED, container.source);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** `effective` is the container as it will run (services lose -t); the image is the declared one's. */
+  async #bundle(container: ContainerSpec, effective = container): Promise<Bundle | undefined> {
+    const ready = this.#ready.get(container);
+    if (ready === undefined) return undefined;
+    try {
+      return await createBundle(effective, ready, this.#state.environment(), this.#context);
+    } catch (error) {
+      this.#log.error(`${label(container)}: cannot create the container`);
+      this.#log.error(describeError(error));
+      return undefined;
+    }
+  }
+
+  async #startServices(): Promise<void> {
+    for (const declared of this.#plan.services) {
+      // Services share the console with the containers: a terminal of their own would steal it.
+      const record = this.#record(declared);
+      const bundle = await this.#bundle(declared, { ...declared, tty: false });
+      record.start = this.#log.now();
+      if (bundle === undefined) {
+        record.outcome = 'not_started';
+        record.exitCode = EXIT_NOT_STARTED;
+        continue;
+      }
+      await deleteContainer(bundle.id, this.#context.crun);
+      this.#log.info(`Starting service ${bundle.id}: ${declared.image}`);
+      const running = startContainer(bundle.id, bundle.dir, this.#context.crun);
+      this.#services.push({ bundle, running });
+      void running.exited.then((code) => {
+        record.exitCode = code;
+        record.duration = this.#log.now() - (record.start ?? 0);
+        if (record.outcome === 'skipped') {
+          record.outcome = 'exited';
+          this.#log.warn(`service ${bundle.id} exited on its own with status ${code}`);
+        }
+      });
+    }
+  }
+
+  async #stopServices(): Promise<void> {
+    for (const { bundle, running } of this.#services.splice(0)) {
+      const record = [...this.#records.values()].find((item) => item.parameter === 'b2c.service' && `service-${item.index}` === bundle.id);
+      if (record !== undefined && record.outcome === 'skipped') record.outcome = 'stopped';
+      this.#log.info(`Stopping service ${bundle.id}`);
+      await stopContainer(running, this.#context.stopGraceMs);
+      await deleteContainer(bundle.id, this.#context.crun);
+      await bundle.remove();
+    }
+  }
+
+  /** Runs one container attached to the console and records it; returns its exit code. */
+  async #runOne(container: ContainerSpec): Promise<number> {
+    const record = this.#record(container);
+    const title = `${label(container)}: ${container.image}${container.command.length > 0 ? ` ${container.command.join(' ')}` : ''}`;
+    return this.#log.section(
+      `ocinit_${containerId(container).replace('-', '_')}`,
+      title,
+      async () => {
+        record.start = this.#log.now();
+        const bundle = await this.#bundle(container);
+        let exitCode = EXIT_NOT_STARTED;
+        if (bundle === undefined) record.outcome = 'not_started';
+        else {
+          const timeout = this.#plan.containerTimeoutSeconds;
+          const own = timeout === undefined ? undefined : Date.now() + timeout * 1000;
+          const pipeline = container.parameter === 'b2c.container' ? this.#pipelineDeadline : undefined;
+          const deadline = own === undefined ? pipeline : pipeline === undefined ? own : Math.min(own, pipeline);
+          try {
+            const outcome = await runBundle(bundle, this.#context, deadline);
+            exitCode = outcome.exitCode;
+            record.outcome = outcome.timedOut ? 'timeout' : 'exited';
+          } catch (error) {
+            this.#log.error(describeError(error));
+            record.outcome = 'not_started';
+          } finally {
+            await bundle.remove();
+          }
+        }
+        record.exitCode = exitCode;
+        record.duration = this.#log.now() - record.start;
+        this.#state.record(container, exitCode);
+        this.#log.info(`${label(container)} exited with status ${exitCode}`);
+        return exitCode;
+      },
+      { collapsed: false },
+    );
+  }
+
+  async #runContainers(): Promise<void> {
+    for (const container of this.#plan.containers) {
+      if (this.#plan.pipefail && this.#state.status !== 0) {
+        this.#log.info(`b2c.pipefail: skipping ${label(container)} (${container.image}) after a failure`);
+        continue;
+      }
+      if (this.#pipelineDeadline !== undefined && Date.now() >= this.#pipelineDeadline) {
+        this.#log.error(`b2c.pipeline_timeout reached: skipping ${label(container)} (${container.image})`);
+        this.#state.fail(EXIT_TIMEOUT, 'b2c.pipeline_timeout');
+        continue;
+      }
+      await this.#runOne(container);
+    }
+  }
+
+  async run(): Promise<PipelineResult> {
+    const pulled = await this.#phase('pull', 'Pulling and verifying the images', () => this.#pullAll());
+    if (pulled) {
+      const timeout = this.#plan.pipelineTimeoutSeconds;
+      this.#pipelineDeadline = timeout === undefined ? undefined : Date.now() + timeout * 1000;
+      await this.#phase('services', 'Starting the services', () => this.#startServices());
+      const started = this.#log.now();
+      await this.#runContainers();
+      this.#phases.push({ name: 'containers', start: started, duration: this.#log.now() - started });
+      const postStarted = this.#log.now();
+      for (const container of this.#plan.postContainers) await this.#runOne(container);
+      this.#phases.push({ name: 'post_containers', start: postStarted, duration: this.#log.now() - postStarted });
+    }
+    await this.#phase('cleanup', 'Stopping the services and cleaning up', async () => {
+      await this.#stopServices();
+      await this.#context.volumes.endPipeline();
+    });
+    const summary: RunSummary = {
+      version: 1,
+      status: this.#state.status,
+      end: this.#state.shutdownMode,
+      phases: this.#phases,
+      containers: this.#all().map((container) => this.#record(container)),
+    };
+    return { status: this.#state.status, end: this.#state.shutdownMode, summary };
+  }
+}
+
+/** Runs the plan's services and containers; throws only for what must stop the job before it starts. */
+export async function runPipeline(plan: Plan, options: PipelineOptions): Promise<PipelineResult> {
+  checkSupported(plan);
+  return new PipelineRun(plan, options).run();
+}

@@ -1,0 +1,106 @@
+// Named volumes, binds and tmpfs for containers. Until a cache device exists, volumes live in RAM
+// for the boot; `expiration=pipeline_end` ones are removed when the pipeline ends.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerSpec, Plan, VolumeSpec } from '../cmdline/plan.ts';
+import { OcinitError } from '../log/errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { mountFilesystem, unmount } from '../system/overlay.ts';
+import type { OciMount } from './runtime-spec.ts';
+
+/**
+ * Volume features that need S3 mirroring or encryption, not supported yet: refusing the boot
+ * beats running a job whose results would silently never be uploaded.
+ */
+export function unsupportedVolumeFeatures(plan: Plan): string[] {
+  const problems: string[] = [];
+  if (plan.minio.length > 0) problems.push(`b2c.minio (${plan.minio.map((alias) => alias.alias).join(', ')}): S3 mirroring is not supported yet`);
+  for (const volume of plan.volumes) {
+    const features = [
+      volume.pullFrom !== undefined || volume.pushTo !== undefined ? 'mirror/pull_from/push_to' : '',
+      volume.pullOn.length > 0 || volume.pushOn.length > 0 ? 'pull_on/push_on' : '',
+      volume.encryptKey !== undefined ? 'encrypt_key' : '',
+      volume.fscryptKey !== undefined || volume.fscryptResetKey ? 'fscrypt_key' : '',
+    ].filter((feature) => feature !== '');
+    if (features.length > 0) problems.push(`b2c.volume=${volume.name}: ${features.join(', ')} not supported yet`);
+  }
+  return problems;
+}
+
+function bindOptions(readOnly: boolean, extra: readonly string[] = []): string[] {
+  const propagation = extra.filter((option) => /^r?(shared|slave|private|unbindable)$/.test(option));
+  return ['rbind', readOnly ? 'ro' : 'rw', ...propagation];
+}
+
+export class Volumes {
+  readonly #dir: string;
+  readonly #declared: Map<string, VolumeSpec>;
+  readonly #filesystems: Plan['filesystems'];
+  readonly #log: Logger;
+  readonly #mountedFilesystems: string[] = [];
+  #anonymous = 0;
+
+  constructor(dir: string, plan: Pick<Plan, 'volumes' | 'filesystems'>, log: Logger) {
+    this.#dir = dir;
+    this.#declared = new Map(plan.volumes.map((volume) => [volume.name, volume]));
+    this.#filesystems = plan.filesystems;
+    this.#log = log;
+  }
+
+  /** The host directory of a named volume, created (or its b2c.filesystem mounted) on first use. */
+  async named(name: string): Promise<string> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+      throw new OcinitError(`'${name}' is not a valid volume name`, { hint: 'volume names are letters, digits, _ . -' });
+    }
+    const path = join(this.#dir, name);
+    if (existsSync(path)) return path;
+    const spec = this.#declared.get(name);
+    mkdirSync(path, { recursive: true });
+    if (spec?.filesystem !== undefined) {
+      const filesystem = this.#filesystems.find((item) => item.name === spec.filesystem);
+      if (filesystem === undefined) {
+        throw new OcinitError(`b2c.volume=${name} names filesystem '${spec.filesystem}', which no b2c.filesystem declares`, { parameter: 'b2c.volume' });
+      }
+      await mountFilesystem(filesystem.source, path, filesystem.type, filesystem.options, this.#log);
+      this.#mountedFilesystems.push(path);
+    }
+    this.#log.info(`Volume ${name} created${spec?.filesystem === undefined ? ' (in RAM)' : ` on filesystem ${spec.filesystem}`}`);
+    return path;
+  }
+
+  /** Host mounts for the container's -v, --mount and named volumes. */
+  async mountsFor(container: ContainerSpec): Promise<OciMount[]> {
+    const mounts: OciMount[] = [];
+    const where = { parameter: `${container.parameter} #${container.index}`, image: container.image };
+    for (const volume of container.volumes) {
+      let source: string;
+      if (volume.kind === 'bind') {
+        source = volume.source;
+        if (!existsSync(source)) throw new OcinitError(`the bind source ${source} does not exist in the initramfs`, { ...where, hint: 'use a named volume (-v NAME:/path) to share data between containers' });
+      } else if (volume.kind === 'named') source = await this.named(volume.source);
+      else source = await this.named(`anonymous-${++this.#anonymous}`);
+      mounts.push({ destination: volume.destination, type: 'bind', source, options: bindOptions(volume.readOnly, volume.options) });
+    }
+    for (const mount of container.mounts) {
+      if (mount.type === 'tmpfs') {
+        const options = ['nosuid', 'nodev', ...(mount.size === undefined ? [] : [`size=${mount.size}`]), ...(mount.mode === undefined ? [] : [`mode=${mount.mode.toString(8)}`])];
+        mounts.push({ destination: mount.destination, type: 'tmpfs', source: 'tmpfs', options });
+      } else {
+        const source = mount.type === 'volume' ? await this.named(mount.source) : mount.source;
+        if (!existsSync(source)) throw new OcinitError(`the bind source ${source} does not exist in the initramfs`, where);
+        mounts.push({ destination: mount.destination, type: 'bind', source, options: bindOptions(mount.readOnly) });
+      }
+    }
+    return mounts;
+  }
+
+  /** Removes `expiration=pipeline_end` volumes and unmounts volume filesystems. */
+  async endPipeline(): Promise<void> {
+    for (const path of this.#mountedFilesystems.splice(0)) await unmount(path, this.#log).catch((error: unknown) => this.#log.warn(String(error)));
+    for (const volume of this.#declared.values()) {
+      if (volume.expiration !== 'pipeline_end') continue;
+      rmSync(join(this.#dir, volume.name), { recursive: true, force: true });
+      this.#log.info(`Volume ${volume.name} removed (expiration=pipeline_end)`);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+// crun, the OCI runtime that runs every container. Containers run in the foreground with the
+// console as their stdio (a real terminal for -t: crun allocates it and relays the console).
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { OcinitError } from '../log/errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { runCommand } from './exec.ts';
+
+export interface CrunOptions {
+  binary?: string;
+  /** crun's state directory (--root). */
+  stateDir?: string;
+  /**
+   * `--no-pivot`: needed when / is the initramfs (rootfs), which pivot_root(2) refuses; see
+   * docs/architecture.md for why this is safe enough here.
+   */
+  noPivot?: boolean;
+  /** Words run before crun (host tests use a private mount namespace with a pure cgroup2 view). */
+  prefix?: readonly string[];
+  log?: Logger;
+}
+
+export interface RunningContainer {
+  id: string;
+  /** Resolves with the exit code (128 + signal when killed: 129 = reboot(2), 130 = poweroff in a PID namespace). */
+  exited: Promise<number>;
+  /** Sends a signal to the container's init. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+function globalArgs(options: CrunOptions): string[] {
+  return [...(options.prefix ?? []), options.binary ?? 'crun', ...(options.stateDir === undefined ? [] : ['--root', options.stateDir])];
+}
+
+/** Starts `crun run` with the console as stdio; the caller awaits `exited`. */
+export function startContainer(id: string, bundleDir: string, options: CrunOptions): RunningContainer {
+  const argv = [...globalArgs(options), 'run', ...(options.noPivot === true ? ['--no-pivot'] : []), '--bundle', bundleDir, id];
+  const [program, ...args] = argv;
+  if (program === undefined) throw new OcinitError('internal error: empty crun command');
+  options.log?.info(`$ ${argv.join(' ')}`);
+  const child = spawn(program, args, { stdio: 'inherit' });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(new OcinitError(`cannot run ${program}: ${error.message}`, { hint: error.code === 'ENOENT' ? 'crun is not in this initramfs or on PATH' : undefined })),
+    );
+    child.on('close', (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal])));
+  });
+  return {
+    id,
+    exited,
+    async kill(signal) {
+      await runCommand([...globalArgs(options), 'kill', id, signal]);
+    },
+  };
+}
+
+/** Removes what crun remembers of a container (after it exited, or to clear a stale one). */
+export async function deleteContainer(id: string, options: CrunOptions): Promise<void> {
+  await runCommand([...globalArgs(options), 'delete', '--force', id]);
+}

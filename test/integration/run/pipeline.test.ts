@@ -1,0 +1,166 @@
+// The pipeline with real parts: docker-registry, images pushed with skopeo, bundles run by crun.
+// Containers write what they see into a bind-mounted directory; the console is not captured here.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoImageSpec } from '../../../qemu/demo-image.ts';
+import { parseCommandLine } from '../../../src/cmdline/index.ts';
+import type { Plan } from '../../../src/cmdline/plan.ts';
+import { OcinitError } from '../../../src/log/errors.ts';
+import { runPipeline, type PipelineResult } from '../../../src/run/index.ts';
+import { buildImageLayout, pushLayout } from '../../support/image.ts';
+import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { capturingLogger, CRUN_PREFIX, stateDirs, tmpfsState } from './host.ts';
+
+let registry: TestRegistry;
+let work: string;
+let demo: string;
+let configured: string;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  work = mkdtempSync(join(tmpdir(), 'ocinit-run-test-'));
+  await buildImageLayout(join(work, 'layout'), 'demo', demoImageSpec());
+  demo = await pushLayout(join(work, 'layout'), 'demo', registry, { name: 'ocinit/demo' });
+  await buildImageLayout(
+    join(work, 'layout'),
+    'configured',
+    demoImageSpec({ Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo image-cmd > /out/cmd'], WorkingDir: '/home/demo', User: 'demo', Env: ['PATH=/bin:/sbin', 'FROM_IMAGE=image', 'OVERRIDDEN=image'] }),
+  );
+  configured = await pushLayout(join(work, 'layout'), 'configured', registry, { name: 'ocinit/configured' });
+}, 60_000);
+
+afterAll(async () => {
+  await registry.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function plan(words: string[]): Plan {
+  const parsed = parseCommandLine(words.join(' '), { env: {} });
+  expect(parsed.problems).toEqual([]);
+  return parsed.plan;
+}
+
+async function run(words: string[]): Promise<{ result: PipelineResult; out: string; console: string }> {
+  const out = mkdtempSync(join(work, 'out-'));
+  chmodSync(out, 0o777); // the image's 'demo' user writes there too
+  const state = tmpfsState();
+  const { log, text } = capturingLogger();
+  try {
+    const lines = words.map((word) => word.replaceAll('OUT', out));
+    const result = await runPipeline(plan(lines), { dirs: stateDirs(state.dir), crun: { prefix: CRUN_PREFIX, stateDir: join(state.dir, 'crun') }, log, resolvConf: '/etc/resolv.conf', stopGraceMs: 500 });
+    return { result, out, console: text() };
+  } finally {
+    state.remove();
+  }
+}
+
+const read = (dir: string, name: string): string => readFileSync(join(dir, name), 'utf8');
+
+describe('pipeline on the host', () => {
+  it('merges the image config with -e, --env-file, -w, -u, --entrypoint and binds, and returns the exit code', async () => {
+    const envFile = join(work, 'job.env');
+    writeFileSync(envFile, '# comment\nFROM_FILE=file value\nOVERRIDDEN=file\n');
+    const { result, out } = await run([
+      `b2c.container="--tls-verify=false -v OUT:/out ${configured}"`,
+      `b2c.container="--tls-verify=false -v OUT:/out -e OVERRIDDEN=flag --env-file ${envFile} ${configured} 'env > /out/env; id -u > /out/uid; id -G > /out/groups; pwd > /out/pwd; exit 7'"`,
+      `b2c.container="--tls-verify=false -v OUT:/out -u 0:44 -w /tmp --entrypoint=/bin/sh ${configured} -c 'id -u > /out/uid2; id -g > /out/gid2; pwd > /out/pwd2'"`,
+    ]);
+    expect(read(out, 'cmd')).toBe('image-cmd\n');
+    const env = read(out, 'env');
+    expect(env).toContain('FROM_IMAGE=image\n');
+    expect(env).toContain('FROM_FILE=file value\n');
+    expect(env).toContain('OVERRIDDEN=flag\n');
+    expect(env).toContain('HOME=/home/demo\n');
+    expect(env).toContain('PATH=/bin:/sbin\n');
+    expect(read(out, 'uid')).toBe('1000\n');
+    expect(read(out, 'groups').trim().split(' ').sort()).toEqual(['1000', '44']);
+    expect(read(out, 'pwd')).toBe('/home/demo\n');
+    expect(read(out, 'uid2')).toBe('0\n');
+    expect(read(out, 'gid2')).toBe('44\n');
+    expect(read(out, 'pwd2')).toBe('/tmp\n');
+    expect(result.status).toBe(7);
+    expect(result.summary.containers.map((record) => record.exitCode)).toEqual([0, 7, 0]);
+    expect(result.summary.containers.every((record) => record.digest?.startsWith('sha256:') === true)).toBe(true);
+  }, 60_000);
+
+  it('without pipefail runs every container, with it skips after the first failure; post containers always run and see the B2C_PIPELINE_* values', async () => {
+    const line = (pipefail: boolean): string[] => [
+      ...(pipefail ? ['b2c.pipefail'] : []),
+      `b2c.container="--tls-verify=false -v OUT:/out ${demo} sh -c 'touch /out/first; exit 3'"`,
+      `b2c.container="--tls-verify=false -v OUT:/out ${demo} sh -c 'touch /out/second; exit 5'"`,
+      `b2c.post_container="--tls-verify=false -v OUT:/out ${demo} sh -c 'env | grep ^B2C_PIPELINE_ | sort > /out/post-env'"`,
+    ];
+    const plain = await run(line(false));
+    expect(plain.result.status).toBe(3);
+    expect(existsSync(join(plain.out, 'second'))).toBe(true);
+    expect(read(plain.out, 'post-env')).toBe(
+      [
+        `B2C_PIPELINE_FAILED_BY=--tls-verify=false -v ${plain.out}:/out ${demo} sh -c 'touch /out/first; exit 3'`,
+        `B2C_PIPELINE_PREV_CONTAINER=--tls-verify=false -v ${plain.out}:/out ${demo} sh -c 'touch /out/second; exit 5'`,
+        'B2C_PIPELINE_PREV_CONTAINER_EXIT_CODE=5',
+        'B2C_PIPELINE_SHUTDOWN_MODE=poweroff',
+        'B2C_PIPELINE_STATUS=3',
+        '',
+      ].join('\n'),
+    );
+    const failFast = await run(line(true));
+    expect(failFast.result.status).toBe(3);
+    expect(existsSync(join(failFast.out, 'first'))).toBe(true);
+    expect(existsSync(join(failFast.out, 'second'))).toBe(false);
+    expect(existsSync(join(failFast.out, 'post-env'))).toBe(true);
+    expect(failFast.result.summary.containers.map((record) => record.outcome)).toEqual(['exited', 'skipped', 'exited']);
+  }, 60_000);
+
+  it('a reboot request (reboot(2) in the container) asks for a reboot and is not a failure; poweroff after it restores poweroff', async () => {
+    const rebooting = await run([`b2c.container="--tls-verify=false ${demo} reboot -f"`]);
+    expect(rebooting.result.summary.containers[0]?.exitCode).toBe(129);
+    expect(rebooting.result).toMatchObject({ status: 0, end: 'reboot' });
+    const both = await run([`b2c.container="--tls-verify=false ${demo} reboot -f"`, `b2c.container="--tls-verify=false ${demo} poweroff -f"`]);
+    expect(both.result.summary.containers.map((record) => record.exitCode)).toEqual([129, 130]);
+    expect(both.result).toMatchObject({ status: 0, end: 'poweroff' });
+  }, 60_000);
+
+  it('a service runs while the containers do, sharing a named volume, and is stopped at the end', async () => {
+    const { result, out } = await run([
+      `b2c.service="--tls-verify=false -v shared:/shared ${demo} sh -c 'while :; do date +%s > /shared/heartbeat; sleep 0.2; done'"`,
+      `b2c.container="--tls-verify=false -v shared:/shared -v OUT:/out ${demo} sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /shared/heartbeat ] && break; sleep 0.5; done; cp /shared/heartbeat /out/seen'"`,
+    ]);
+    expect(result.status).toBe(0);
+    expect(read(out, 'seen')).toMatch(/^\d+\n$/);
+    expect(result.summary.containers[0]).toMatchObject({ parameter: 'b2c.service', outcome: 'stopped' });
+  }, 60_000);
+
+  it('b2c.container_timeout stops a hung container with 124 and the post containers still run', async () => {
+    const { result, out } = await run([
+      'b2c.container_timeout=2',
+      `b2c.container="--tls-verify=false ${demo} sleep 600"`,
+      `b2c.post_container="--tls-verify=false -v OUT:/out ${demo} touch /out/post"`,
+    ]);
+    expect(result.status).toBe(124);
+    expect(result.summary.containers[0]).toMatchObject({ outcome: 'timeout', exitCode: 124 });
+    expect(existsSync(join(out, 'post'))).toBe(true);
+  }, 60_000);
+
+  it('an image whose blob fails verification runs nothing: not even the containers whose images are fine', async () => {
+    const layout = join(work, 'corrupt-layout');
+    const built = await buildImageLayout(layout, 'corrupt', demoImageSpec({ Cmd: ['true'] }));
+    const reference = await pushLayout(layout, 'corrupt', registry, { name: 'ocinit/corrupt' });
+    const layer = built.layers[0];
+    if (layer === undefined) throw new Error('no layer');
+    const blob = registry.blobDataPath(layer.digest);
+    const bytes = readFileSync(blob);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+    writeFileSync(blob, bytes);
+    const { result, out, console } = await run([`b2c.container="--tls-verify=false -v OUT:/out ${demo} touch /out/ran"`, `b2c.container="--tls-verify=false ${reference}"`]);
+    expect(result.status).toBe(125);
+    expect(existsSync(join(out, 'ran'))).toBe(false);
+    expect(console).toContain('failed verification');
+    expect(result.summary.containers.map((record) => record.outcome)).toEqual(['skipped', 'skipped']);
+  }, 60_000);
+
+  it('S3 mirroring on a volume stops the job before anything runs', async () => {
+    await expect(run(['b2c.minio="s3,http://10.0.2.2:9000,key,secret"', 'b2c.volume="results,mirror=s3/bucket,push_on=changes"', `b2c.container="--tls-verify=false ${demo} true"`])).rejects.toThrow(OcinitError);
+  });
+});
