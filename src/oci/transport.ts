@@ -340,7 +340,7 @@ export class RegistryTransport {
       return new RegistryUnreachableError(`registry ${this.host} did not answer within ${this.#timeoutMs / 1000} s while ${what}`, { cause: error, hint: 'check the network and the registry, or raise the timeout' });
     }
     const code = (error as { code?: unknown }).code;
-    const tlsHint = typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED/.test(code) ? 'the certificate was not trusted: give --ca-file, or --tls-verify=false for a test registry' : undefined;
+    const tlsHint = typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|VERIFY|ISSUER|ALTNAME/.test(code) ? 'the certificate was not trusted: give --ca-file, or --tls-verify=false for a test registry' : undefined;
     return new RegistryUnreachableError(`cannot reach registry ${this.host} while ${what}: ${message}${typeof code === 'string' ? ` (${code})` : ''}`, {
       cause: error,
       hint: tlsHint ?? 'check the network, the registry address and, for a plain-HTTP registry, --tls-verify=false',

@@ -2,7 +2,7 @@
 // optionally behind htpasswd or bearer-token auth. Usable from tests and from plain scripts.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -11,6 +11,8 @@ export interface RegistryOptions {
   users?: Record<string, string>;
   /** Bearer-token auth instead: the registry trusts tokens signed for this issuer (see token-server.ts). */
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+  /** Serve HTTPS with a certificate for 127.0.0.1 signed by a fresh CA (see `caFile`). */
+  tls?: boolean;
   binary?: string;
 }
 
@@ -19,6 +21,8 @@ export interface TestRegistry {
   port: number;
   url: string;
   storageDir: string;
+  /** With `tls`: the CA bundle that signed the registry's certificate. */
+  caFile: string | undefined;
   /** Where the registry keeps a blob's bytes (to corrupt it on purpose). */
   blobDataPath(digest: string): string;
   stop(): Promise<void>;
@@ -36,19 +40,34 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitUntilUp(url: string, child: ChildProcess, output: () => string): Promise<void> {
+async function waitUntilUp(port: number, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${output()}`);
-    try {
-      const response = await fetch(`${url}/v2/`);
-      if (response.status === 200 || response.status === 401) return;
-    } catch {
-      // not listening yet
-    }
+    const listening = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (listening) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`docker-registry did not come up at ${url}: ${output()}`);
+  throw new Error(`docker-registry did not come up on port ${port}: ${output()}`);
+}
+
+/** A CA and a server certificate for 127.0.0.1 / localhost signed by it, made with openssl. */
+function makeCertificates(dir: string): { caFile: string; certificate: string; key: string } {
+  const file = (name: string): string => join(dir, name);
+  const openssl = (args: string[]): void => {
+    execFileSync('openssl', args, { stdio: 'ignore' });
+  };
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=ocinit test CA']);
+  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1']);
+  writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  openssl(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.pem'), '-days', '2', '-extfile', file('san.cnf')]);
+  return { caFile: file('ca.pem'), certificate: file('server.pem'), key: file('server.key') };
 }
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
@@ -72,6 +91,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     `  addr: 127.0.0.1:${port}`,
     '  secret: ocinit-test-secret',
   ];
+  const certificates = options.tls === true ? makeCertificates(workDir) : undefined;
+  if (certificates !== undefined) lines.push('  tls:', `    certificate: ${certificates.certificate}`, `    key: ${certificates.key}`);
   if (options.users !== undefined) {
     const htpasswd = Object.entries(options.users)
       .map(([user, password]) => execFileSync('htpasswd', ['-Bbn', user, password], { encoding: 'utf8' }).trim())
@@ -93,9 +114,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${certificates === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
   try {
-    await waitUntilUp(url, child, () => output);
+    await waitUntilUp(port, child, () => output);
   } catch (error) {
     child.kill('SIGKILL');
     rmSync(workDir, { recursive: true, force: true });
@@ -106,6 +127,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     port,
     url,
     storageDir,
+    caFile: certificates?.caFile,
     blobDataPath(digest: string) {
       const [algorithm, hex] = digest.split(':');
       if (algorithm === undefined || hex === undefined) throw new Error(`not a digest: ${digest}`);
