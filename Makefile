@@ -23,7 +23,7 @@ INITRD_INPUTS := $(wildcard initrd/*.ts initrd/*.sh initrd/*.txt) $(shell find i
 .PHONY: help deps build initrd check typecheck test run bench clean
 
 help:
-	@echo 'make run      boot the demo job in QEMU (local registry, demo image)'
+	@echo 'make run      boot the demo job in QEMU (local registry, demo image; IMAGE=skopeo-source CMD=command)'
 	@echo 'make check    install what is missing, type-check, build and run every test'
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
 	@echo 'make initrd   build build/vmlinuz and $(INITRD) (KERNEL=, MODULES=, COMPRESS=, LEVEL=)'
@@ -86,7 +86,7 @@ check: deps typecheck initrd
 	npx vitest run
 
 run: deps initrd
-	qemu/run
+	qemu/demo $(if $(IMAGE),--image '$(IMAGE)') $(if $(CMD),--cmd '$(CMD)')
 
 bench: deps initrd
 	bench/boot

@@ -30,6 +30,6 @@ export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise
   // In RAM the scratch directory is on the initramfs root, which overlayfs may refuse as an upper layer.
   if (!storage.persistent) await mountTmpfs(storage.scratchDir, 'mode=0755', log);
   const result = await runPipeline(plan, { dirs: storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf' });
-  log.raw(`${formatSummary(result.summary)}\n`);
+  log.info(formatSummary(result.summary));
   return result;
 }
