@@ -3,7 +3,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export type Fault =
-  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Buffer }
   | { kind: 'cut'; afterBytes: number }
   | { kind: 'redirect'; location: (path: string) => string; status?: number }
   | { kind: 'stall' };
@@ -83,7 +83,7 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
     if (fault === undefined) return forward(upstream, incoming, outgoing, undefined);
     switch (fault.kind) {
       case 'status':
-        outgoing.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers }).end('{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
+        outgoing.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers }).end(fault.body ?? '{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
         return;
       case 'redirect':
         outgoing.writeHead(fault.status ?? 307, { location: fault.location(path) }).end();

@@ -101,6 +101,18 @@ describe('transport against a misbehaving network', () => {
     proxy.rules.length = 0;
   });
 
+  it('refuses oversized manifests, a lying Docker-Content-Digest and a mediaType contradicting the Content-Type', async () => {
+    const manifests = (_m: string, path: string): boolean => path.includes('/manifests/');
+    proxy.rules.push({ match: manifests, fault: { kind: 'status', status: 200, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: Buffer.alloc(5 * 1024 * 1024, 0x20) } });
+    await expect(pullThrough(proxy.host)).rejects.toThrow(`registry ${proxy.host} served a manifest larger than 4194304 bytes; refused`);
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] });
+    const lie = `sha256:${'2'.repeat(64)}`;
+    proxy.rules.push({ match: manifests, fault: { kind: 'status', status: 200, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': lie }, body: manifest } });
+    await expect(pullThrough(proxy.host)).rejects.toThrow(`manifest ${lie} failed verification: expected ${lie}, got sha256:`);
+    proxy.rules.push({ match: manifests, fault: { kind: 'status', status: 200, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: manifest } });
+    await expect(pullThrough(proxy.host)).rejects.toThrow('contradicts the Content-Type');
+  });
+
   it('follows a blob redirect to another origin without the credentials, and refuses redirect loops', async () => {
     const seen: IncomingHttpHeaders[] = [];
     const objectStore: Server = createServer((request, response) => {
