@@ -124,19 +124,23 @@ export function processArgs(container: ContainerSpec, image: ImageConfig): strin
   return args;
 }
 
+/** `host` shares the launcher's namespace, `ns:PATH` joins an existing one, anything else gets a new one. */
+function namespace(type: string, mode: string | undefined): RuntimeSpec['linux']['namespaces'] {
+  if (mode === 'host') return [];
+  if (mode?.startsWith('ns:') === true) return [{ type, path: mode.slice(3) }];
+  return [{ type }];
+}
+
 function namespaces(container: ContainerSpec): RuntimeSpec['linux']['namespaces'] {
-  const list: RuntimeSpec['linux']['namespaces'] = [{ type: 'mount' }, { type: 'cgroup' }];
-  if (container.pid !== 'host') list.push({ type: 'pid' });
-  if (container.ipc !== 'host') list.push({ type: 'ipc' });
-  if (container.uts !== 'host') list.push({ type: 'uts' });
-  if (container.network === 'none' || container.network === 'private') list.push({ type: 'network' });
-  else if (container.network !== 'host') {
-    throw new OcinitError(`--network=${container.network} is not supported: ocinit has no container networks`, {
-      ...where(container),
-      hint: 'use the default host network, or --network=none for loopback only',
-    });
-  }
-  return list;
+  return [
+    { type: 'mount' },
+    { type: 'cgroup' },
+    ...namespace('pid', container.pid),
+    ...namespace('ipc', container.ipc),
+    ...namespace('uts', container.uts),
+    // none and private: a namespace of its own with only loopback (ocinit has no container networks).
+    ...namespace('network', container.network),
+  ];
 }
 
 function baseMounts(container: ContainerSpec): OciMount[] {
