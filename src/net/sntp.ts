@@ -62,17 +62,31 @@ export function readSntpReply(packet: Buffer, request: Buffer, sentMs: number, r
   };
 }
 
-/** One SNTP exchange with `host` (name or address) on UDP `port`, within `timeoutMs`. */
-export async function querySntp(host: string, options: { timeoutMs: number; port?: number }): Promise<SntpReply & { address?: string }> {
-  let address: string;
-  let family: 4 | 6;
+/** The address of `host`, or why not, within `timeoutMs` (the resolver's own retries can take far longer). */
+async function resolveHost(host: string, timeoutMs: number): Promise<{ address: string; family: 4 | 6 } | { reason: string }> {
+  if (isIP(host) !== 0) return { address: host, family: isIP(host) === 6 ? 6 : 4 };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<{ reason: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ reason: `cannot resolve ${host} within ${timeoutMs} ms` }), timeoutMs);
+  });
+  const resolution = lookup(host).then(
+    (found) => ({ address: found.address, family: found.family === 6 ? (6 as const) : (4 as const) }),
+    (error: unknown) => ({ reason: `cannot resolve ${host}: ${error instanceof Error ? error.message : String(error)}` }),
+  );
   try {
-    const resolved = isIP(host) === 0 ? await lookup(host) : { address: host, family: isIP(host) };
-    address = resolved.address;
-    family = resolved.family === 6 ? 6 : 4;
-  } catch (error) {
-    return { ok: false, reason: `cannot resolve ${host}: ${(error as Error).message}` };
+    return await Promise.race([resolution, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/** One SNTP exchange with `host` (name or address) on UDP `port`; name resolution and exchange together take at most `timeoutMs`. */
+export async function querySntp(host: string, options: { timeoutMs: number; port?: number }): Promise<SntpReply & { address?: string }> {
+  const started = Date.now();
+  const resolved = await resolveHost(host, options.timeoutMs);
+  if ('reason' in resolved) return { ok: false, reason: resolved.reason };
+  const { address, family } = resolved;
+  const remainingMs = Math.max(1, options.timeoutMs - (Date.now() - started));
   const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
   return new Promise((resolve) => {
     const sentMs = Date.now();
@@ -82,7 +96,7 @@ export async function querySntp(host: string, options: { timeoutMs: number; port
       socket.close();
       resolve({ ...reply, address });
     };
-    const timer = setTimeout(() => finish({ ok: false, reason: `no answer from ${address} within ${options.timeoutMs} ms` }), options.timeoutMs);
+    const timer = setTimeout(() => finish({ ok: false, reason: `no answer from ${address} within ${options.timeoutMs} ms` }), remainingMs);
     socket.on('error', (error) => finish({ ok: false, reason: `${address}: ${error.message}` }));
     socket.on('message', (packet) => {
       const reply = readSntpReply(packet, request, sentMs, Date.now());
