@@ -19,7 +19,7 @@ function defaultRouteArgs(name: string, gateway: string): IpArgs {
 export function staticArgs(spec: { name: string; addresses: readonly string[]; gateway?: string | undefined; routes: readonly RouteSpec[] }): IpArgs[] {
   return [
     linkUpArgs(spec.name),
-    ...spec.addresses.map((cidr): IpArgs => ['addr', 'add', cidr, 'dev', spec.name]),
+    ...spec.addresses.map((cidr): IpArgs => ['addr', 'replace', cidr, 'dev', spec.name]),
     ...(spec.gateway === undefined ? [] : [defaultRouteArgs(spec.name, spec.gateway)]),
     ...spec.routes.map((route) => routeArgs(spec.name, route)),
   ];

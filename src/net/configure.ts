@@ -91,7 +91,8 @@ async function obtainLease(run: Run, name: string, race?: { signal: AbortSignal;
   });
   if (!outcome.ok) return { report: failed(run, name, 'dhcp', outcome.detail) };
   if (outcome.lease.applied === 'failed') {
-    return { report: failed(run, name, 'dhcp', `lease of ${outcome.lease.address} from ${outcome.lease.server ?? 'the server'}, but applying it failed (udhcpc: ${outcome.lease.interface})`) };
+    const why = outcome.said === undefined ? '' : `: ${outcome.said}`;
+    return { report: failed(run, name, 'dhcp', `got ${outcome.lease.address} from ${outcome.lease.server ?? 'the DHCP server'}, but applying the lease failed${why}`) };
   }
   return { lease: outcome.lease };
 }
@@ -143,6 +144,7 @@ async function raceDhcp(run: Run): Promise<{ reports: InterfaceReport[]; domains
   const reports = new Map<string, InterfaceReport>();
   const attempts = new Map<string, Promise<void>>();
   let winner: Lease | undefined;
+  rmSync(claim, { recursive: true, force: true });
   const attempt = async (name: string): Promise<void> => {
     try {
       const obtained = await obtainLease(run, name, { signal: stop.signal, claim });

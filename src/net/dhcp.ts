@@ -18,7 +18,8 @@ export interface DhcpRequest {
   claim?: string | undefined;
 }
 
-export type DhcpOutcome = { ok: true; lease: Lease } | { ok: false; detail: string };
+/** `said`: udhcpc's (and its script's) last line of stderr, for when applying the lease failed. */
+export type DhcpOutcome = { ok: true; lease: Lease; said: string | undefined } | { ok: false; detail: string };
 
 /**
  * One DHCPv4 exchange on one interface with busybox udhcpc: a DISCOVER every second until the
@@ -42,7 +43,7 @@ export async function requestLease(request: DhcpRequest): Promise<DhcpOutcome> {
   const result = await runCommand(argv, { log: request.log, env, timeoutMs: remainingMs + 2_000, signal: request.signal });
   if (request.signal?.aborted === true) return { ok: false, detail: 'stopped: another interface got a lease first' };
   const lease = parseLeaseOutput(result.stdout);
-  if (lease !== undefined) return { ok: true, lease };
+  if (lease !== undefined) return { ok: true, lease, said: lastLine(result.stderr) };
   const said = lastLine(result.stderr) ?? lastLine(result.stdout);
   return { ok: false, detail: `no DHCP lease (udhcpc exit ${result.code}${said === undefined ? '' : `: ${said}`})` };
 }

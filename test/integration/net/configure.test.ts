@@ -209,6 +209,9 @@ describe('network phase in the lab', () => {
     expect(await addressesOf(dut, 'eth0')).toBe('');
     const dhcp = await bringUp(dut, { ip: { kind: 'dhcp' } });
     expect(dhcp.summary?.interfaces[0]).toMatchObject({ name: 'eth0', method: 'dhcp', ok: true });
+    // Again, on the configured interface (same lease): applying is idempotent.
+    const again = await bringUp(dut, { ip: { kind: 'dhcp' } });
+    expect(again.summary?.interfaces[0]).toMatchObject({ name: 'eth0', ok: true, addresses: dhcp.summary?.interfaces[0]?.addresses });
   });
 });
 
