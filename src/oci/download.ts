@@ -1,0 +1,127 @@
+import { OcinitError } from '../log/errors.ts';
+import type { ContentStore } from '../store/index.ts';
+import type { Descriptor, ImageManifest } from './manifest.ts';
+import { noteStreamedBytes } from './memory.ts';
+import type { PullOptions } from './pull.ts';
+import type { ResolvedImage } from './resolve.ts';
+import { scopeOf, type Source } from './sources.ts';
+
+const MAX_RESUMES = 5;
+
+export interface LayerProgress {
+  digest: string;
+  received: number;
+  total: number;
+  done: boolean;
+}
+
+export /**
+ * Streams a blob into the store: hashed as it arrives, resumed with Range after a broken connection
+ * (the hash continues over the whole blob), committed only when digest and size match.
+ */
+async function downloadBlob(
+  source: Source,
+  descriptor: Descriptor,
+  image: string,
+  store: ContentStore,
+  onProgress: PullOptions['onProgress'],
+  tee?: (chunk: Buffer) => Promise<void>,
+): Promise<void> {
+  const what = `downloading blob ${descriptor.digest} of ${image}`;
+  const writer = await store.writer(descriptor.digest, descriptor.size);
+  try {
+    for (let resumes = 0; ; resumes++) {
+      const offset = writer.size;
+      const response = await source.transport.blob(`/v2/${source.repository}/blobs/${descriptor.digest}`, scopeOf(source.repository), what, offset);
+      if (offset > 0 && response.status === 200) {
+        if (tee !== undefined) {
+          await response.body.dump();
+          throw new OcinitError(`registry ${source.transport.host} cannot resume blob ${descriptor.digest} (it ignored the Range request) and its first bytes are already unpacked`, { image, blob: descriptor.digest, hint: 'pull again' });
+        }
+        await writer.restart();
+      }
+      else if (offset > 0 && response.status === 206) {
+        const range = /^bytes (\d+)-/.exec(response.headers['content-range'] ?? '');
+        if (range === null || Number(range[1]) !== offset) {
+          await response.body.dump();
+          throw new OcinitError(`registry ${source.transport.host} resumed blob ${descriptor.digest} at the wrong offset`, { image, blob: descriptor.digest });
+        }
+      } else if (response.status !== 200) await source.transport.fail(response, what, { image, blob: descriptor.digest });
+      try {
+        for await (const chunk of response.body) {
+          await writer.write(chunk as Buffer);
+          noteStreamedBytes((chunk as Buffer).length);
+          if (tee !== undefined) await tee(chunk as Buffer);
+          onProgress?.({ digest: descriptor.digest, received: writer.size, total: descriptor.size, done: false });
+        }
+        break;
+      } catch (error) {
+        if (error instanceof OcinitError || resumes >= MAX_RESUMES) throw error instanceof OcinitError ? error : new OcinitError(`${what} failed after ${resumes} resumptions: ${(error as Error).message}`, { image, blob: descriptor.digest, cause: error });
+        source.transport.log?.warn(`registry ${source.transport.host}: ${what} broke at byte ${writer.size} (${(error as Error).message}); resuming`);
+      }
+    }
+    await writer.commit(image);
+    onProgress?.({ digest: descriptor.digest, received: writer.size, total: descriptor.size, done: true });
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}
+
+/** Runs functions with at most `limit` of them at a time. */
+function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await task();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+export interface DownloadTally {
+  blobs: number;
+  bytes: number;
+}
+
+export /** Downloads the missing layers (each once), `limit` at a time; returns one promise per digest. */
+function downloadLayers(
+  source: Source,
+  resolved: ResolvedImage,
+  missing: Descriptor[],
+  options: PullOptions,
+  tally: DownloadTally,
+  tees: Map<string, (chunk: Buffer) => Promise<void>> = new Map(),
+): Map<string, Promise<void>> {
+  const image = resolved.reference.canonical;
+  const limit = limiter(options.concurrency ?? 3);
+  const downloads = new Map<string, Promise<void>>();
+  for (const descriptor of missing) {
+    const download = limit(async () => {
+      const started = performance.now();
+      await downloadBlob(source, descriptor, image, options.store, options.onProgress, tees.get(descriptor.digest));
+      const seconds = (performance.now() - started) / 1000;
+      tally.blobs++;
+      tally.bytes += descriptor.size;
+      options.log?.info(`layer ${descriptor.digest.slice(0, 19)}: ${(descriptor.size / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s (${(descriptor.size / 1e6 / Math.max(seconds, 0.001)).toFixed(1)} MB/s)`);
+    });
+    // Failures are reported by whoever awaits the download; this only avoids an unhandled rejection.
+    download.catch(() => undefined);
+    downloads.set(descriptor.digest, download);
+  }
+  return downloads;
+}
+
+export async function missingLayers(manifest: ImageManifest, store: ContentStore): Promise<Descriptor[]> {
+  const missing: Descriptor[] = [];
+  for (const layer of manifest.layers) {
+    if (missing.some((other) => other.digest === layer.digest)) continue;
+    if (!(await store.has(layer.digest, layer.size))) missing.push(layer);
+  }
+  return missing;
+}

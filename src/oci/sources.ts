@@ -1,0 +1,73 @@
+import { credentialsFromAuthFile, type Credentials } from './auth.ts';
+import type { PullOptions } from './pull.ts';
+import { parseReference, type ImageReference } from './reference.ts';
+import { RegistryTransport } from './transport.ts';
+
+/** A mirror tried before the registry it mirrors: `host[:port][/path/prefix]`. */
+export interface RegistryMirror {
+  location: string;
+  /** Plain HTTP allowed and certificates not checked for this mirror. */
+  insecure?: boolean;
+}
+
+/** registries.conf-style: registry as written in references (`docker.io`, `host:5000`) → its mirrors, in order. */
+export type MirrorConfig = Record<string, RegistryMirror[]>;
+
+/** One place an image can come from: a mirror or the registry itself. */
+export interface Source {
+  label: string;
+  repository: string;
+  transport: RegistryTransport;
+}
+
+export function scopeOf(repository: string): string {
+  return `repository:${repository}:pull`;
+}
+
+export async function buildSources(reference: ImageReference, options: PullOptions): Promise<Source[]> {
+  const transportOptions = {
+    caFile: options.caFile,
+    proxy: options.proxy,
+    log: options.log,
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+    attempts: options.attempts,
+    retryDelayMs: options.retryDelayMs,
+  };
+  const sources: Source[] = [];
+  for (const mirror of options.mirrors?.[reference.registry] ?? []) {
+    const slash = mirror.location.indexOf('/');
+    const host = slash < 0 ? mirror.location : mirror.location.slice(0, slash);
+    const prefix = slash < 0 ? '' : mirror.location.slice(slash + 1).replace(/\/+$/, '');
+    const repository = prefix === '' ? reference.repository : `${prefix}/${reference.repository}`;
+    const credentials = options.authfile === undefined ? undefined : await credentialsFromAuthFile(options.authfile, host, repository);
+    sources.push({
+      label: `mirror ${mirror.location}`,
+      repository,
+      transport: new RegistryTransport({ ...transportOptions, host, tlsVerify: !(mirror.insecure ?? false), credentials }),
+    });
+  }
+  let credentials: Credentials | undefined = options.credentials;
+  if (credentials === undefined && options.authfile !== undefined) credentials = await credentialsFromAuthFile(options.authfile, reference.registry, reference.repository);
+  sources.push({
+    label: `registry ${reference.registry}`,
+    repository: reference.repository,
+    transport: new RegistryTransport({ ...transportOptions, host: reference.apiHost, tlsVerify: options.tlsVerify ?? true, credentials }),
+  });
+  return sources;
+}
+
+/** Runs `body` with the sources for a reference, closing them after (cutting off what is in flight on failure). */
+export async function withSources<T>(referenceText: string, options: PullOptions, body: (sources: Source[]) => Promise<T>): Promise<T> {
+  const sources = await buildSources(parseReference(referenceText), options);
+  let result: T;
+  try {
+    result = await body(sources);
+  } catch (error) {
+    // Downloads still running after a failure are cut off rather than waited for.
+    await Promise.all(sources.map((source) => source.transport.destroy()));
+    throw error;
+  }
+  await Promise.all(sources.map((source) => source.transport.close()));
+  return result;
+}
