@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoImageSpec } from '../../qemu/demo-image.ts';
 import { repoRoot, startLab, type Lab } from '../integration/net/lab.ts';
+import { buildImageLayout } from '../support/image.ts';
 
 // The network phase in the real initramfs, DUTs booted in QEMU on the lab's taps (qemu/lab boot):
 // tap0 is on the network with dnsmasq's DHCP, tap1 on one without any DHCP server. Each test is one
@@ -26,6 +28,9 @@ beforeAll(async () => {
   const args = join(lab.dir, 'args.txt');
   writeFileSync(args, EXTRA_ARGS);
   await lab.publish(args, 'args.txt');
+  // The demo image (busybox-static) in the lab's registry, pushed from inside the lab's namespace.
+  await buildImageLayout(join(lab.dir, 'layout'), 'latest', demoImageSpec());
+  await lab.exec(['skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${join(lab.dir, 'layout')}:latest`, 'docker://10.77.0.1:5000/ocinit/demo:latest']);
 });
 
 afterAll(async () => {
@@ -33,12 +38,17 @@ afterAll(async () => {
 });
 
 describe('network at boot, in the lab', () => {
-  it('gets a DHCP lease, resolves the registry by name, reaches it and sets a wrong clock by NTP', async () => {
-    const { code, console } = await boot(['--nic', 'tap0', '--rtc', '2020-01-01', '--', 'b2c.ntp_peer=10.77.0.1', 'b2c.extra_args_url=http://registry.lab:5000/v2/']);
+  it('gets a DHCP lease, sets a wrong clock by NTP, resolves the registry by name and pulls from it', async () => {
+    const container = '--tls-verify=false docker://registry.lab:5000/ocinit/demo:latest echo pulled-by-name-and-ran';
+    const { code, console } = await boot([
+      '--nic', 'tap0', '--rtc', '2020-01-01', '--',
+      'b2c.ntp_peer=10.77.0.1', 'b2c.extra_args_url=http://registry.lab:5000/v2/', `b2c.container="${container}"`,
+    ]);
     expect(console).toMatch(/Network ready in [\d.]+ s: eth0\r?\n.*eth0: 10\.77\.0\.1\d\d\/24 via 10\.77\.0\.1, dns 10\.77\.0\.1 \(dhcp, [\d.]+ s; lease from 10\.77\.0\.1/);
     expect(console).toMatch(/NTP: clock changed from 2020-01-01T\S+ to 20\d\d-\S+ \(offset \d+\.\d+ s from 10\.77\.0\.1, stratum 8\)/);
     // The registry's /v2/ answers `{}`: two bytes of extra arguments prove the name resolved and the registry answered.
     expect(console).toContain('Extra arguments: 2 bytes from http://registry.lab:5000/v2/');
+    expect(console).toContain('pulled-by-name-and-ran');
     expect(code).toBe(0);
   });
 
