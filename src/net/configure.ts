@@ -259,7 +259,7 @@ export async function configureNetwork(plan: NetworkPlan, options: NetworkOption
       const name = await firstWithCarrier(run, candidates);
       outcome =
         name === undefined
-          ? { reports: candidates.map((candidate) => failed(run, candidate, 'static', 'no carrier')), domains: [] }
+          ? { reports: candidates.map((candidate) => failed(run, candidate, 'static', `no carrier within ${seconds(carrierTimeoutMs)}`)), domains: [] }
           : await configureExplicit(run, [{ name, ...intent.spec }], present);
       break;
     }

@@ -202,6 +202,15 @@ describe('network phase in the lab', () => {
     expect(run.summary?.interfaces).toEqual([expect.objectContaining({ name: 'eth1', ok: true, addresses: ['10.78.0.61/8'] })]);
   });
 
+  it('fails a static ip= without a device when no interface gets a carrier', async () => {
+    const dut = await newDut([]);
+    const deadPeer = await lab.veth(dut, 'eth0', 'lab1');
+    await lab.exec(['ip', 'link', 'set', deadPeer, 'down']);
+    const run = await bringUp(dut, { ip: { kind: 'static', client: '10.78.0.62', netmask: '255.255.255.0', nameservers: [] } }, { carrierTimeoutMs: 500 });
+    expect(run.error).toContain('eth0 (static): no carrier within 0.5 s');
+    expect(run.error).toContain('parameter: ip');
+  });
+
   it('leaves the network alone for ip=off and uses DHCP for ip=dhcp', async () => {
     const dut = await newDut([['eth0', 'lab0']]);
     const off = await bringUp(dut, { ip: { kind: 'off' } });
