@@ -114,7 +114,7 @@ export async function pullAndUnpack(referenceText: string, targetDir: string, op
           if (unpacked.status === 'rejected') throw unpacked.reason;
         } else {
           await download;
-          await applyLayer(options.store, layer, staging.state, image);
+          await applyLayer(options.store, layer, staging.state, image, { justVerified: download !== undefined });
         }
       }
       await Promise.all(downloads.values());

@@ -160,10 +160,26 @@ export async function applyLayerFeed(feed: LayerFeed, layer: PulledLayer, state:
 
 /**
  * Streams one stored layer through digest check → decompression → diff_id check → tar → disk.
- * The stored blob is verified again as it is read (a cache survives reboots and disks rot).
+ * The stored blob is verified again as it is read (a cache survives reboots and disks rot), unless
+ * `justVerified` says it was written and verified moments ago by the same pull.
  */
-export async function applyLayer(store: ContentStore, layer: PulledLayer, state: UnpackState, image: string, whiteouts: WhiteoutStrategy = flattenWhiteouts): Promise<void> {
+export async function applyLayer(
+  store: ContentStore,
+  layer: PulledLayer,
+  state: UnpackState,
+  image: string,
+  options: { whiteouts?: WhiteoutStrategy; justVerified?: boolean } = {},
+): Promise<void> {
   const { descriptor } = layer;
+  const whiteouts = options.whiteouts ?? flattenWhiteouts;
+  if (options.justVerified === true) {
+    try {
+      await unpackStream(store.open(descriptor.digest), readHead(store.blobPath(descriptor.digest)), layer, state, image, whiteouts);
+    } catch (error) {
+      throw describeLayerError(error, layer, image);
+    }
+    return;
+  }
   const compressed = new HashingPassThrough(new DigestVerifier(parseDigest(descriptor.digest)));
   const checkStored = async (): Promise<void> => {
     const actual = compressed.verifier.actual();
