@@ -1,41 +1,141 @@
-// Where the job's bytes live: the content store, named volumes and containers' writable layers.
-// With b2c.cache_device=none (the default) all of it is in RAM and gone at power-off.
+// Where the job's bytes live: the content store, unpacked images, named volumes and containers'
+// writable layers. With b2c.cache_device=none (the default) all of it is in RAM and gone at
+// power-off; with a cache device it is on the B2C_CACHE partition mounted at /storage.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Plan } from '../cmdline/plan.ts';
+import type { CacheSettings, Plan } from '../cmdline/plan.ts';
+import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { syncAll, unmount } from '../system/disk-tools.ts';
+import { applyDecision, mountExt4, mountNamedFilesystem, waitForInventory } from './device.ts';
+import { cacheLayout, markCleanShutdown, prepareLayout, type CacheLayout } from './layout.ts';
+import { decideCache } from './select.ts';
+import { enableSwap, type ActiveSwap } from './swap.ts';
 
 export interface Storage {
   /** Root of the content store (src/store ContentStore). */
   storeDir: string;
   /** Named volumes, one directory each. */
   volumesDir: string;
+  /** Unpacked images, one directory per manifest digest; kept across boots on a cache device. */
+  imagesDir: string;
   /** Containers' writable layers, bundles and other per-boot scratch. */
   scratchDir: string;
   /** True when it survives a reboot (a cache device is mounted). */
   persistent: boolean;
-  /** Sync and release it before the session ends (unmount, swap off). */
+  /** The cache device's layout (usage records for GC, swap file...), when there is one. */
+  cache: CacheLayout | undefined;
+  /** The device mounted at the cache's root (e.g. /dev/vda1), when there is one. */
+  device: string | undefined;
+  /** The b2c.cache_* settings (offline fallback, GC threshold) for the pull path. */
+  settings: CacheSettings;
+  /** Sync and release it before the session ends (swap off, unmount). Safe to call twice. */
   close(): Promise<void>;
 }
 
 const RAM_ROOT = '/run/ocinit';
+export const CACHE_MOUNT_POINT = '/storage';
 
-function inRam(root: string): Storage {
+export interface OpenStorageOptions {
+  /** Where RAM storage goes (tests). */
+  ramRoot?: string;
+  mountPoint?: string;
+  sysRoot?: string;
+}
+
+function directories(storage: Pick<Storage, 'storeDir' | 'volumesDir' | 'imagesDir' | 'scratchDir'>): string[] {
+  return [storage.storeDir, storage.volumesDir, storage.imagesDir, storage.scratchDir];
+}
+
+function inRam(root: string, settings: CacheSettings, swap: ActiveSwap | undefined): Storage {
   const storage: Storage = {
     storeDir: join(root, 'store'),
     volumesDir: join(root, 'volumes'),
+    imagesDir: join(root, 'images'),
     scratchDir: join(root, 'scratch'),
     persistent: false,
-    close: async () => {},
+    cache: undefined,
+    device: undefined,
+    settings,
+    close: async () => {
+      await swap?.disable();
+    },
   };
-  for (const dir of [storage.storeDir, storage.volumesDir, storage.scratchDir]) mkdirSync(dir, { recursive: true });
+  for (const dir of directories(storage)) mkdirSync(dir, { recursive: true });
   return storage;
 }
 
-/** Opens the storage the plan asks for (b2c.cache_device). */
-export async function openStorage(plan: Plan, log: Logger, ramRoot = RAM_ROOT): Promise<Storage> {
-  if (plan.cacheDevice.kind !== 'none') {
-    log.warn(`b2c.cache_device=${plan.cacheDevice.kind}: cache devices are not supported yet; keeping everything in RAM`);
+function onCache(layout: CacheLayout, device: string, settings: CacheSettings, swap: ActiveSwap | undefined, log: Logger): Storage {
+  let closed = false;
+  return {
+    storeDir: layout.storeDir,
+    volumesDir: layout.volumesDir,
+    imagesDir: layout.imagesDir,
+    scratchDir: layout.scratchDir,
+    persistent: true,
+    cache: layout,
+    device,
+    settings,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await swap?.disable();
+      await syncAll();
+      await markCleanShutdown(layout).catch((error: unknown) => log.warn(`cache: cannot record the clean shutdown: ${describeError(error)}`));
+      await unmount(layout.root, log);
+      log.info(`cache: ${device} synced and unmounted`);
+    },
+  };
+}
+
+/** b2c.swap; without a cache (swapFile undefined) only a swap device works. A failure is logged, never fatal. */
+async function startSwap(plan: Plan, swapFile: string | undefined, log: Logger): Promise<ActiveSwap | undefined> {
+  if (plan.swap === undefined) return undefined;
+  try {
+    return await enableSwap(plan.swap, swapFile, log);
+  } catch (error) {
+    log.error(`swap: ${describeError(error)}`);
+    return undefined;
   }
-  return inRam(ramRoot);
+}
+
+/** Finds, prepares and mounts the cache device; returns the device, or undefined to stay in RAM. */
+async function mountCache(plan: Plan, mountPoint: string, log: Logger, sysRoot: string | undefined): Promise<string | undefined> {
+  const cache = plan.cacheDevice;
+  if (cache.kind === 'filesystem') return mountNamedFilesystem(plan, cache.name, mountPoint, log);
+  const inventory = await waitForInventory(plan, log, sysRoot);
+  const decision = decideCache(cache, inventory, plan.cache.auto);
+  if (decision.action === 'ram') {
+    log.warn(`cache: not using a cache device: ${decision.reason}; images and volumes stay in RAM for this boot`);
+    return undefined;
+  }
+  const device = await applyDecision(decision, log, sysRoot);
+  await mountExt4(device, mountPoint, log);
+  return device;
+}
+
+/** Opens the storage the plan asks for (b2c.cache_device); never fails the boot: RAM is the fallback. */
+export async function openStorage(plan: Plan, log: Logger, options: OpenStorageOptions = {}): Promise<Storage> {
+  const ramRoot = options.ramRoot ?? RAM_ROOT;
+  if (plan.cacheDevice.kind === 'none') return inRam(ramRoot, plan.cache, await startSwap(plan, undefined, log));
+  const mountPoint = options.mountPoint ?? CACHE_MOUNT_POINT;
+  let device: string | undefined;
+  try {
+    device = await mountCache(plan, mountPoint, log, options.sysRoot);
+  } catch (error) {
+    log.error(`cache: ${describeError(error)}`);
+    log.error('cache: going on without a cache device: images and volumes stay in RAM for this boot');
+  }
+  if (device === undefined) return inRam(ramRoot, plan.cache, await startSwap(plan, undefined, log));
+
+  const layout = cacheLayout(mountPoint);
+  try {
+    await prepareLayout(layout, log, { verify: plan.cache.verify });
+  } catch (error) {
+    log.error(`cache: ${describeError(error)}`);
+    await unmount(mountPoint, log);
+    return inRam(ramRoot, plan.cache, await startSwap(plan, undefined, log));
+  }
+  log.info(`cache: ${device} mounted at ${mountPoint} (also reachable as /container)`);
+  return onCache(layout, device, plan.cache, await startSwap(plan, layout.swapFile, log), log);
 }

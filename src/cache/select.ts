@@ -1,0 +1,133 @@
+// Which device becomes the cache, and what must be done to it, following boot2container's rules.
+// Pure: it gets the inventory (devices and what they contain) and returns a decision with the
+// reason, which the caller logs before anything is erased.
+import type { CacheDevice } from '../cmdline/plan.ts';
+import type { BlockDevice } from '../system/block.ts';
+import type { DeviceContent } from '../system/disk-signatures.ts';
+
+export const CACHE_LABEL = 'B2C_CACHE';
+/** Smaller disks are not worth a cache (and are more likely a firmware or boot device). */
+export const MIN_CACHE_DISK_BYTES = 512 * 1024 * 1024;
+
+export interface InventoryEntry {
+  device: BlockDevice;
+  content: DeviceContent;
+}
+
+/** `wipe`: boot2container's `auto` (take the first suitable disk); `empty`: only a blank disk. */
+export type AutoPolicy = 'wipe' | 'empty';
+
+export type CacheDecision =
+  | { action: 'mount'; device: string; reason: string }
+  | { action: 'format'; device: string; reason: string }
+  | { action: 'partition'; disk: string; reason: string }
+  | { action: 'ram'; reason: string };
+
+export function isCachePartition(entry: InventoryEntry): boolean {
+  return entry.content.kind === 'ext' && entry.content.label === CACHE_LABEL;
+}
+
+/** Why a disk may not be taken by `auto`, or undefined when it may. */
+export function unsuitableBecause(entry: InventoryEntry, inventory: readonly InventoryEntry[]): string | undefined {
+  const { device, content } = entry;
+  if (device.kind !== 'disk') return 'a partition';
+  if (device.cdrom) return 'an optical drive';
+  if (device.virtual) return 'a virtual device';
+  if (device.readOnly) return 'read-only';
+  if (device.sizeBytes < MIN_CACHE_DISK_BYTES) return `smaller than ${MIN_CACHE_DISK_BYTES / 1024 ** 2} MiB`;
+  if (content.bootable === true) return 'it holds an EFI system partition or a bootable partition (likely the boot medium)';
+  if (inventory.some((other) => other.device.disk === device.name && other.device.kind === 'partition' && other.content.bootable === true)) {
+    return 'it holds a bootable partition (likely the boot medium)';
+  }
+  return undefined;
+}
+
+function isBlank(entry: InventoryEntry, inventory: readonly InventoryEntry[]): boolean {
+  return entry.content.kind === 'empty' && !inventory.some((other) => other.device.kind === 'partition' && other.device.disk === entry.device.name);
+}
+
+function describeContent(entry: InventoryEntry): string {
+  const { content } = entry;
+  if (content.kind === 'empty') return 'blank';
+  const label = content.label === undefined || content.label === '' ? '' : ` labelled ${content.label}`;
+  const names: Record<DeviceContent['kind'], string> = {
+    empty: 'blank',
+    ext: 'an ext filesystem',
+    swap: 'swap',
+    vfat: 'a FAT filesystem',
+    gpt: 'a GPT partition table',
+    mbr: 'an MBR partition table',
+    unknown: 'unrecognised data',
+  };
+  return `${names[content.kind]}${label}`;
+}
+
+function firstSuitableDisk(inventory: readonly InventoryEntry[], policy: AutoPolicy): CacheDecision {
+  const skipped: string[] = [];
+  for (const entry of inventory) {
+    if (entry.device.kind !== 'disk') continue;
+    const why = unsuitableBecause(entry, inventory);
+    if (why !== undefined) {
+      skipped.push(`${entry.device.path}: ${why}`);
+      continue;
+    }
+    const size = `${(entry.device.sizeBytes / 1024 ** 3).toFixed(1)} GiB`;
+    if (isBlank(entry, inventory)) {
+      return { action: 'partition', disk: entry.device.path, reason: `no ${CACHE_LABEL} partition found; ${entry.device.path} (${size}) is blank` };
+    }
+    if (policy === 'wipe') {
+      return {
+        action: 'partition',
+        disk: entry.device.path,
+        reason: `no ${CACHE_LABEL} partition found; ${entry.device.path} (${size}, ${describeContent(entry)}) is the first suitable disk and b2c.cache_device=auto takes it, as boot2container does`,
+      };
+    }
+    skipped.push(`${entry.device.path}: holds ${describeContent(entry)} and b2c.cache_auto=empty keeps it`);
+  }
+  const detail = skipped.length === 0 ? 'no disks found' : skipped.join('; ');
+  return { action: 'ram', reason: `no ${CACHE_LABEL} partition and no disk to take (${detail})` };
+}
+
+/** The first B2C_CACHE filesystem, on `disk` when given. */
+function findCachePartition(inventory: readonly InventoryEntry[], disk?: string): InventoryEntry | undefined {
+  return inventory.find((entry) => isCachePartition(entry) && (disk === undefined || entry.device.disk === disk));
+}
+
+/**
+ * The decision for `none`, `auto`, `reset` and `/dev/X` (a `b2c.filesystem` name is mounted as the
+ * operator described it, so it never gets here).
+ */
+export function decideCache(cache: CacheDevice, inventory: readonly InventoryEntry[], policy: AutoPolicy): CacheDecision {
+  switch (cache.kind) {
+    case 'none':
+      return { action: 'ram', reason: 'b2c.cache_device=none' };
+    case 'filesystem':
+      return { action: 'ram', reason: `b2c.cache_device=${cache.name} names a filesystem` };
+    case 'auto': {
+      const found = findCachePartition(inventory);
+      if (found !== undefined) return { action: 'mount', device: found.device.path, reason: `${found.device.path} is labelled ${CACHE_LABEL}` };
+      return firstSuitableDisk(inventory, policy);
+    }
+    case 'reset': {
+      const found = findCachePartition(inventory);
+      if (found !== undefined) return { action: 'format', device: found.device.path, reason: `b2c.cache_device=reset: reformatting the ${CACHE_LABEL} partition ${found.device.path}` };
+      return firstSuitableDisk(inventory, policy);
+    }
+    case 'device': {
+      const entry = inventory.find((candidate) => candidate.device.path === cache.path);
+      if (entry === undefined) return { action: 'ram', reason: `${cache.path} does not exist` };
+      if (entry.device.readOnly) return { action: 'ram', reason: `${cache.path} is read-only` };
+      if (isCachePartition(entry)) return { action: 'mount', device: cache.path, reason: `${cache.path} is labelled ${CACHE_LABEL}` };
+      if (entry.device.kind === 'partition') {
+        return { action: 'format', device: cache.path, reason: `${cache.path} holds ${describeContent(entry)}, not a ${CACHE_LABEL} filesystem: b2c.cache_device names it, so it is formatted` };
+      }
+      const onDisk = findCachePartition(inventory, entry.device.name);
+      if (onDisk !== undefined) return { action: 'mount', device: onDisk.device.path, reason: `${onDisk.device.path} on ${cache.path} is labelled ${CACHE_LABEL}` };
+      return {
+        action: 'partition',
+        disk: cache.path,
+        reason: `${cache.path} (${describeContent(entry)}) has no ${CACHE_LABEL} partition: b2c.cache_device names it, so it is repartitioned`,
+      };
+    }
+  }
+}
