@@ -9,7 +9,7 @@ import { parseCommandLine } from '../../../src/cmdline/index.ts';
 import type { Plan } from '../../../src/cmdline/plan.ts';
 import { OcinitError } from '../../../src/log/errors.ts';
 import { runPipeline, type PipelineResult } from '../../../src/run/index.ts';
-import { buildImageLayout, pushLayout } from '../../support/image.ts';
+import { buildImageLayout, pushLayout, type ImageSpec } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
 import { capturingLogger, CRUN_PREFIX, stateDirs, tmpfsState } from './host.ts';
 
@@ -57,6 +57,11 @@ async function run(words: string[]): Promise<{ result: PipelineResult; out: stri
 }
 
 const read = (dir: string, name: string): string => readFileSync(join(dir, name), 'utf8');
+
+/** The demo image plus a layer of its own, the one the test corrupts. */
+function corruptibleSpec(spec: ImageSpec): ImageSpec {
+  return { ...spec, layers: [...spec.layers, { files: [{ path: 'marker', content: 'only in this image' }] }] };
+}
 
 describe('pipeline on the host', () => {
   it('merges the image config with -e, --env-file, -w, -u, --entrypoint and binds, and returns the exit code', async () => {
@@ -145,9 +150,9 @@ describe('pipeline on the host', () => {
 
   it('an image whose blob fails verification runs nothing: not even the containers whose images are fine', async () => {
     const layout = join(work, 'corrupt-layout');
-    const built = await buildImageLayout(layout, 'corrupt', demoImageSpec({ Cmd: ['true'] }));
+    const built = await buildImageLayout(layout, 'corrupt', corruptibleSpec(demoImageSpec({ Cmd: ['true'] })));
     const reference = await pushLayout(layout, 'corrupt', registry, { name: 'ocinit/corrupt' });
-    const layer = built.layers[0];
+    const layer = built.layers[1]; // its own layer: the busybox one is shared with the good image
     if (layer === undefined) throw new Error('no layer');
     const blob = registry.blobDataPath(layer.digest);
     const bytes = readFileSync(blob);
