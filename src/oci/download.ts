@@ -5,6 +5,7 @@ import { noteStreamedBytes } from './memory.ts';
 import type { PullOptions } from './pull.ts';
 import type { ResolvedImage } from './resolve.ts';
 import { scopeOf, type Source } from './sources.ts';
+import type { RegistryResponse } from './transport.ts';
 
 const MAX_RESUMES = 5;
 
@@ -29,10 +30,26 @@ async function downloadBlob(
 ): Promise<void> {
   const what = `downloading blob ${descriptor.digest} of ${image}`;
   const writer = await store.writer(descriptor.digest, descriptor.size);
+  const urls = descriptor.urls ?? [];
+  let urlIndex = -1;
+  /** The registry first; for a foreign layer it does not have, each of the descriptor's URLs. */
+  const open = async (offset: number): Promise<RegistryResponse> => {
+    for (;;) {
+      const url = urls[urlIndex];
+      const response =
+        url === undefined
+          ? await source.transport.blob(`/v2/${source.repository}/blobs/${descriptor.digest}`, scopeOf(source.repository), what, offset)
+          : await source.transport.external(url, what, offset);
+      if ((response.status !== 404 && response.status < 400) || urlIndex + 1 >= urls.length) return response;
+      await response.body.dump();
+      urlIndex++;
+      source.transport.log?.info(`blob ${descriptor.digest} is a foreign layer: fetching it from ${new URL(urls[urlIndex] ?? '').origin}`);
+    }
+  };
   try {
     for (let resumes = 0; ; resumes++) {
       const offset = writer.size;
-      const response = await source.transport.blob(`/v2/${source.repository}/blobs/${descriptor.digest}`, scopeOf(source.repository), what, offset);
+      const response = await open(offset);
       if (offset > 0 && response.status === 200) {
         if (tee !== undefined) {
           await response.body.dump();

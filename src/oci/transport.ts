@@ -347,6 +347,26 @@ export class RegistryTransport {
     });
   }
 
+  /**
+   * GET a URL outside the registry (a foreign layer's `urls`), never with credentials: HTTPS only
+   * unless TLS verification is off for this registry.
+   */
+  async external(url: string, what: string, offset: number): Promise<RegistryResponse> {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new OcinitError(`invalid layer URL while ${what}`, { hint: 'the manifest lists a malformed URL for a foreign layer' });
+    }
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && !this.#tlsVerify)) {
+      throw new OcinitError(`refusing ${parsed.protocol} layer URL ${parsed.origin} while ${what}`, { url: parsed.origin, hint: 'foreign layers are fetched over HTTPS only (or any HTTP with --tls-verify=false)' });
+    }
+    const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    // An origin that matches nothing: no Authorization on any hop.
+    return this.#withRetries(what, () => this.#follow(parsed.toString(), '', '', headers, what));
+  }
+
   /** Opens a blob download with optional resume offset (HTTP Range) and identity encoding. */
   async blob(path: string, scope: string, what: string, offset: number): Promise<RegistryResponse> {
     const headers: Record<string, string> = { 'accept-encoding': 'identity' };

@@ -11,6 +11,8 @@ export interface RegistryOptions {
   users?: Record<string, string>;
   /** Bearer-token auth instead: the registry trusts tokens signed for this issuer (see token-server.ts). */
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+  /** Accept manifests whose layers live elsewhere (foreign / non-distributable layers with `urls`). */
+  allowForeignUrls?: boolean;
   /** Serve HTTPS with a certificate for 127.0.0.1 signed by a fresh CA (see `caFile`). */
   tls?: boolean;
   binary?: string;
@@ -93,6 +95,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   ];
   const certificates = options.tls === true ? makeCertificates(workDir) : undefined;
   if (certificates !== undefined) lines.push('  tls:', `    certificate: ${certificates.certificate}`, `    key: ${certificates.key}`);
+  if (options.allowForeignUrls === true) lines.push('validation:', '  manifests:', '    urls:', '      allow:', "        - '^https?://'");
   if (options.users !== undefined) {
     const htpasswd = Object.entries(options.users)
       .map(([user, password]) => execFileSync('htpasswd', ['-Bbn', user, password], { encoding: 'utf8' }).trim())
