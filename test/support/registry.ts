@@ -11,6 +11,8 @@ export interface RegistryOptions {
   users?: Record<string, string>;
   /** Bearer-token auth instead: the registry trusts tokens signed for this issuer (see token-server.ts). */
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+  /** Listen on IPv6 loopback (`[::1]:PORT`) instead of 127.0.0.1. */
+  ipv6?: boolean;
   /** Accept manifests whose layers live elsewhere (foreign / non-distributable layers with `urls`). */
   allowForeignUrls?: boolean;
   /** Serve HTTPS with a certificate for 127.0.0.1 signed by a fresh CA (see `caFile`). */
@@ -30,11 +32,11 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
+export function freePort(address = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, address, () => {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
       server.close(() => resolve(port));
@@ -42,12 +44,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitUntilUp(port: number, child: ChildProcess, output: () => string): Promise<void> {
+async function waitUntilUp(address: string, port: number, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${output()}`);
     const listening = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
+      const socket = connect(port, address, () => {
         socket.destroy();
         resolve(true);
       });
@@ -67,7 +69,7 @@ function makeCertificates(dir: string): { caFile: string; certificate: string; k
   };
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=ocinit test CA']);
   openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1']);
-  writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   openssl(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.pem'), '-days', '2', '-extfile', file('san.cnf')]);
   return { caFile: file('ca.pem'), certificate: file('server.pem'), key: file('server.key') };
 }
@@ -75,7 +77,9 @@ function makeCertificates(dir: string): { caFile: string; certificate: string; k
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const workDir = mkdtempSync(join(tmpdir(), 'ocinit-registry-'));
   const storageDir = join(workDir, 'storage');
-  const port = await freePort();
+  const address = options.ipv6 === true ? '::1' : '127.0.0.1';
+  const hostPart = options.ipv6 === true ? '[::1]' : '127.0.0.1';
+  const port = await freePort(address);
   const lines = [
     'version: 0.1',
     'log:',
@@ -90,7 +94,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     '  cache:',
     '    blobdescriptor: ""',
     'http:',
-    `  addr: 127.0.0.1:${port}`,
+    `  addr: "${hostPart}:${port}"`,
     '  secret: ocinit-test-secret',
   ];
   const certificates = options.tls === true ? makeCertificates(workDir) : undefined;
@@ -117,16 +121,16 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  const url = `${certificates === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
+  const url = `${certificates === undefined ? 'http' : 'https'}://${hostPart}:${port}`;
   try {
-    await waitUntilUp(port, child, () => output);
+    await waitUntilUp(address, port, child, () => output);
   } catch (error) {
     child.kill('SIGKILL');
     rmSync(workDir, { recursive: true, force: true });
     throw error;
   }
   return {
-    host: `127.0.0.1:${port}`,
+    host: `${hostPart}:${port}`,
     port,
     url,
     storageDir,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCredentials, pullAndUnpack } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
+import { putManifest, uploadBlob } from '../../support/distribution.ts';
 import { buildTar, compress, sha256 } from '../../support/image.ts';
 import { freePort, startRegistry, type TestRegistry } from '../../support/registry.ts';
 
@@ -12,17 +13,6 @@ const PASSWORD = 'foreign-layer-secret';
 const authorization = `Basic ${Buffer.from(`carol:${PASSWORD}`).toString('base64')}`;
 let registry: TestRegistry;
 let work: string;
-
-/** Uploads a blob with the Distribution API (monolithic POST then PUT). */
-async function uploadBlob(name: string, bytes: Buffer): Promise<string> {
-  const digest = sha256(bytes);
-  const started = await fetch(`${registry.url}/v2/${name}/blobs/uploads/`, { method: 'POST', headers: { authorization } });
-  const location = new URL(started.headers.get('location') ?? '', registry.url);
-  location.searchParams.set('digest', digest);
-  const put = await fetch(location, { method: 'PUT', body: bytes, headers: { authorization, 'content-type': 'application/octet-stream' } });
-  if (put.status !== 201) throw new Error(`blob upload failed: ${put.status} ${await put.text()}`);
-  return digest;
-}
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'ocinit-foreign-'));
@@ -47,15 +37,14 @@ describe('foreign layers', () => {
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     try {
       const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(tar)] } }));
-      const configDigest = await uploadBlob('test/foreign', config);
+      const configDigest = await uploadBlob({ url: registry.url, authorization }, 'test/foreign', config);
       const manifest = {
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
         layers: [{ mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', digest: sha256(layer), size: layer.length, urls: [`http://localhost:${port}/layers/1`] }],
       };
-      const put = await fetch(`${registry.url}/v2/test/foreign/manifests/v1`, { method: 'PUT', body: JSON.stringify(manifest), headers: { authorization, 'content-type': manifest.mediaType } });
-      expect(put.status).toBe(201);
+      expect(await putManifest({ url: registry.url, authorization }, 'test/foreign', 'v1', manifest)).toBe(201);
 
       const target = join(work, 'rootfs');
       const pulled = await pullAndUnpack(`${registry.host}/test/foreign:v1`, target, { store: new ContentStore(join(work, 'store')), tlsVerify: false, credentials: parseCredentials(`carol:${PASSWORD}`) });

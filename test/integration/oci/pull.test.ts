@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectImage, pullAndUnpack, pullImage, unpackImage } from '../../../src/oci/index.ts';
 import { rawTar } from '../../support/tar.ts';
+import { putManifest, uploadBlob } from '../../support/distribution.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { buildImageLayout, buildTar, pushLayout, sha256, tagLayout, writeImage, writeIndex, type ImageSpec } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
@@ -205,14 +206,9 @@ describe('pull and unpack from a real registry', () => {
 
   it('refuses artifacts that are not container images', async () => {
     const config = Buffer.from('{"name":"chart"}');
-    const configDigest = sha256(config);
-    const upload = await fetch(`${registry.url}/v2/test/artifact/blobs/uploads/`, { method: 'POST' });
-    const location = new URL(upload.headers.get('location') ?? '', registry.url);
-    location.searchParams.set('digest', configDigest);
-    expect((await fetch(location, { method: 'PUT', body: config, headers: { 'content-type': 'application/octet-stream' } })).status).toBe(201);
+    const configDigest = await uploadBlob(registry, 'test/artifact', config);
     const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: configDigest, size: config.length }, layers: [] };
-    const put = await fetch(`${registry.url}/v2/test/artifact/manifests/chart`, { method: 'PUT', body: JSON.stringify(manifest), headers: { 'content-type': manifest.mediaType } });
-    expect(put.status).toBe(201);
+    expect(await putManifest(registry, 'test/artifact', 'chart', manifest)).toBe(201);
     const store = new ContentStore(fresh('store'));
     await expect(pullImage(`${registry.host}/test/artifact:chart`, { store, tlsVerify: false })).rejects.toThrow('is an artifact (application/vnd.cncf.helm.config.v1+json), not a container image');
   });
