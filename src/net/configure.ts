@@ -8,6 +8,7 @@ import { interfaceExists, ip, isCandidateInterface, listNetInterfaces, setIpv4Fo
 import { linkUpArgs, staticArgs, type IpArgs } from './commands.ts';
 import { requestLease } from './dhcp.ts';
 import { networkIntent } from './intent.ts';
+import { configureDhcp6 } from './ipv6.ts';
 import { waitForCarrier } from './links.ts';
 import { resolvConfText } from './resolv.ts';
 import { failureLines, summaryLines } from './summary.ts';
@@ -22,6 +23,11 @@ export interface NetworkOptions {
   timeoutMs?: number | undefined;
   /** How long to wait for a carrier on each link (default 5 s). */
   carrierTimeoutMs?: number | undefined;
+  /**
+   * DHCPv6 on the interfaces that got IPv4 by DHCP: alongside the boot (default), awaited before
+   * returning (tests), or not at all.
+   */
+  dhcp6?: 'background' | 'wait' | 'off' | undefined;
   /** The rest is for running on a host (tests, bench): where things are. */
   udhcpcScript?: string | undefined;
   resolvConfPath?: string | undefined;
@@ -275,6 +281,19 @@ export async function configureNetwork(plan: NetworkPlan, options: NetworkOption
   for (const line of summaryLines(summary)) options.log.info(line);
   for (const report of outcome.reports.filter((item) => !item.ok && item.method !== 'skipped')) {
     options.log.warn(`  ${report.name}: ${report.detail ?? 'failed'}`);
+  }
+  const dhcpInterfaces = up.filter((report) => report.method === 'dhcp').map((report) => report.name);
+  if (dhcpInterfaces.length > 0 && options.dhcp6 !== 'off') {
+    const ipv6 = configureDhcp6(dhcpInterfaces, {
+      log: options.log,
+      nameservers,
+      domains: outcome.domains,
+      resolvConfPath: options.resolvConfPath,
+      sysClassNet: options.sysClassNet,
+      background: options.dhcp6 !== 'wait',
+    });
+    if (options.dhcp6 === 'wait') await ipv6;
+    else ipv6.catch((error: unknown) => options.log.warn(`DHCPv6: ${describeError(error)}`));
   }
   return summary;
 }

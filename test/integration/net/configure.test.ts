@@ -83,16 +83,19 @@ describe('network phase in the lab', () => {
     expect(await registryStatusFrom(dut)).toBe('200 registry/2.0');
   });
 
-  it('leaves IPv6 autoconfiguration (SLAAC) to the kernel: the DUT gets its address from the router advertisements', async () => {
+  it('gets an IPv6 address by DHCPv6 where a server offers one, and leaves SLAAC to the kernel', async () => {
     const dut = await newDut([['eth0', 'lab0']]);
-    const run = await bringUp(dut, {});
+    const run = await bringUp(dut, {}, { dhcp6: 'wait' });
     expect(run.summary?.interfaces[0]).toMatchObject({ name: 'eth0', ok: true });
+    expect(run.console).toMatch(/DHCPv6: eth0: fd77::1[0-9a-f]{2}\/128, dns fd77::1 \(lease 3600 s\)/);
+    expect(await inNamespace(dut, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'eth0'])).toMatchObject({ stdout: expect.stringMatching(/inet6 fd77::1[0-9a-f]{2}\/128/) });
+    expect(readFileSync(`/etc/netns/${dut}/resolv.conf`, 'utf8')).toBe(`# written by ocinit\nsearch lab\nnameserver ${LAB_GATEWAY}\nnameserver fd77::1\n`);
     let global = '';
     for (let i = 0; i < 50 && global === ''; i++) {
       global = (await inNamespace(dut, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'])).stdout;
       if (global === '') await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    expect(global).toMatch(/inet6 fd77::[0-9a-f:]+\/64/);
+    expect(global).toMatch(/inet6 fd77::[0-9a-f:]+\/64/); // SLAAC: a /64 from the advertised prefix
   });
 
   it('applies exactly one lease when two NICs both get one', async () => {
