@@ -37,6 +37,7 @@ export function createDefaultPlan(): Plan {
     services: [],
     postContainers: [],
     pipefail: false,
+    switchRoot: undefined,
     containerTimeoutSeconds: undefined,
     pipelineTimeoutSeconds: undefined,
     shutdown: { poweroffDelaySeconds: 0, shutdownCommand: 'poweroff -f', rebootCommand: 'reboot -f' },
@@ -244,6 +245,22 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     'b2c.post_container="-v results:/results docker://alpine:latest tar czf /results/logs.tgz /results/logs"',
     CONTAINER_DIFFERENCES,
   ),
+  {
+    name: 'b2c.switch_root',
+    aliases: [],
+    syntax: '[PODMAN-RUN-FLAGS] [docker://]IMAGE [INIT [ARG...]]',
+    defaultText: '(none)',
+    doc: "Boot a whole OS from an image: after the pipeline (if its status is 0; with no containers, at once), pull and verify IMAGE, unpack it into RAM, move /dev, /proc and /sys into it and hand PID 1 to its init: INIT ARGS when given, else the image's Entrypoint+Cmd, else /sbin/init. The init's environment is the image's Env, then --env-file and -e. Pull flags (--tls-verify, --creds, --platform ...) apply; the other container flags have no meaning here and are ignored.",
+    example: 'b2c.switch_root="--tls-verify=false 10.42.0.1:5000/debian-systemd:12 /sbin/init systemd.unit=multi-user.target"',
+    differences: 'Not in boot2container.',
+    repeatable: false,
+    flag: false,
+    stage: 'late',
+    apply(plan, value, context) {
+      const text = nonEmpty(value, context, 'b2c.switch_root="registry:5000/os:1"');
+      if (text !== undefined) plan.switchRoot = parseContainer(text, 'b2c.switch_root', 1, context);
+    },
+  },
   {
     name: 'b2c.pipefail',
     aliases: [],

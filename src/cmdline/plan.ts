@@ -12,6 +12,8 @@ export interface Plan {
   /** b2c.post_container: run after the pipeline, even when it failed. */
   postContainers: ContainerSpec[];
   pipefail: boolean;
+  /** b2c.switch_root (ours): after a successful pipeline, hand PID 1 to this image's init. */
+  switchRoot: ContainerSpec | undefined;
   /** b2c.container_timeout (ours): each b2c.container and b2c.post_container is stopped after this long (status 124). */
   containerTimeoutSeconds: number | undefined;
   /** b2c.pipeline_timeout (ours): the services and containers together; post containers still run. */
@@ -110,7 +112,7 @@ export type IpConfig =
     };
 
 /** Where a container string came from, so later phases can name it in messages. */
-export type ContainerParameter = 'b2c.container' | 'b2c.service' | 'b2c.post_container';
+export type ContainerParameter = 'b2c.container' | 'b2c.service' | 'b2c.post_container' | 'b2c.switch_root';
 
 export type PullPolicy = 'always' | 'missing' | 'never' | 'newer';
 
