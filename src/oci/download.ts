@@ -73,6 +73,7 @@ async function downloadBlob(
         }
         break;
       } catch (error) {
+        if (source.transport.cancelled) throw new OcinitError(`${what} was cancelled`, { image, blob: descriptor.digest, cause: error });
         if (error instanceof OcinitError || resumes >= MAX_RESUMES) throw error instanceof OcinitError ? error : new OcinitError(`${what} failed after ${resumes} resumptions: ${(error as Error).message}`, { image, blob: descriptor.digest, cause: error });
         source.transport.log?.warn(`registry ${source.transport.host}: ${what} broke at byte ${writer.size} (${(error as Error).message}); resuming`);
       }

@@ -143,6 +143,11 @@ export class RegistryTransport {
         : new ProxyAgent({ uri: options.proxy, requestTls: tls, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs });
   }
 
+  /** True once the caller's AbortSignal fired. */
+  get cancelled(): boolean {
+    return this.#signal?.aborted === true;
+  }
+
   async close(): Promise<void> {
     await this.#dispatcher.close();
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,6 +137,25 @@ describe('transport against a misbehaving network', () => {
       objectStore.closeAllConnections();
       await new Promise((resolve) => objectStore.close(resolve));
     }
+  });
+});
+
+describe('cancellation', () => {
+  it('stops a pull mid-download when the signal fires, leaving no target and no partial blob', async () => {
+    const controller = new AbortController();
+    const storeDir = fresh('store');
+    const target = fresh('rootfs');
+    const pulling = pullAndUnpack(reference, target, {
+      store: new ContentStore(storeDir),
+      ...FAST,
+      credentials: creds(),
+      signal: controller.signal,
+      onProgress: () => controller.abort(new Error('job cancelled')),
+    });
+    await expect(pulling).rejects.toThrow('was cancelled');
+    expect(existsSync(target)).toBe(false);
+    expect(readdirSync(join(storeDir, 'tmp'))).toEqual([]);
+    expect(readdirSync(join(target, '..')).filter((name) => name.includes('ocinit-'))).toEqual([]);
   });
 });
 
