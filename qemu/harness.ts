@@ -29,7 +29,9 @@ export interface BootOptions {
   accel?: Accel;
   /** Called with console output as it arrives. */
   onOutput?: (chunk: string) => void;
-  /** Raw QEMU arguments appended last (second NIC, PXE boot order, ...). */
+  /** Boot from the NIC's iPXE ROM instead of -kernel/-initrd (the lab serves what it boots). */
+  pxe?: boolean;
+  /** Raw QEMU arguments appended last (second NIC, RTC base, ...). */
   extraArgs?: readonly string[];
 }
 
@@ -114,9 +116,7 @@ export function qemuArguments(options: BootOptions, accel: 'kvm' | 'tcg'): strin
     '-serial', 'stdio',
     '-monitor', 'none',
     '-no-reboot',
-    '-kernel', kernel,
-    '-initrd', initrd,
-    '-append', append,
+    ...(options.pxe === true ? ['-boot', 'n'] : ['-kernel', kernel, '-initrd', initrd, '-append', append]),
   ];
   const net = options.net ?? { kind: 'user' };
   const mac = options.mac === undefined ? '' : `,mac=${options.mac}`;
@@ -135,7 +135,7 @@ export function qemuArguments(options: BootOptions, accel: 'kvm' | 'tcg'): strin
 export function boot(options: BootOptions = {}): Promise<BootResult> {
   const kernel = options.kernel ?? defaultKernel();
   const initrd = options.initrd ?? defaultInitrd();
-  for (const file of [kernel, initrd]) {
+  for (const file of options.pxe === true ? [] : [kernel, initrd]) {
     if (!existsSync(file)) return Promise.reject(new Error(`${file} does not exist: run make initrd (or pass --kernel/--initrd)`));
   }
   const wanted = options.accel ?? 'auto';
