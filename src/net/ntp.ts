@@ -49,5 +49,6 @@ export async function setClockFromNtp(peer: NtpPeer, log: Logger, options: { por
     }
     return;
   }
-  log.warn(`NTP: no time from ${host} after ${ATTEMPTS} tries, keeping the clock at ${new Date().toISOString()} (b2c.ntp_peer): ${reasons.join('; ')}`);
+  const distinct = reasons.filter((reason, index) => reasons.indexOf(reason) === index);
+  log.warn(`NTP: no time from ${host} after ${ATTEMPTS} tries, keeping the clock at ${new Date().toISOString()} (b2c.ntp_peer): ${distinct.join('; ')}`);
 }
