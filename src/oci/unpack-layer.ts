@@ -35,8 +35,8 @@ export function entryComponents(name: string): string[] {
  * tree; an overlayfs mode can instead turn them into overlay whiteouts in a per-layer directory.
  */
 export interface WhiteoutStrategy {
-  whiteout(applier: LayerApplier, parent: string[], name: string, entryPath: string): void;
-  opaque(applier: LayerApplier, parent: string[], entryPath: string): void;
+  whiteout(applier: LayerApplier, parent: string[], name: string, entryPath: string): void | Promise<void>;
+  opaque(applier: LayerApplier, parent: string[], entryPath: string): void | Promise<void>;
 }
 
 export const flattenWhiteouts: WhiteoutStrategy = {
@@ -48,6 +48,25 @@ export const flattenWhiteouts: WhiteoutStrategy = {
   opaque(applier, parent) {
     const dir = applier.resolveDirectory(parent, true);
     if (dir !== undefined) applier.clearLowerChildren(dir);
+  },
+};
+
+/**
+ * For a layer unpacked on its own as an overlayfs lower directory: `.wh.NAME` becomes the character
+ * device 0:0 `NAME`, and an opaque marker sets `trusted.overlay.opaque=y` on its directory.
+ */
+export const overlayWhiteouts: WhiteoutStrategy = {
+  async whiteout(applier, parent, name, entryPath) {
+    const dir = applier.resolveDirectory(parent, true);
+    if (dir === undefined) throw hostile('parent is not a directory', entryPath);
+    const target = join(dir, name);
+    applier.removeLower(target);
+    await runChecked(['mknod', target, 'c', '0', '0'], { what: `creating the overlay whiteout for ${entryPath}` });
+  },
+  async opaque(applier, parent, entryPath) {
+    const dir = applier.resolveDirectory(parent, true);
+    if (dir === undefined) throw hostile('parent is not a directory', entryPath);
+    await runChecked(['setfattr', '-n', 'trusted.overlay.opaque', '-v', 'y', dir], { what: `marking ${entryPath} opaque` });
   },
 };
 
@@ -115,13 +134,14 @@ export class LayerApplier implements TarSink {
     }
     if (name.startsWith(WHITEOUT_PREFIX)) {
       if (entry.type === 'directory') throw hostile('a whiteout that is a directory', entry.path);
-      if (name === OPAQUE_MARKER) this.#whiteouts.opaque(this, components, entry.path);
+      let done: void | Promise<void> = undefined;
+      if (name === OPAQUE_MARKER) done = this.#whiteouts.opaque(this, components, entry.path);
       else if (!name.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) {
         const hidden = name.slice(WHITEOUT_PREFIX.length);
         if (hidden === '' || hidden === '.' || hidden === '..') throw hostile('whiteout of an invalid name', entry.path);
-        this.#whiteouts.whiteout(this, components, hidden, entry.path);
+        done = this.#whiteouts.whiteout(this, components, hidden, entry.path);
       }
-      return undefined;
+      return done instanceof Promise ? done.then(() => undefined) : undefined;
     }
     const parent = this.resolveDirectory(components, true);
     if (parent === undefined) throw hostile('parent is not a directory', entry.path);

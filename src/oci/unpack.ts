@@ -10,7 +10,7 @@ import { layerCompression, type LayerCompression } from './media-types.ts';
 import { noteStreamedBytes } from './memory.ts';
 import type { PulledImage, PulledLayer } from './pull.ts';
 import { TarReader } from './tar.ts';
-import { flattenWhiteouts, LayerApplier, UnpackState, type UnpackLimits, type WhiteoutStrategy } from './unpack-layer.ts';
+import { flattenWhiteouts, LayerApplier, overlayWhiteouts, UnpackState, type UnpackLimits, type WhiteoutStrategy } from './unpack-layer.ts';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -250,4 +250,30 @@ export async function unpackImage(image: PulledImage, targetDir: string, options
     staging.discard();
     throw error;
   }
+}
+
+/**
+ * Unpacks each layer on its own into the store (`layers/<diff_id>`), with overlayfs whiteouts, once;
+ * returns the directories bottom layer first, ready to be overlayfs lowerdirs (reversed). Limits
+ * apply per layer. Unlike flattening, a layer cannot write through a lower layer's symlink here:
+ * each layer only sees itself.
+ */
+export async function unpackLayers(image: PulledImage, options: UnpackOptions): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const layer of image.layers) {
+    if (!(await options.store.hasLayer(layer.diffId))) {
+      const staging = await options.store.layerStaging();
+      try {
+        const state = new UnpackState(staging, options.limits);
+        await applyLayer(options.store, layer, state, image.reference.canonical, { whiteouts: overlayWhiteouts });
+        state.finish();
+        await options.store.commitLayer(staging, layer.diffId);
+      } catch (error) {
+        rmSync(staging, { recursive: true, force: true });
+        throw error;
+      }
+    }
+    dirs.push(options.store.layerDir(layer.diffId));
+  }
+  return dirs;
 }

@@ -1,8 +1,9 @@
 import { createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OcinitError } from '../log/errors.ts';
 import { DigestVerifier, parseDigest } from '../oci/digest.ts';
+import { runChecked } from '../system/exec.ts';
 
 /** Thrown when bytes do not match their descriptor; names the blob, the expected and actual values. */
 export class DigestMismatchError extends OcinitError {}
@@ -170,6 +171,39 @@ export class ContentStore {
     return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024 });
   }
 
+  /** Where a layer unpacked on its own (an overlayfs lower directory) lives, by diff_id. */
+  layerDir(diffId: string): string {
+    const parsed = parseDigest(diffId, 'diff_id');
+    return join(this.rootDir, 'layers', parsed.algorithm, parsed.hex);
+  }
+
+  async hasLayer(diffId: string): Promise<boolean> {
+    return (await stat(this.layerDir(diffId)).catch(() => undefined))?.isDirectory() === true;
+  }
+
+  /** A fresh directory to unpack a layer into, on the store's filesystem (see commitLayer). */
+  async layerStaging(): Promise<string> {
+    await this.#init();
+    const dir = await mkdtemp(join(this.rootDir, 'tmp', 'layer-'));
+    await chmod(dir, 0o755);
+    return dir;
+  }
+
+  /**
+   * Makes an unpacked layer visible under its diff_id: its files are flushed to disk first (syncfs,
+   * as a cache device is power-cycled with the machine), then the directory is renamed into place.
+   */
+  async commitLayer(staging: string, diffId: string): Promise<void> {
+    const final = this.layerDir(diffId);
+    await mkdir(join(final, '..'), { recursive: true });
+    await runChecked(['sync', '-f', staging], { what: 'flushing an unpacked layer to disk' });
+    if (await this.hasLayer(diffId)) {
+      await rm(staging, { recursive: true, force: true });
+      return;
+    }
+    await rename(staging, final);
+  }
+
   /** Remembers which manifest a reference resolved to (for gc roots and offline use). */
   async setRef(name: string, manifestDigest: string): Promise<void> {
     await this.#init();
@@ -208,6 +242,16 @@ export class ContentStore {
   async gc(keep: readonly string[]): Promise<GcResult> {
     await this.#init();
     const reachable = new Set<string>();
+    const reachableLayers = new Set<string>();
+    const visitConfig = async (digest: string): Promise<void> => {
+      const bytes = await readFile(this.blobPath(digest)).catch(() => undefined);
+      try {
+        const config = JSON.parse(bytes?.toString('utf8') ?? '{}') as { rootfs?: { diff_ids?: unknown[] } };
+        for (const diffId of config.rootfs?.diff_ids ?? []) if (typeof diffId === 'string') reachableLayers.add(diffId);
+      } catch {
+        // not a config: it keeps no layer directory
+      }
+    };
     const visit = async (digest: string): Promise<void> => {
       if (reachable.has(digest)) return;
       reachable.add(digest);
@@ -219,6 +263,7 @@ export class ContentStore {
       } catch {
         return;
       }
+      if (typeof document.config?.digest === 'string' && /^(sha256|sha512):[a-f0-9]+$/.test(document.config.digest)) await visitConfig(document.config.digest);
       const children = [...(document.manifests ?? []), ...(document.config === undefined ? [] : [document.config]), ...(document.layers ?? [])];
       for (const child of children) {
         if (typeof child.digest === 'string' && /^(sha256|sha512):[a-f0-9]+$/.test(child.digest)) {
@@ -236,6 +281,14 @@ export class ContentStore {
       freedBytes += (await stat(path).catch(() => undefined))?.size ?? 0;
       await rm(path, { force: true });
       removed.push(digest);
+    }
+    for (const algorithm of ['sha256', 'sha512']) {
+      for (const hex of await readdir(join(this.rootDir, 'layers', algorithm)).catch(() => [] as string[])) {
+        const diffId = `${algorithm}:${hex}`;
+        if (reachableLayers.has(diffId)) continue;
+        await rm(join(this.rootDir, 'layers', algorithm, hex), { recursive: true, force: true });
+        removed.push(`layer ${diffId}`);
+      }
     }
     await rm(join(this.rootDir, 'tmp'), { recursive: true, force: true });
     await mkdir(join(this.rootDir, 'tmp'), { recursive: true });

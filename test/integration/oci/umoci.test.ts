@@ -1,47 +1,18 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, type Stats } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pullImage, unpackImage } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { pushLayout } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { describeTree } from '../../support/tree.ts';
 
 const run = promisify(execFile);
 let registry: TestRegistry;
 let work: string;
-
-/** Everything observable about a tree, one line per entry (hardlinks grouped by first path). */
-function describeTree(root: string): Map<string, string> {
-  const entries = new Map<string, string>();
-  const firstPathOfInode = new Map<number, string>();
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      const stat: Stats = lstatSync(path);
-      const rel = relative(root, path);
-      let detail = '';
-      if (stat.isSymbolicLink()) detail = `-> ${readlinkSync(path)}`;
-      else if (stat.isFile()) {
-        detail = createHash('sha256').update(readFileSync(path)).digest('hex');
-        if (stat.nlink > 1) {
-          const first = firstPathOfInode.get(stat.ino) ?? rel;
-          firstPathOfInode.set(stat.ino, first);
-          detail += ` link-group ${first}`;
-        }
-      } else if (stat.isCharacterDevice() || stat.isBlockDevice()) detail = `rdev ${stat.rdev}`;
-      const type = stat.isDirectory() ? 'd' : stat.isSymbolicLink() ? 'l' : stat.isFile() ? 'f' : stat.isFIFO() ? 'p' : stat.isCharacterDevice() ? 'c' : 'b';
-      const mtime = stat.isDirectory() ? '' : ` mtime ${Math.floor(stat.mtimeMs / 1000)}`;
-      entries.set(rel, `${type} ${(stat.mode & 0o7777).toString(8)} ${stat.uid}:${stat.gid}${mtime} ${detail}`);
-      if (stat.isDirectory()) walk(path);
-    }
-  };
-  walk(root);
-  return entries;
-}
 
 beforeAll(async () => {
   registry = await startRegistry();
