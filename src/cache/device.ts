@@ -61,10 +61,10 @@ export async function applyDecision(decision: Exclude<CacheDecision, { action: '
     case 'mount':
       log.info(`cache: using ${decision.device}: ${decision.reason}`);
       if (!(await checkExt4(decision.device, log))) {
-        throw new OcinitError(`the cache filesystem on ${decision.device} has errors e2fsck could not repair`, {
-          parameter: 'b2c.cache_device',
-          hint: 'reformat it with b2c.cache_device=reset (the cached images are downloaded again; volumes on it are lost)',
-        });
+        // A cache is worth less than the job: a filesystem e2fsck cannot repair (a format cut by a
+        // power loss, a failing disk) is made again rather than left to fail every later boot.
+        log.warn(`cache: FORMATTING ${decision.device} (everything on it is erased): its filesystem has errors e2fsck could not repair`);
+        await formatExt4(decision.device, CACHE_LABEL, log);
       }
       return decision.device;
     case 'format':

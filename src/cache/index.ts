@@ -65,8 +65,8 @@ function inRam(root: string, settings: CacheSettings, swap: ActiveSwap | undefin
   return storage;
 }
 
-function onCache(layout: CacheLayout, device: string, settings: CacheSettings, swap: ActiveSwap | undefined, log: Logger): Storage {
-  let closed = false;
+/** The Storage view of a prepared cache layout; `close` releases it. */
+export function storageOnCache(layout: CacheLayout, device: string | undefined, settings: CacheSettings, close: () => Promise<void>): Storage {
   return {
     storeDir: layout.storeDir,
     volumesDir: layout.volumesDir,
@@ -76,16 +76,21 @@ function onCache(layout: CacheLayout, device: string, settings: CacheSettings, s
     cache: layout,
     device,
     settings,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await swap?.disable();
-      await syncAll();
-      await markCleanShutdown(layout).catch((error: unknown) => log.warn(`cache: cannot record the clean shutdown: ${describeError(error)}`));
-      await unmount(layout.root, log);
-      log.info(`cache: ${device} synced and unmounted`);
-    },
+    close,
   };
+}
+
+function onCache(layout: CacheLayout, device: string, settings: CacheSettings, swap: ActiveSwap | undefined, log: Logger): Storage {
+  let closed = false;
+  return storageOnCache(layout, device, settings, async () => {
+    if (closed) return;
+    closed = true;
+    await swap?.disable();
+    await syncAll();
+    await markCleanShutdown(layout).catch((error: unknown) => log.warn(`cache: cannot record the clean shutdown: ${describeError(error)}`));
+    await unmount(layout.root, log);
+    log.info(`cache: ${device} synced and unmounted`);
+  });
 }
 
 /** b2c.swap; without a cache (swapFile undefined) only a swap device works. A failure is logged, never fatal. */

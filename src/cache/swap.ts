@@ -1,5 +1,5 @@
 // b2c.swap: a swap file on the cache (created at boot, removed at shutdown) or a swap device.
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import type { SwapSpec } from '../cmdline/plan.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -10,6 +10,12 @@ export interface ActiveSwap {
   path: string;
   /** Turns it off (and deletes the file when it was one). */
   disable(): Promise<void>;
+}
+
+/** The kernel's own line for `path` in /proc/swaps (size and use in KiB), if it is active. */
+export async function swapStatus(path: string): Promise<string | undefined> {
+  const text = await readFile('/proc/swaps', 'utf8').catch(() => '');
+  return text.split('\n').find((line) => line.split(/\s+/)[0] === path)?.replace(/\s+/g, ' ');
 }
 
 async function setSwappiness(value: number | undefined, log: Logger): Promise<void> {
@@ -62,6 +68,13 @@ export async function enableSwap(spec: SwapSpec, swapFilePath: string | undefine
     active = await swapFile(swapFilePath, spec.size, log);
     await setSwappiness(spec.swappiness, log);
   }
-  log.info(`swap: ${active.path} is active`);
-  return active;
+  log.info(`swap: active: ${(await swapStatus(active.path)) ?? `${active.path} (not listed in /proc/swaps)`}`);
+  return {
+    path: active.path,
+    disable: async () => {
+      const status = await swapStatus(active.path);
+      if (status !== undefined) log.info(`swap: still active at the end of the session: ${status}`);
+      await active.disable();
+    },
+  };
 }

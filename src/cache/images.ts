@@ -1,0 +1,197 @@
+// The pull path on top of the cache: --pull policies, the registry-outage fallback
+// (b2c.cache_offline), last-use records and garbage collection when space runs low.
+import { readFile } from 'node:fs/promises';
+import type { PullPolicy } from '../cmdline/plan.ts';
+import { OcinitError } from '../log/errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { digestOf } from '../oci/digest.ts';
+import { parseReference, pullImage, type PulledImage, type PullOptions } from '../oci/index.ts';
+import { parseImageConfig, parseManifestDocument, type ImageManifest } from '../oci/manifest.ts';
+import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from '../oci/platform.ts';
+import type { ImageReference } from '../oci/reference.ts';
+import { refName } from '../oci/resolve.ts';
+import { RegistryUnreachableError } from '../oci/transport.ts';
+import { ContentStore } from '../store/index.ts';
+import { collectGarbage, minFreeBytes, recordUse, spaceOf } from './gc.ts';
+import type { Storage } from './index.ts';
+
+export interface CachedImage {
+  image: PulledImage;
+  /** The registry could not be reached and the cached copy was used (b2c.cache_offline). */
+  offline: boolean;
+}
+
+export type CachePullOptions = Omit<PullOptions, 'store' | 'log'>;
+
+/** Whether b2c.cache_offline lets `reference` run from the cache while its registry is down. */
+export function offlineAllowed(reference: ImageReference, setting: Storage['settings']['offline']): boolean {
+  if (setting === 'always') return true;
+  if (setting === 'never') return false;
+  return reference.digest !== undefined;
+}
+
+function isOutOfSpace(error: unknown): boolean {
+  for (let current: unknown = error; current !== undefined && current !== null; current = (current as { cause?: unknown }).cause) {
+    if ((current as { code?: unknown }).code === 'ENOSPC') return true;
+    if (current instanceof Error && /ENOSPC|no space left/i.test(current.message)) return true;
+  }
+  return false;
+}
+
+async function readVerified(store: ContentStore, digest: string): Promise<Buffer | undefined> {
+  const bytes = await readFile(store.blobPath(digest)).catch(() => undefined);
+  if (bytes === undefined) return undefined;
+  if (digestOf(bytes, digest.startsWith('sha512:') ? 'sha512' : 'sha256') === digest) return bytes;
+  await store.discard(digest);
+  return undefined;
+}
+
+/**
+ * The image `reference` last resolved to (or its pinned digest), built from the store alone; undefined
+ * unless its manifest, config and every layer are there and verify.
+ */
+export async function imageFromStore(referenceText: string, store: ContentStore, platformWanted?: Platform): Promise<PulledImage | undefined> {
+  const reference = parseReference(referenceText);
+  const image = reference.canonical;
+  const platform = normalizePlatform(platformWanted ?? hostPlatform());
+  const top = reference.digest ?? (await store.getRef(refName(image, platform)));
+  if (top === undefined) return undefined;
+  try {
+    const topBytes = await readVerified(store, top);
+    if (topBytes === undefined) return undefined;
+    let document = parseManifestDocument(topBytes, undefined, { image, blob: top });
+    let manifestDigest = top;
+    if (document.kind === 'index') {
+      const chosen = selectPlatform(document.manifests, platform);
+      if (chosen === undefined) return undefined;
+      const bytes = await store.read(chosen.digest, chosen.size);
+      if (bytes === undefined) return undefined;
+      document = parseManifestDocument(bytes, chosen.mediaType, { image, blob: chosen.digest });
+      manifestDigest = chosen.digest;
+    }
+    if (document.kind !== 'manifest') return undefined;
+    const manifest: ImageManifest = document;
+    const configBytes = await store.read(manifest.config.digest, manifest.config.size);
+    if (configBytes === undefined) return undefined;
+    const config = parseImageConfig(configBytes, manifest.layers.length, { image, blob: manifest.config.digest });
+    for (const layer of manifest.layers) if (!(await store.has(layer.digest, layer.size))) return undefined;
+    return {
+      reference,
+      manifestDigest,
+      platform: normalizePlatform({ os: config.os ?? platform.os, architecture: config.architecture ?? platform.architecture, ...(config.variant === undefined ? {} : { variant: config.variant }) }),
+      config,
+      configDigest: manifest.config.digest,
+      manifest,
+      layers: manifest.layers.map((descriptor, index) => ({ descriptor, diffId: config.rootfs.diff_ids[index] ?? '' })),
+      source: 'cache',
+      blobsDownloaded: 0,
+      bytesDownloaded: 0,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One boot's view of the cached images. Every image it hands out is protected from collection
+ * for the rest of the boot; `notices` lists what the status summary must repeat (offline runs).
+ */
+export class ImageCache {
+  readonly store: ContentStore;
+  readonly notices: string[] = [];
+  readonly #storage: Storage;
+  readonly #log: Logger;
+  readonly #inUse = new Set<string>();
+
+  constructor(storage: Storage, log: Logger) {
+    this.#storage = storage;
+    this.#log = log;
+    this.store = new ContentStore(storage.storeDir);
+  }
+
+  /** The image for `reference` under `policy` (boot2container's default is `always`). */
+  async get(referenceText: string, policy: PullPolicy, options: CachePullOptions = {}): Promise<CachedImage> {
+    const reference = parseReference(referenceText);
+    if (policy === 'never' || policy === 'missing') {
+      const cached = await imageFromStore(referenceText, this.store, options.platform);
+      if (cached !== undefined) return this.#use(referenceText, cached, false);
+      if (policy === 'never') {
+        throw new OcinitError(`--pull=never, and ${reference.canonical} is not in the ${this.#storage.persistent ? 'cache' : 'store (RAM: nothing survives a reboot)'}`, {
+          image: reference.canonical,
+          hint: 'use --pull=missing or --pull=always, or b2c.cache_device=auto so images persist',
+        });
+      }
+    }
+    await this.#collectIfLow();
+    try {
+      return this.#use(referenceText, await this.#pull(referenceText, options), false);
+    } catch (error) {
+      if (!(error instanceof RegistryUnreachableError) || !offlineAllowed(reference, this.#storage.settings.offline)) throw error;
+      const cached = await imageFromStore(referenceText, this.store, options.platform);
+      if (cached === undefined) throw error;
+      const notice = `REGISTRY UNREACHABLE: running ${reference.canonical} from the cache (${cached.manifestDigest}, as last pulled) because b2c.cache_offline=${this.#storage.settings.offline}: ${error.message}`;
+      this.#log.error(notice);
+      this.notices.push(notice);
+      return this.#use(referenceText, cached, true);
+    }
+  }
+
+  /** Marks digests as needed by this boot (images the pipeline got elsewhere). */
+  protect(digest: string): void {
+    this.#inUse.add(digest);
+  }
+
+  async #pull(referenceText: string, options: CachePullOptions): Promise<PulledImage> {
+    const pullOptions: PullOptions = { ...options, store: this.store, log: this.#log };
+    try {
+      return await pullImage(referenceText, pullOptions);
+    } catch (error) {
+      if (!isOutOfSpace(error) || this.#storage.cache === undefined) throw error;
+      this.#log.warn(`cache: out of space while pulling ${referenceText}: removing every image this boot does not use`);
+      const collected = await this.#collect(Number.MAX_SAFE_INTEGER);
+      try {
+        return await pullImage(referenceText, pullOptions);
+      } catch (retryError) {
+        if (!isOutOfSpace(retryError)) throw retryError;
+        throw new OcinitError(`${referenceText} does not fit in the cache, even after removing every image this boot does not use (${(collected / 1e6).toFixed(0)} MB free)`, {
+          image: referenceText,
+          hint: 'use a bigger cache disk, a smaller b2c.swap, or fewer/smaller images in this job',
+          cause: retryError,
+        });
+      }
+    }
+  }
+
+  async #use(referenceText: string, image: PulledImage, offline: boolean): Promise<CachedImage> {
+    this.#inUse.add(image.manifestDigest);
+    const platform = formatPlatform(image.platform);
+    const top = image.reference.digest ?? (await this.store.getRef(refName(image.reference.canonical, normalizePlatform(image.platform)))) ?? image.manifestDigest;
+    this.#inUse.add(top);
+    const usageDir = this.#storage.cache?.usageDir;
+    if (usageDir !== undefined) {
+      await recordUse(usageDir, { reference: referenceText, topDigest: top, manifestDigest: image.manifestDigest, lastUsed: Date.now() }).catch((error: unknown) =>
+        this.#log.warn(`cache: cannot record the use of ${referenceText} (${platform}): ${(error as Error).message}`),
+      );
+    }
+    return { image, offline };
+  }
+
+  async #collectIfLow(): Promise<void> {
+    const cache = this.#storage.cache;
+    if (cache === undefined) return;
+    const space = await spaceOf(cache.root);
+    const wanted = minFreeBytes(this.#storage.settings.minFree, space.totalBytes);
+    if (space.freeBytes >= wanted) return;
+    this.#log.info(`cache: ${(space.freeBytes / 1e6).toFixed(0)} MB free, below b2c.cache_min_free (${(wanted / 1e6).toFixed(0)} MB): collecting unused images`);
+    await this.#collect(wanted);
+  }
+
+  /** Collects until `wantFreeBytes` are free; returns the free bytes after. */
+  async #collect(wantFreeBytes: number): Promise<number> {
+    const cache = this.#storage.cache;
+    if (cache === undefined) return 0;
+    const result = await collectGarbage({ root: cache.root, usageDir: cache.usageDir, imagesDir: cache.imagesDir, store: this.store, inUse: this.#inUse, wantFreeBytes, log: this.#log });
+    this.#log.info(`cache: collection removed ${result.removedImages.length} image(s), ${(result.freeBytes / 1e6).toFixed(0)} MB free now`);
+    return result.freeBytes;
+  }
+}

@@ -1,0 +1,141 @@
+// ImageCache against Debian's docker-registry: --pull policies, reuse without downloads, the
+// outage fallback for digest-pinned images, last-use records and collection.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storageOnCache, type Storage } from '../../../src/cache/index.ts';
+import { readUsage, unpackedImageDir } from '../../../src/cache/gc.ts';
+import { ImageCache, offlineAllowed } from '../../../src/cache/images.ts';
+import { cacheLayout, prepareLayout, verifyStore } from '../../../src/cache/layout.ts';
+import { createDefaultPlan } from '../../../src/cmdline/parameters.ts';
+import { Logger } from '../../../src/log/logger.ts';
+import { parseReference } from '../../../src/oci/reference.ts';
+import { buildImageLayout, pushLayout, type ImageSpec } from '../../support/image.ts';
+import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+
+let registry: TestRegistry;
+let work: string;
+let counter = 0;
+const PULL = { tlsVerify: false, attempts: 1, retryDelayMs: 10, timeoutMs: 2000 };
+
+function spec(text: string): ImageSpec {
+  return { layers: [{ files: [{ path: 'hello.txt', content: `${text}\n${'x'.repeat(4096)}` }] }, { files: [{ path: 'etc/motd', content: text }] }] };
+}
+
+async function push(text: string, tag: string): Promise<string> {
+  const layout = join(work, `layout-${counter++}`);
+  await buildImageLayout(layout, tag, spec(text));
+  return pushLayout(layout, tag, registry, { name: 'cache/test' });
+}
+
+async function cacheStorage(settings: Partial<Storage['settings']> = {}): Promise<Storage> {
+  const layout = cacheLayout(join(work, `cache-${counter++}`));
+  mkdirSync(layout.root, { recursive: true });
+  const log = new Logger({ sink: () => {}, color: false });
+  await prepareLayout(layout, log, { verify: false });
+  return storageOnCache(layout, undefined, { ...createDefaultPlan().cache, ...settings }, async () => {});
+}
+
+function logger(): { log: Logger; text: () => string } {
+  let text = '';
+  return { log: new Logger({ sink: (chunk) => (text += chunk), color: false }), text: () => text };
+}
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  work = mkdtempSync(join(tmpdir(), 'ocinit-cache-images-'));
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+describe('ImageCache', () => {
+  it('--pull=always asks the registry again but downloads no blob it has; missing and never use the cache', async () => {
+    const reference = await push('one', 'one');
+    const storage = await cacheStorage();
+    const first = await new ImageCache(storage, logger().log).get(reference, 'always', PULL);
+    expect(first.image.blobsDownloaded).toBe(3);
+    const again = await new ImageCache(storage, logger().log).get(reference, 'always', PULL);
+    expect(again.image.blobsDownloaded).toBe(0);
+    expect(again.image.manifestDigest).toBe(first.image.manifestDigest);
+    for (const policy of ['missing', 'never'] as const) {
+      const cached = await new ImageCache(storage, logger().log).get(reference, policy, PULL);
+      expect(cached).toMatchObject({ offline: false, image: { source: 'cache', manifestDigest: first.image.manifestDigest } });
+    }
+    const records = await readUsage(storage.cache?.usageDir ?? '');
+    expect(records.map((record) => record.manifestDigest)).toEqual([first.image.manifestDigest]);
+  });
+
+  it('--pull=never on an image the cache lacks fails with a hint, downloading nothing', async () => {
+    const reference = await push('absent', 'absent');
+    const storage = await cacheStorage();
+    await expect(new ImageCache(storage, logger().log).get(reference, 'never', PULL)).rejects.toThrow(/--pull=never, and .* is not in the cache/);
+    expect(await new ImageCache(storage, logger().log).store.listBlobs()).toEqual([]);
+  });
+
+  it('a corrupt cached layer is never used: it is discarded and downloaded again', async () => {
+    const reference = await push('corrupt', 'corrupt');
+    const storage = await cacheStorage();
+    const cache = new ImageCache(storage, logger().log);
+    const pulled = await cache.get(reference, 'always', PULL);
+    const layer = pulled.image.layers[0]?.descriptor;
+    if (layer === undefined) throw new Error('no layer');
+    const path = cache.store.blobPath(layer.digest);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
+    writeFileSync(path, bytes);
+    const report = await verifyStore(storage.storeDir, logger().log);
+    expect(report.discarded).toEqual([layer.digest]);
+    const again = await new ImageCache(storage, logger().log).get(reference, 'missing', PULL);
+    expect(again.image.blobsDownloaded).toBe(1);
+  });
+
+  it('b2c.cache_offline: digest-pinned references may run from the cache by default, tags only with always', () => {
+    const pinned = parseReference(`127.0.0.1:5000/a/b@sha256:${'a'.repeat(64)}`);
+    const tagged = parseReference('127.0.0.1:5000/a/b:latest');
+    expect([offlineAllowed(pinned, 'digest'), offlineAllowed(tagged, 'digest')]).toEqual([true, false]);
+    expect([offlineAllowed(pinned, 'never'), offlineAllowed(tagged, 'always')]).toEqual([false, true]);
+  });
+
+  it('collection removes the least recently used images not in use, and what they alone needed', async () => {
+    const storage = await cacheStorage();
+    const old = await push('old image', 'old');
+    const recent = await push('recent image', 'recent');
+    const current = await push('current image', 'current');
+    const oldImage = (await new ImageCache(storage, logger().log).get(old, 'always', PULL)).image;
+    const recentImage = (await new ImageCache(storage, logger().log).get(recent, 'always', PULL)).image;
+    mkdirSync(unpackedImageDir(storage.imagesDir, oldImage.manifestDigest), { recursive: true });
+
+    // Any free space is too little now: everything this boot does not use may go, oldest first.
+    const squeezed: Storage = { ...storage, settings: { ...storage.settings, minFree: { bytes: Number.MAX_SAFE_INTEGER } } };
+    const { log, text } = logger();
+    const cache = new ImageCache(squeezed, log);
+    const currentImage = (await cache.get(current, 'always', PULL)).image;
+    expect(text()).toMatch(/removed .*:old[\s\S]*removed .*:recent/);
+    expect(existsSync(unpackedImageDir(storage.imagesDir, oldImage.manifestDigest))).toBe(false);
+    const blobs = await cache.store.listBlobs();
+    for (const layer of [...oldImage.layers, ...recentImage.layers]) expect(blobs).not.toContain(layer.descriptor.digest);
+    for (const layer of currentImage.layers) expect(blobs).toContain(layer.descriptor.digest);
+    // What this boot already uses survives a second collection.
+    await cache.get(current, 'always', PULL);
+    expect(await cache.store.listBlobs()).toEqual(expect.arrayContaining(currentImage.layers.map((layer) => layer.descriptor.digest)));
+  });
+
+  it('with the registry stopped, a digest-pinned image pulled before still comes from the cache', async () => {
+    const tagged = await push('outage', 'outage');
+    const storage = await cacheStorage();
+    const pulled = await new ImageCache(storage, logger().log).get(tagged, 'always', PULL);
+    const pinned = `${tagged.replace(/:outage$/, '')}@${pulled.image.manifestDigest}`;
+    await registry.stop();
+    try {
+      const cached = await new ImageCache(storage, logger().log).get(pinned, 'always', PULL);
+      expect(cached.image.manifestDigest).toBe(pulled.image.manifestDigest);
+      expect(cached.image.blobsDownloaded).toBe(0);
+    } finally {
+      registry = await startRegistry();
+    }
+  });
+});
