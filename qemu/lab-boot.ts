@@ -5,9 +5,8 @@
 //                      (qemu/lab pxe NAME KERNEL INITRD ARGS... publishes it)
 //   --rtc BASE         start the guest clock at BASE (e.g. 2020-01-01), to see NTP set it
 //   --kernel, --initrd, --timeout, --accel, --mem: as for qemu/run
-import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { boot, EXIT_NO_STATUS, EXIT_TIMEOUT, EXIT_USAGE, pipelineStatus, probeKvm, qemuArguments, defaultKernel, type Accel, type BootOptions } from './harness.ts';
+import { boot, EXIT_USAGE, type Accel, type BootOptions } from './harness.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -43,45 +42,8 @@ const options: BootOptions = {
   memMiB: values.mem === undefined ? undefined : Number(values.mem),
   accel: accelOption,
   extraArgs,
+  pxe: values.pxe,
   onOutput: (chunk) => process.stdout.write(chunk),
 };
 
-/** The harness always boots a kernel directly; for PXE drop -kernel/-initrd/-append and boot from the NIC. */
-function pxeArguments(): string[] {
-  const accel = accelOption === 'auto' ? (probeKvm(values.kernel ?? defaultKernel()) ? 'kvm' : 'tcg') : accelOption === 'kvm' ? 'kvm' : 'tcg';
-  const args = qemuArguments({ ...options, append: [] }, accel);
-  const direct = new Set(['-kernel', '-initrd', '-append']);
-  const kept: string[] = [];
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index] ?? '';
-    if (direct.has(arg)) index++;
-    else kept.push(arg);
-  }
-  return [...kept, '-boot', 'n'];
-}
-
-function netboot(): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn('qemu-system-x86_64', pxeArguments(), { stdio: ['ignore', 'pipe', 'inherit'] });
-    let consoleText = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      consoleText += chunk;
-      process.stdout.write(chunk);
-    });
-    const timer =
-      options.timeoutSeconds === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            child.kill('SIGKILL');
-          }, options.timeoutSeconds * 1000);
-    child.on('close', () => {
-      clearTimeout(timer);
-      const status = pipelineStatus(consoleText);
-      resolve(timedOut ? EXIT_TIMEOUT : status === undefined ? EXIT_NO_STATUS : status & 0xff);
-    });
-  });
-}
-
-process.exitCode = values.pxe ? await netboot() : (await boot(options)).exitCode;
+process.exitCode = (await boot(options)).exitCode;
