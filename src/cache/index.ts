@@ -11,6 +11,7 @@ import { applyDecision, mountExt4, mountNamedFilesystem, waitForInventory } from
 import { cacheLayout, markCleanShutdown, prepareLayout, type CacheLayout } from './layout.ts';
 import { decideCache } from './select.ts';
 import { enableSwap, type ActiveSwap } from './swap.ts';
+import { removeExpiredVolumes } from './volumes.ts';
 
 export interface Storage {
   /** Root of the content store (src/store ContentStore). */
@@ -142,5 +143,6 @@ export async function openStorage(plan: Plan, log: Logger, options: OpenStorageO
     return inRam(ramRoot, plan.cache, await startSwap(plan, undefined, log));
   }
   log.info(`cache: ${device} mounted at ${mountPoint} (also reachable as /container)`);
+  await removeExpiredVolumes(plan.volumes, layout.volumesDir, log);
   return onCache(layout, device, plan.cache, await startSwap(plan, layout.swapFile, log), log);
 }

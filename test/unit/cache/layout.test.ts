@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cacheLayout, CACHE_LAYOUT_VERSION, markCleanShutdown, parseMetadata, prepareLayout } from '../../../src/cache/layout.ts';
+import { removeExpiredVolumes } from '../../../src/cache/volumes.ts';
+import { parseCommandLine } from '../../../src/cmdline/index.ts';
 import { Logger } from '../../../src/log/logger.ts';
 import { digestOf } from '../../../src/oci/digest.ts';
 import { ContentStore } from '../../../src/store/index.ts';
@@ -84,5 +86,16 @@ describe('cache layout', () => {
     expect(report.verified).toEqual({ checked: 2, discarded: [digestOf(bad)] });
     expect(await store.listBlobs()).toEqual([digestOf(good)]);
     expect(text()).toContain(`blob ${digestOf(bad)} does not match its digest: discarded`);
+  });
+});
+
+describe('removeExpiredVolumes', () => {
+  it('removes only the pipeline_end volumes a previous session left', async () => {
+    const layout = freshRoot();
+    await prepareLayout(layout, quietLog().log, { verify: false });
+    for (const name of ['results', 'tmpdata']) mkdirSync(join(layout.volumesDir, name, 'sub'), { recursive: true });
+    const { plan } = parseCommandLine('b2c.volume=results b2c.volume=tmpdata,expiration=pipeline_end b2c.volume=absent,expiration=pipeline_end', { env: {} });
+    expect(await removeExpiredVolumes(plan.volumes, layout.volumesDir, quietLog().log)).toEqual(['tmpdata']);
+    expect(readdirSync(layout.volumesDir)).toEqual(['results']);
   });
 });
