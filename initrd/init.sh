@@ -30,6 +30,8 @@ if [ -f "$HANDOFF" ]; then
 		command) command=$value ;;
 		newroot) newroot=$value ;;
 		init) init=$value ;;
+		args) args=$value ;;
+		env) env=$value ;;
 		reason) reason=$value ;;
 		esac
 	done <"$HANDOFF"
@@ -53,7 +55,15 @@ fi
 sync
 case "$action" in
 switch_root)
-	exec switch_root "$newroot" "$init"
+	# The new OS gets the machine's /dev, /proc and /sys; args and env are words quoted by the
+	# launcher (handoff.ts shellQuote), safe to eval. env -i: the init sees only the image's environment.
+	say "ocinit: switching root to $newroot, init $init"
+	for fs in dev proc sys; do
+		mkdir -p "$newroot/$fs"
+		mount --move "/$fs" "$newroot/$fs" || echo "ocinit: cannot move /$fs into the new root"
+	done
+	eval "set -- $args"
+	eval "exec env -i $env switch_root \"\$newroot\" \"\$init\" \"\$@\""
 	;;
 reboot | poweroff)
 	if [ "$action" = poweroff ]; then

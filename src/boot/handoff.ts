@@ -5,7 +5,15 @@ import type { ShutdownSettings } from '../cmdline/plan.ts';
 /** Where the launcher tells PID 1 (initrd/init.sh) how to end the session. */
 export const HANDOFF_FILE = '/run/ocinit/handoff';
 
-export type EndAction = { action: 'poweroff' } | { action: 'reboot' } | { action: 'switch_root'; newRoot: string; init: string };
+export type EndAction =
+  | { action: 'poweroff' }
+  | { action: 'reboot' }
+  | { action: 'switch_root'; newRoot: string; init: string; args?: readonly string[]; env?: readonly string[] };
+
+/** One word for `eval` in init.sh: single-quoted, so nothing in it is expanded. */
+export function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
 
 export interface Handoff {
   end: EndAction;
@@ -25,7 +33,12 @@ export function formatHandoff(handoff: Handoff): string {
     `delay=${Math.max(0, Math.floor(handoff.shutdown.poweroffDelaySeconds))}`,
     `command=${oneLine(command)}`,
   ];
-  if (handoff.end.action === 'switch_root') lines.push(`newroot=${oneLine(handoff.end.newRoot)}`, `init=${oneLine(handoff.end.init)}`);
+  if (handoff.end.action === 'switch_root') {
+    lines.push(`newroot=${oneLine(handoff.end.newRoot)}`, `init=${oneLine(handoff.end.init)}`);
+    // Words init.sh passes through `eval`: the init's arguments and its NAME=VALUE environment.
+    const words = (list: readonly string[] | undefined): string => oneLine((list ?? []).map(shellQuote).join(' '));
+    lines.push(`args=${words(handoff.end.args)}`, `env=${words(handoff.end.env)}`);
+  }
   if (handoff.reason !== undefined) lines.push(`reason=${oneLine(handoff.reason)}`);
   if (handoff.final) lines.push('final=1');
   return `${lines.join('\n')}\n`;

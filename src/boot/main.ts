@@ -9,7 +9,7 @@ import { openStorage, type Storage } from '../cache/index.ts';
 import { describeError, OcinitError } from '../log/errors.ts';
 import { log } from '../log/logger.ts';
 import { bringUpNetwork, fetchExtraArgs, syncClock } from '../net/index.ts';
-import { runJob as runContainers } from '../run/index.ts';
+import { runJob as runContainers, type JobResult } from '../run/index.ts';
 import { OCINIT_VERSION } from '../version.ts';
 import { loadHardwareDrivers, loadRequestedModules } from './drivers.ts';
 import { writeHandoff, type Handoff } from './handoff.ts';
@@ -92,12 +92,12 @@ async function connect(plan: Plan): Promise<Plan> {
   return merged.plan;
 }
 
-/** Runs the job: the pipeline status, and whether a container asked for a reboot. */
-async function runJob(plan: Plan, storage: Storage): Promise<{ status: number; end: 'poweroff' | 'reboot' }> {
-  const jobs = plan.services.length + plan.containers.length + plan.postContainers.length;
+/** Runs the job: the pipeline status, and how to end (a container's reboot request, b2c.switch_root). */
+async function runJob(plan: Plan, storage: Storage): Promise<JobResult> {
+  const jobs = plan.services.length + plan.containers.length + plan.postContainers.length + (plan.switchRoot === undefined ? 0 : 1);
   if (jobs === 0) {
     log.info('No containers requested: nothing to run');
-    return { status: 0, end: 'poweroff' };
+    return { status: 0, end: { action: 'poweroff' } };
   }
   return runContainers(plan, storage, log);
 }
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       try {
         const job = await runJob(finalPlan, storage);
         status = job.status;
-        updateHandoff({ end: { action: job.end } });
+        updateHandoff({ end: job.end });
       } finally {
         await storage.close();
       }

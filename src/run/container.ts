@@ -62,7 +62,7 @@ function deviceNumbers(path: string, where: { parameter: string; image: string }
   };
 }
 
-function readEnvFiles(container: ContainerSpec, hostEnv: ContainerContext['hostEnv'], where: { parameter: string; image: string }): EnvEntry[] {
+export function readEnvFiles(container: ContainerSpec, hostEnv: ContainerContext['hostEnv'], where: { parameter: string; image: string }): EnvEntry[] {
   return container.envFiles.flatMap((path) => {
     try {
       return parseEnvFile(readFileSync(path, 'utf8'), hostEnv);

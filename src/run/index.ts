@@ -2,11 +2,16 @@
 // initramfs, the pipeline, then the summary line.
 import { readFileSync } from 'node:fs';
 import type { Storage } from '../cache/index.ts';
+import type { EndAction } from '../boot/handoff.ts';
 import type { Plan } from '../cmdline/plan.ts';
+import { describeError } from '../log/errors.ts';
+import { ContentStore } from '../store/index.ts';
 import type { Logger } from '../log/logger.ts';
 import { mountTmpfs } from '../system/overlay.ts';
 import { runPipeline, type PipelineResult } from './pipeline.ts';
-import { formatSummary } from './summary.ts';
+import { EXIT_NOT_STARTED } from './state.ts';
+import { formatSummary, type ContainerRecord, type RunSummary } from './summary.ts';
+import { prepareSwitchRoot } from './switch-root.ts';
 
 export { runPipeline, checkSupported, type PipelineDirectories, type PipelineOptions, type PipelineResult } from './pipeline.ts';
 export { formatSummary, parseSummary, SUMMARY_MARKER, type RunSummary, type ContainerRecord, type PhaseRecord } from './summary.ts';
@@ -23,13 +28,47 @@ export function rootIsInitramfs(mountinfo: string): boolean {
   });
 }
 
-/** Runs the plan's containers on this machine (the launcher's run phase) and prints the summary line. */
-export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise<PipelineResult> {
+export interface JobResult {
+  status: number;
+  end: EndAction;
+}
+
+/** b2c.switch_root after a successful pipeline: the hand-off PID 1 carries out, and its summary record. */
+async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary: RunSummary): Promise<JobResult | undefined> {
+  const spec = plan.switchRoot;
+  if (spec === undefined) return undefined;
+  const record: ContainerRecord = { parameter: spec.parameter, index: 1, image: spec.image, digest: null, cached: false, outcome: 'skipped', exitCode: null, start: null, duration: null };
+  summary.containers.push(record);
+  if (summary.status !== 0) {
+    log.error(`b2c.switch_root: not switching to ${spec.image}: the pipeline failed (status ${summary.status})`);
+    return undefined;
+  }
+  const start = log.now();
+  try {
+    const target = await log.section('ocinit_switch_root', `Preparing b2c.switch_root: ${spec.image}`, () =>
+      prepareSwitchRoot(spec, { store: new ContentStore(storage.storeDir), proxy: plan.proxy, log, hostEnv: process.env }),
+    );
+    Object.assign(record, { digest: target.ready.image.manifestDigest, cached: target.ready.fromCache, outcome: 'switched' });
+    summary.phases.push({ name: 'switch_root', start, duration: log.now() - start });
+    return { status: 0, end: { action: 'switch_root', newRoot: target.newRoot, init: target.init, args: target.args, env: target.env } };
+  } catch (error) {
+    log.error(`b2c.switch_root: cannot prepare ${spec.image}; powering off instead`);
+    log.error(describeError(error));
+    Object.assign(record, { outcome: 'not_started', exitCode: EXIT_NOT_STARTED });
+    summary.status = EXIT_NOT_STARTED;
+    return { status: EXIT_NOT_STARTED, end: { action: 'poweroff' } };
+  }
+}
+
+/** Runs the plan's containers on this machine (the launcher's run phase), prints the summary line, says how to end. */
+export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise<JobResult> {
   const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
   const noPivot = rootIsInitramfs(mountinfo);
   // In RAM the scratch directory is on the initramfs root, which overlayfs may refuse as an upper layer.
   if (!storage.persistent) await mountTmpfs(storage.scratchDir, 'mode=0755', log);
   const result = await runPipeline(plan, { dirs: storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf' });
-  log.info(formatSummary(result.summary));
-  return result;
+  const switched = await switchRootEnd(plan, storage, log, result.summary);
+  const job: JobResult = switched ?? { status: result.status, end: { action: result.end } };
+  log.info(formatSummary({ ...result.summary, status: job.status, end: job.end.action }));
+  return job;
 }

@@ -12,7 +12,7 @@ export interface PhaseRecord {
   duration: number;
 }
 
-export type ContainerOutcome = 'exited' | 'timeout' | 'not_started' | 'skipped' | 'stopped';
+export type ContainerOutcome = 'exited' | 'timeout' | 'not_started' | 'skipped' | 'stopped' | 'switched';
 
 export interface ContainerRecord {
   parameter: string;
@@ -31,7 +31,7 @@ export interface ContainerRecord {
 export interface RunSummary {
   version: number;
   status: number;
-  end: 'poweroff' | 'reboot';
+  end: 'poweroff' | 'reboot' | 'switch_root';
   phases: PhaseRecord[];
   containers: ContainerRecord[];
 }

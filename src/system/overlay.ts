@@ -26,3 +26,9 @@ export async function mountFilesystem(source: string, target: string, fstype: st
 export async function unmount(target: string, log?: Logger): Promise<void> {
   await runChecked(['umount', '-l', target], { log, what: `unmounting ${target}` });
 }
+
+/** `mount --bind`; binding a directory onto itself makes it a mount point. */
+export async function bindMount(source: string, target: string, log?: Logger): Promise<void> {
+  mkdirSync(target, { recursive: true });
+  await runChecked(['mount', '--bind', source, target], { log, what: `binding ${source} on ${target}` });
+}

@@ -1,0 +1,52 @@
+// b2c.switch_root: an OS image unpacked into RAM, ready for PID 1 (initrd/init.sh) to move /dev,
+// /proc and /sys into it and exec its init with busybox switch_root.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerSpec } from '../cmdline/plan.ts';
+import type { Logger } from '../log/logger.ts';
+import { bindMount, mountTmpfs } from '../system/overlay.ts';
+import { readEnvFiles } from './container.ts';
+import { mergeEnvironment, parseEnvList } from './env.ts';
+import { ImageSet, type ReadyImage } from './images.ts';
+import { resolveInRoot } from './root-path.ts';
+import type { ContentStore } from '../store/index.ts';
+
+/** A tmpfs of its own: busybox switch_root moves the new root onto / and deletes the initramfs. */
+export const SWITCH_ROOT_MOUNT = '/run/ocinit/switch-root';
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface SwitchRootTarget {
+  newRoot: string;
+  init: string;
+  args: string[];
+  env: string[];
+  ready: ReadyImage;
+}
+
+/** INIT ARGS from the parameter, else the image's Entrypoint+Cmd, else /sbin/init. */
+export function initCommand(spec: ContainerSpec, config: ReadyImage['image']['config']): string[] {
+  if (spec.command.length > 0) return [...(spec.entrypoint ?? []), ...spec.command];
+  if (spec.entrypoint !== undefined && spec.entrypoint.length > 0) return spec.entrypoint;
+  const fromImage = [...(config.config?.Entrypoint ?? []), ...(config.config?.Cmd ?? [])];
+  return fromImage.length > 0 ? fromImage : ['/sbin/init'];
+}
+
+export async function prepareSwitchRoot(
+  spec: ContainerSpec,
+  options: { store: ContentStore; proxy: string | undefined; log: Logger; hostEnv: Readonly<Record<string, string | undefined>>; mountPoint?: string },
+): Promise<SwitchRootTarget> {
+  const { log } = options;
+  const mountPoint = options.mountPoint ?? SWITCH_ROOT_MOUNT;
+  // The image takes RAM twice for a moment (its blobs in the store, the tree here); the store goes with the initramfs.
+  await mountTmpfs(mountPoint, 'mode=0755,size=90%', log);
+  const images = new ImageSet({ store: options.store, imagesDir: mountPoint, proxy: options.proxy, log, clock: () => log.now() });
+  const ready = await images.get(spec);
+  // switch_root moves the new root onto /: it must be a mount point of its own.
+  await bindMount(ready.lowerDir, ready.lowerDir, log);
+  for (const dir of ['dev', 'proc', 'sys', 'run']) mkdirSync(resolveInRoot(ready.lowerDir, dir), { recursive: true });
+  const [init = '/sbin/init', ...args] = initCommand(spec, ready.image.config);
+  const where = { parameter: 'b2c.switch_root', image: spec.image };
+  const env = mergeEnvironment([{ name: 'PATH', value: DEFAULT_PATH }], parseEnvList(ready.image.config.config?.Env), readEnvFiles(spec, options.hostEnv, where), spec.env);
+  log.info(`b2c.switch_root: ${spec.image}@${ready.image.manifestDigest} ready in ${join(ready.lowerDir)}; init: ${[init, ...args].join(' ')}`);
+  return { newRoot: ready.lowerDir, init, args, env, ready };
+}

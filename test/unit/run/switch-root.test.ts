@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { formatHandoff } from '../../../src/boot/handoff.ts';
+import { parseCommandLine } from '../../../src/cmdline/index.ts';
+import type { ImageConfig } from '../../../src/oci/index.ts';
+import { initCommand } from '../../../src/run/switch-root.ts';
+
+function switchRoot(value: string): NonNullable<ReturnType<typeof parseCommandLine>['plan']['switchRoot']> {
+  const { plan, problems } = parseCommandLine(`b2c.switch_root="${value}"`, { env: {} });
+  expect(problems).toEqual([]);
+  if (plan.switchRoot === undefined) throw new Error('no switch_root');
+  return plan.switchRoot;
+}
+
+const config = (inner: ImageConfig['config']): ImageConfig => ({ config: inner, rootfs: { type: 'layers', diff_ids: [] } });
+
+describe('initCommand', () => {
+  it('INIT ARGS from the parameter, else Entrypoint+Cmd, else /sbin/init', () => {
+    expect(initCommand(switchRoot('os:1 /lib/systemd/systemd --unit=rescue.target'), config({ Cmd: ['bash'] }))).toEqual(['/lib/systemd/systemd', '--unit=rescue.target']);
+    expect(initCommand(switchRoot('os:1'), config({ Entrypoint: ['/init'], Cmd: ['--verbose'] }))).toEqual(['/init', '--verbose']);
+    expect(initCommand(switchRoot('os:1'), config({}))).toEqual(['/sbin/init']);
+  });
+});
+
+describe('the switch_root hand-off', () => {
+  it('carries arguments and environment that survive init.sh eval unchanged, quotes and $ included', () => {
+    const args = ['systemd.unit=multi-user.target', "it's $(not run)", 'a b'];
+    const env = ['PATH=/usr/bin:/bin', "QUOTED=it's \"fine\" `x` $HOME"];
+    const text = formatHandoff({
+      end: { action: 'switch_root', newRoot: '/new', init: '/sbin/init', args, env },
+      shutdown: { poweroffDelaySeconds: 0, shutdownCommand: 'poweroff -f', rebootCommand: 'reboot -f' },
+      final: true,
+    });
+    const field = (name: string): string => text.split('\n').find((line) => line.startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
+    // The same two evals as initrd/init.sh, with printf in place of switch_root.
+    const script = `eval "set -- $ARGS"; for a in "$@"; do printf '%s\\n' "$a"; done; eval "env -i $ENV /bin/busybox env"`;
+    const output = execFileSync('/bin/busybox', ['sh', '-c', script], { env: { ARGS: field('args'), ENV: field('env') }, encoding: 'utf8' });
+    expect(output.split('\n').slice(0, 3)).toEqual(args);
+    expect(output.split('\n').slice(3).filter((line) => line !== '').sort()).toEqual([...env].sort());
+  });
+});
