@@ -108,6 +108,8 @@ const LARGE_LAYERS: LayerPlan[] = [
 
 interface Sample {
   seconds: number;
+  /** User + system CPU time: less sensitive than wall time to other load on a shared machine. */
+  cpuSeconds: number;
   maxRssKb: number;
 }
 
@@ -118,7 +120,9 @@ function timed(argv: string[]): Sample {
   const seconds = (performance.now() - started) / 1000;
   if (result.status !== 0) throw new Error(`${argv.join(' ')} failed: ${result.stderr.slice(-2000)}`);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr)?.[1];
-  return { seconds, maxRssKb: Number(rss ?? 0) };
+  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(result.stderr)?.[1] ?? 0);
+  const system = Number(/System time \(seconds\): ([\d.]+)/.exec(result.stderr)?.[1] ?? 0);
+  return { seconds, cpuSeconds: user + system, maxRssKb: Number(rss ?? 0) };
 }
 
 const median = (values: number[]): number => {
@@ -162,14 +166,17 @@ async function main(): Promise<void> {
         mkdirSync(join(scratch, 'x'));
         const skopeo = timed(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${reference}`, `oci:${join(scratch, 'x', 'oci')}:v1`]);
         const umoci = timed(['umoci', 'unpack', '--image', `${join(scratch, 'x', 'oci')}:v1`, join(scratch, 'x', 'bundle')]);
-        peer.push({ seconds: skopeo.seconds + umoci.seconds, maxRssKb: Math.max(skopeo.maxRssKb, umoci.maxRssKb) });
-        console.log(`  ${label} run ${run + 1}: ocinit ${ours.at(-1)?.seconds.toFixed(2)} s (${((ours.at(-1)?.maxRssKb ?? 0) / 1024).toFixed(0)} MB RSS), skopeo+umoci ${peer.at(-1)?.seconds.toFixed(2)} s`);
+        peer.push({ seconds: skopeo.seconds + umoci.seconds, cpuSeconds: skopeo.cpuSeconds + umoci.cpuSeconds, maxRssKb: Math.max(skopeo.maxRssKb, umoci.maxRssKb) });
+        const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+        console.log(
+          `  ${label} run ${run + 1}: ocinit ${ours.at(-1)?.seconds.toFixed(2)} s (cpu ${ours.at(-1)?.cpuSeconds.toFixed(2)} s, ${((ours.at(-1)?.maxRssKb ?? 0) / 1024).toFixed(0)} MB RSS), skopeo+umoci ${peer.at(-1)?.seconds.toFixed(2)} s (cpu ${peer.at(-1)?.cpuSeconds.toFixed(2)} s); load ${load}`,
+        );
       }
       rmSync(join(scratch, 'x'), { recursive: true, force: true });
       const oursMedian = median(ours.map((sample) => sample.seconds));
       const peerMedian = median(peer.map((sample) => sample.seconds));
       console.log(
-        `${label}: ${(blobBytes / 1e6).toFixed(0)} MB of blobs, ${runs} runs each | ocinit median ${oursMedian.toFixed(2)} s, peak RSS ${(Math.max(...ours.map((sample) => sample.maxRssKb)) / 1024).toFixed(0)} MB | skopeo+umoci median ${peerMedian.toFixed(2)} s | ratio ${(peerMedian / oursMedian).toFixed(2)}×`,
+        `${label}: ${(blobBytes / 1e6).toFixed(0)} MB of blobs, ${runs} runs each | ocinit median ${oursMedian.toFixed(2)} s (cpu ${median(ours.map((sample) => sample.cpuSeconds)).toFixed(2)} s), peak RSS ${(Math.max(...ours.map((sample) => sample.maxRssKb)) / 1024).toFixed(0)} MB | skopeo+umoci median ${peerMedian.toFixed(2)} s (cpu ${median(peer.map((sample) => sample.cpuSeconds)).toFixed(2)} s) | ratio ${(peerMedian / oursMedian).toFixed(2)}×`,
       );
     }
   } finally {
