@@ -130,6 +130,11 @@ describe('hostile layers never reach outside the root', () => {
     ['symlink loop', [[{ name: 'a', type: '2', linkname: 'b' }, { name: 'b', type: '2', linkname: 'a' }, { name: 'a/x', data: 'x' }]], 'too many levels'],
     ['whiteout through a symlink', [[{ name: 'evil', type: '2', linkname: 'OUTSIDE' }], [{ name: 'evil/.wh.victim' }, { name: 'evil/dir/.wh..wh..opq' }]], undefined],
     ['whiteout of dot-dot', [[{ name: 'a/.wh...' }]], 'invalid name'],
+    // node-tar CVE-2021-32803: a directory the unpacker remembers is replaced by a symlink.
+    ['cached directory replaced by a symlink', [[{ name: 'd/', type: '5' }, { name: 'd/x', data: '1' }, { name: 'd', type: '2', linkname: 'OUTSIDE' }, { name: 'd/victim', data: 'owned' }]], undefined],
+    ['cached directory replaced by a symlink in an upper layer', [[{ name: 'd/sub/', type: '5' }], [{ name: 'd', type: '2', linkname: 'OUTSIDE' }, { name: 'd/sub/victim', data: 'owned' }]], undefined],
+    ['whited-out directory replaced by a symlink', [[{ name: 'd/sub/f', data: '1' }], [{ name: '.wh.d' }, { name: 'd', type: '2', linkname: 'OUTSIDE' }, { name: 'd/sub/victim', data: 'owned' }]], undefined],
+    ['hardlink then write through the hardlinked name', [[{ name: 't', data: 'inside' }, { name: 'h', type: '1', linkname: 't' }, { name: 'h', type: '2', linkname: 'OUTSIDE/victim' }, { name: 'h', data: 'owned' }]], undefined],
     ['device node through a symlink', [[{ name: 'evil', type: '2', linkname: 'OUTSIDE' }, { name: 'evil/null', type: '3', devMajor: 1, devMinor: 3 }]], undefined],
   ];
 
