@@ -148,6 +148,39 @@ describe('pipeline on the host', () => {
     expect(existsSync(join(out, 'post'))).toBe(true);
   }, 60_000);
 
+  it('b2c.pipeline_timeout ends the running container with 124 and skips the rest; post containers still run', async () => {
+    const { result, out } = await run([
+      'b2c.pipeline_timeout=2',
+      `b2c.container="--tls-verify=false ${demo} sleep 600"`,
+      `b2c.container="--tls-verify=false -v OUT:/out ${demo} touch /out/second"`,
+      `b2c.post_container="--tls-verify=false -v OUT:/out ${demo} touch /out/post"`,
+    ]);
+    expect(result.status).toBe(124);
+    expect(result.summary.containers.map((record) => record.outcome)).toEqual(['timeout', 'skipped', 'exited']);
+    expect(existsSync(join(out, 'second'))).toBe(false);
+    expect(existsSync(join(out, 'post'))).toBe(true);
+  }, 60_000);
+
+  it('named volumes outlive a container; expiration=pipeline_end ones are removed at the end, never ones are kept', async () => {
+    const state = tmpfsState();
+    const { log } = capturingLogger();
+    try {
+      const lines = [
+        'b2c.volume=scratch,expiration=pipeline_end',
+        'b2c.volume=results',
+        `b2c.container="--tls-verify=false -v scratch:/scratch -v results:/results ${demo} sh -c 'echo kept > /results/r; echo temporary > /scratch/s'"`,
+        `b2c.container="--tls-verify=false -v scratch:/scratch -v results:/results ${demo} sh -c 'test -s /scratch/s && test -s /results/r'"`,
+      ];
+      const dirs = stateDirs(state.dir);
+      const result = await runPipeline(plan(lines), { dirs, crun: { prefix: CRUN_PREFIX, stateDir: join(state.dir, 'crun') }, log, resolvConf: '/etc/resolv.conf' });
+      expect(result.status).toBe(0);
+      expect(readFileSync(join(dirs.volumesDir, 'results', 'r'), 'utf8')).toBe('kept\n');
+      expect(existsSync(join(dirs.volumesDir, 'scratch'))).toBe(false);
+    } finally {
+      state.remove();
+    }
+  }, 60_000);
+
   it('an image whose blob fails verification runs nothing: not even the containers whose images are fine', async () => {
     const layout = join(work, 'corrupt-layout');
     const built = await buildImageLayout(layout, 'corrupt', corruptibleSpec(demoImageSpec({ Cmd: ['true'] })));
