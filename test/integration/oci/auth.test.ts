@@ -122,7 +122,7 @@ describe('bearer tokens', () => {
 
 describe('token variants', () => {
   it('accepts access_token and refreshes a token that expires', async () => {
-    const tokens = await startTokenServer({ users: { alice: PASSWORD }, field: 'access_token', lifetimeSeconds: 60, advertisedExpiresIn: 6 });
+    const tokens = await startTokenServer({ users: { alice: PASSWORD }, field: 'access_token', lifetimeSeconds: 60, advertisedExpiresIn: 9 });
     const registry = await startRegistry({ token: tokens });
     try {
       const reference = await pushSample(registry, 'team/variant', `alice:${PASSWORD}`);
@@ -137,8 +137,8 @@ describe('token variants', () => {
       tokens.requests.length = 0;
       expect([await get(), await get()]).toEqual([200, 200]);
       expect(tokens.requests).toHaveLength(1);
-      // expires_in 6 s minus the 5 s safety margin: the cached token is stale after a second.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // expires_in 9 s minus the 5 s safety margin: the cached token is stale after 4 s.
+      await new Promise((resolve) => setTimeout(resolve, 4500));
       expect(await get()).toBe(200);
       expect(tokens.requests).toHaveLength(2);
       await transport.close();
