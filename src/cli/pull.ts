@@ -83,9 +83,16 @@ export function parseRegistryArguments(args: readonly string[]): RegistryArgumen
   return parsed;
 }
 
-/** One status line per running download, redrawn in place on a terminal. */
-function terminalProgress(stream: NodeJS.WriteStream): { update: (progress: LayerProgress) => void; finish: () => void } {
-  const layers = new Map<string, { received: number; total: number; started: number; done: boolean }>();
+interface TerminalProgress {
+  update(progress: LayerProgress): void;
+  /** Call before other output: the next redraw starts below it instead of overwriting it. */
+  interrupt(): void;
+  finish(): void;
+}
+
+/** One status line per layer download (bytes, rate), redrawn in place on a terminal. */
+function terminalProgress(stream: NodeJS.WriteStream): TerminalProgress {
+  const layers = new Map<string, { received: number; total: number; started: number; finished: number | undefined }>();
   let lastDraw = 0;
   let drawnLines = 0;
   const draw = (force: boolean): void => {
@@ -93,20 +100,23 @@ function terminalProgress(stream: NodeJS.WriteStream): { update: (progress: Laye
     if (!force && now - lastDraw < 100) return;
     lastDraw = now;
     const lines = [...layers].map(([digest, layer]) => {
-      const seconds = Math.max((now - layer.started) / 1000, 0.001);
+      const seconds = Math.max(((layer.finished ?? now) - layer.started) / 1000, 0.001);
       const rate = layer.received / 1e6 / seconds;
-      return `${digest.slice(7, 19)} ${(layer.received / 1e6).toFixed(1).padStart(7)} / ${(layer.total / 1e6).toFixed(1)} MB ${rate.toFixed(1).padStart(6)} MB/s${layer.done ? ' done' : ''}`;
+      return `${digest.slice(7, 19)} ${(layer.received / 1e6).toFixed(1).padStart(7)} / ${(layer.total / 1e6).toFixed(1)} MB ${rate.toFixed(1).padStart(6)} MB/s${layer.finished === undefined ? '' : ' done'}`;
     });
     stream.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F` : ''}${lines.map((line) => `\x1b[2K${line}\n`).join('')}`);
     drawnLines = lines.length;
   };
   return {
     update(progress) {
-      const layer = layers.get(progress.digest) ?? { received: 0, total: progress.total, started: performance.now(), done: false };
+      const layer = layers.get(progress.digest) ?? { received: 0, total: progress.total, started: performance.now(), finished: undefined };
       layer.received = progress.received;
-      layer.done = progress.done;
+      if (progress.done) layer.finished = performance.now();
       layers.set(progress.digest, layer);
       draw(progress.done);
+    },
+    interrupt() {
+      drawnLines = 0;
     },
     finish: () => draw(true),
   };
@@ -131,10 +141,18 @@ export const pullCommand: CliCommand = {
     const [image = '', target = ''] = args.positional;
     const store = new ContentStore(args.storeDir);
     const progress = process.stderr.isTTY ? terminalProgress(process.stderr) : undefined;
-    const logger = progress === undefined ? log : new Logger({ sink: (text) => process.stderr.write(text) });
+    const logger =
+      progress === undefined
+        ? log
+        : new Logger({
+            sink: (text) => {
+              progress.interrupt();
+              process.stderr.write(text);
+            },
+          });
     try {
       const started = performance.now();
-      const pulled = await pullAndUnpack(image, target, { ...args.options, store, log: logger, onProgress: progress?.update, limits: args.limits });
+      const pulled = await pullAndUnpack(image, target, { ...args.options, store, log: logger, onProgress: progress === undefined ? undefined : (update) => progress.update(update), limits: args.limits });
       progress?.finish();
       logger.info(
         `${pulled.reference.canonical} (${pulled.manifestDigest}) unpacked into ${target}: ${pulled.blobsDownloaded} blobs, ${(pulled.bytesDownloaded / 1e6).toFixed(1)} MB downloaded, ${((performance.now() - started) / 1000).toFixed(2)} s in all`,
