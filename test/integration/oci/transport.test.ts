@@ -89,6 +89,16 @@ describe('transport against a misbehaving network', () => {
     expect(layerSize).toBeGreaterThan(200_000);
   });
 
+  it('resumes a layer that is being unpacked as it downloads, seamlessly', async () => {
+    proxy.requests.length = 0;
+    proxy.rules.push({ match: (_m, path) => path.includes(layerDigest), fault: { kind: 'cut', afterBytes: 50_000 }, times: 3 });
+    const target = fresh('rootfs');
+    const pulled = await pullAndUnpack(reference.replace(registry.host, proxy.host), target, { store: new ContentStore(fresh('store')), ...FAST, credentials: creds() });
+    expect(pulled.blobsDownloaded).toBe(2);
+    expect(readFileSync(join(target, 'big'), 'utf8').length).toBe(300_000);
+    expect(proxy.requests.filter((request) => request.path.includes(layerDigest)).map((request) => request.range?.startsWith('bytes=') ?? 'whole')).toEqual(['whole', true, true, true]);
+  });
+
   it('gives up after the attempts with a message naming the registry and the blob', async () => {
     proxy.rules.push({ match: (_m, path) => path.includes(layerDigest), fault: { kind: 'status', status: 500 }, times: 10 });
     await expect(pullThrough(proxy.host)).rejects.toThrow(`registry ${proxy.host} answered HTTP 500 while downloading blob ${layerDigest}`);
