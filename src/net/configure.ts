@@ -9,7 +9,7 @@ import { linkUpArgs, staticArgs, type IpArgs } from './commands.ts';
 import { requestLease } from './dhcp.ts';
 import { networkIntent } from './intent.ts';
 import { configureDhcp6 } from './ipv6.ts';
-import { waitForCarrier } from './links.ts';
+import { waitForCarrier, waitForIpv6Dad } from './links.ts';
 import { resolvConfText } from './resolv.ts';
 import { failureLines, summaryLines } from './summary.ts';
 import type { InterfaceReport, InterfaceSpec, Lease, NetworkPlan, NetworkSummary } from './types.ts';
@@ -62,10 +62,15 @@ function failed(run: Run, name: string, method: InterfaceReport['method'], detai
   return { name, method, ok: false, addresses: [], nameservers: [], detail, elapsedMs: elapsed(run) };
 }
 
+/** Bound on waiting for IPv6 duplicate address detection (one probe, 1 s, by default). */
+const DAD_TIMEOUT_MS = 3_000;
+
 async function configureStatic(run: Run, spec: InterfaceSpec): Promise<InterfaceReport> {
   await applyAll(staticArgs(spec), run.log);
   if (spec.forward) setIpv4Forwarding(spec.name, true);
   const carrier = await waitForCarrier(spec.name, run.carrierDeadline, { sysClassNet: run.options.sysClassNet });
+  // A static IPv6 address cannot be used (or connected from) before DAD has cleared it.
+  if (carrier && spec.addresses.some((cidr) => cidr.includes(':'))) await waitForIpv6Dad(spec.name, performance.now() + DAD_TIMEOUT_MS);
   return {
     name: spec.name,
     method: 'static',

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hasCarrier } from '../system/netlink.ts';
+import { hasCarrier, hasTentativeIpv6Address } from '../system/netlink.ts';
 
 const CARRIER_POLL_MS = 50;
 
@@ -11,6 +11,15 @@ export async function waitForCarrier(name: string, deadline: number, options: { 
   for (;;) {
     if (hasCarrier(name, options.sysClassNet)) return true;
     if (options.signal?.aborted === true || performance.now() >= deadline) return false;
+    await sleep(Math.min(CARRIER_POLL_MS, Math.max(0, deadline - performance.now())));
+  }
+}
+
+/** Waits until no IPv6 address of `name` is tentative, or `deadline` passes; true when none is left. */
+export async function waitForIpv6Dad(name: string, deadline: number): Promise<boolean> {
+  for (;;) {
+    if (!hasTentativeIpv6Address(name)) return true;
+    if (performance.now() >= deadline) return false;
     await sleep(Math.min(CARRIER_POLL_MS, Math.max(0, deadline - performance.now())));
   }
 }

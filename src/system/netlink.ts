@@ -53,6 +53,23 @@ export function hasCarrier(name: string, sysClassNet = '/sys/class/net'): boolea
   return readSysfs(join(sysClassNet, name, 'carrier')) === '1';
 }
 
+/** IFA_F_TENTATIVE in /proc/net/if_inet6: duplicate address detection is still running. */
+const IFA_F_TENTATIVE = 0x40;
+
+/** Whether `name` has an IPv6 address still in duplicate address detection (unusable until it ends, ~1 s). */
+export function hasTentativeIpv6Address(name: string, procNetIfInet6 = '/proc/net/if_inet6'): boolean {
+  let table: string;
+  try {
+    table = readFileSync(procNetIfInet6, 'utf8');
+  } catch {
+    return false; // no IPv6 in this kernel
+  }
+  return table
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .some((fields) => fields[5] === name && (Number.parseInt(fields[4] ?? '0', 16) & IFA_F_TENTATIVE) !== 0);
+}
+
 export function interfaceExists(name: string, sysClassNet = '/sys/class/net'): boolean {
   return existsSync(join(sysClassNet, name));
 }

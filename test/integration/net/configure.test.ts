@@ -173,6 +173,20 @@ describe('network phase in the lab', () => {
     expect(await registryStatusFrom(dut)).toBe('200 registry/2.0');
   });
 
+  it('configures a static IPv6 b2c.iface with its default route and nameserver', async () => {
+    const dut = await newDut([['eth0', 'lab0']]);
+    const run = await bringUp(dut, {
+      interfaces: [{ name: 'eth0', mode: 'static', addresses: ['fd77::50/64'], gateway: 'fd77::1', nameservers: ['fd77::1'], routes: [], forward: false }],
+    });
+    expect(run.summary?.interfaces[0]).toMatchObject({ name: 'eth0', ok: true, addresses: ['fd77::50/64'], gateway: 'fd77::1' });
+    expect((await inNamespace(dut, ['ip', '-6', 'route', 'show', 'default'])).stdout).toContain('default via fd77::1 dev eth0');
+    expect(readFileSync(`/etc/netns/${dut}/resolv.conf`, 'utf8')).toBe('# written by ocinit\nnameserver fd77::1\n');
+    // The phase waited for duplicate address detection: the address works at once.
+    // (An address SLAAC adds from a router advertisement arriving later may still be tentative: only ours matters.)
+    expect((await inNamespace(dut, ['ip', '-6', 'addr', 'show', 'dev', 'eth0', 'tentative'])).stdout).not.toContain('fd77::50/64');
+    expect((await inNamespace(dut, ['busybox', 'ping', '-6', '-c', '1', '-w', '2', 'fd77::1'])).code).toBe(0);
+  });
+
   it('runs DHCP on a b2c.iface interface that asks for it, and names a missing one', async () => {
     const dut = await newDut([['eth0', 'lab0']]);
     const run = await bringUp(dut, {
