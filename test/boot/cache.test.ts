@@ -1,6 +1,6 @@
 // The cache device, booted for real on QEMU virtio disks: how each b2c.cache_device value finds,
 // erases (or refuses to erase) and mounts a disk, what it leaves on it, swap, and clean unmounts.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import {
   readImageFile,
   writeImageFile,
 } from '../integration/cache/disk-image.ts';
+import { bootAndCutPower as cutPower } from '../integration/cache/power-cut.ts';
 
 const GIB = 1024 ** 3;
 const work = mkdtempSync(join(tmpdir(), 'ocinit-cache-boot-'));
@@ -36,28 +37,11 @@ async function bootWith(disks: string[], append: string[]): Promise<BootResult> 
   return result;
 }
 
-/** Boots and pulls the plug (SIGKILL to QEMU, as a PDU would) as soon as the console shows `when`. */
-async function bootAndCutPower(disks: string[], append: string[], when: RegExp): Promise<string> {
-  const pidFile = join(work, `qemu-${Date.now()}.pid`);
-  let seen = '';
-  let cut = false;
-  const result = await boot({
-    disks,
-    append: ['b2c.cache_wait=3', ...append],
-    net: { kind: 'none' },
-    timeoutSeconds: 240,
-    extraArgs: ['-pidfile', pidFile],
-    onOutput: (chunk) => {
-      seen += chunk;
-      if (!cut && when.test(seen)) {
-        cut = true;
-        process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
-      }
-    },
-  });
-  expect(cut).toBe(true);
+/** Boots and pulls the plug as soon as the console shows `when`; the boot must not have finished. */
+async function bootAndCutPower(disks: string[], append: string[], when: RegExp): Promise<void> {
+  const result = await cutPower({ disks, append: ['b2c.cache_wait=3', ...append], net: { kind: 'none' }, timeoutSeconds: 240 }, when);
+  expect(result.cut).toBe(true);
   expect(result.status).toBeUndefined();
-  return result.console;
 }
 
 describe('b2c.cache_device on QEMU disks', () => {
