@@ -16,11 +16,11 @@ export interface LayerProgress {
   done: boolean;
 }
 
-export /**
+/**
  * Streams a blob into the store: hashed as it arrives, resumed with Range after a broken connection
  * (the hash continues over the whole blob), committed only when digest and size match.
  */
-async function downloadBlob(
+export async function downloadBlob(
   source: Source,
   descriptor: Descriptor,
   image: string,
@@ -107,8 +107,8 @@ export interface DownloadTally {
   bytes: number;
 }
 
-export /** Downloads the missing layers (each once), `limit` at a time; returns one promise per digest. */
-function downloadLayers(
+/** Downloads the missing layers (each once), `limit` at a time; returns one promise per digest. */
+export function downloadLayers(
   source: Source,
   resolved: ResolvedImage,
   missing: Descriptor[],

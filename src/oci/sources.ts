@@ -24,6 +24,10 @@ export function scopeOf(repository: string): string {
   return `repository:${repository}:pull`;
 }
 
+/**
+ * The mirrors configured for the reference's registry, in order, then the registry itself. `--creds`
+ * go only to the registry; a mirror gets credentials only from its own entry in the auth file.
+ */
 export async function buildSources(reference: ImageReference, options: PullOptions): Promise<Source[]> {
   const transportOptions = {
     caFile: options.caFile,
