@@ -1,0 +1,84 @@
+// bench/run: boot to the first output of a container pulled from a registry on loopback (the busybox
+// demo image), median of several boots, split into its parts: kernel to /init, /init to the
+// launcher, launcher to the network, pull, unpack, bundle, crun start. Compare /init with the bare
+// busybox floor of bench/boot (docs/performance.md).
+// usage: bench/run [--runs N] [--accel auto|kvm|tcg]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { demoImageSpec } from '../qemu/demo-image.ts';
+import { boot, type Accel } from '../qemu/harness.ts';
+import { buildImageLayout, pushLayout } from '../test/support/image.ts';
+import { startRegistry } from '../test/support/registry.ts';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, accel: { type: 'string', default: 'auto' } } });
+const runs = Number.parseInt(values.runs ?? '5', 10);
+const accel = (values.accel ?? 'auto') as Accel;
+
+function median(list: number[]): number {
+  const sorted = [...list].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+function match(text: string, pattern: RegExp): number {
+  const found = pattern.exec(text)?.[1];
+  if (found === undefined) throw new Error(`boot output lacks ${pattern}:\n${text.slice(-3000)}`);
+  return Number.parseFloat(found);
+}
+
+const registry = await startRegistry();
+const work = mkdtempSync(join(tmpdir(), 'ocinit-bench-run-'));
+const parts = ['init', 'launcher', 'network', 'pullStart', 'pull', 'unpack', 'bundle', 'crunStart', 'firstOutput'] as const;
+const samples = Object.fromEntries(parts.map((part) => [part, [] as number[]])) as Record<(typeof parts)[number], number[]>;
+let accelUsed = '';
+try {
+  await buildImageLayout(join(work, 'layout'), 'latest', demoImageSpec());
+  const reference = (await pushLayout(join(work, 'layout'), 'latest', registry, { name: 'ocinit/demo' })).replace(/^127\.0\.0\.1:/, '10.0.2.2:');
+  // The container prints the uptime first thing: the same clock as the kernel's and the launcher's timestamps.
+  const append = ['loglevel=7', `b2c.container="--tls-verify=false ${reference} cat /proc/uptime"`];
+  for (let run = 0; run < runs; run++) {
+    const result = await boot({ append, accel, timeoutSeconds: 300 });
+    const text = result.console;
+    const crunLine = match(text, /\[(\d+\.\d+)\]: \$ crun run/);
+    const sample = {
+      init: match(text, /\[\s*(\d+\.\d+)\] Run \/init as init process/),
+      launcher: match(text, /\[(\d+\.\d+)\]: ocinit \S+: launcher started/),
+      network: match(text, /\[(\d+\.\d+)\]: Network ready in/),
+      pullStart: match(text, /\[(\d+\.\d+)\]: Pulling and verifying the images/),
+      pull: match(text, /downloaded in (\d+\.\d+) s, unpacked in/),
+      unpack: match(text, /unpacked in (\d+\.\d+) s/),
+      bundle: crunLine - match(text, /\[(\d+\.\d+)\]: b2c\.container #1: /),
+      crunStart: match(text, /^(\d+\.\d+) \d+\.\d+\r?$/m) - crunLine,
+      firstOutput: match(text, /^(\d+\.\d+) \d+\.\d+\r?$/m),
+    };
+    for (const part of parts) samples[part].push(sample[part]);
+    accelUsed = result.accel;
+    process.stderr.write(`run ${run + 1}/${runs}: first container output at ${sample.firstOutput.toFixed(2)} s (pull ${sample.pull.toFixed(2)} s, unpack ${sample.unpack.toFixed(2)} s, crun start ${sample.crunStart.toFixed(2)} s)\n`);
+  }
+} finally {
+  await registry.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+const m = Object.fromEntries(parts.map((part) => [part, median(samples[part])])) as Record<(typeof parts)[number], number>;
+const qemuVersion = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+const crunVersion = spawnSync('crun', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+const lines = [
+  `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; ${qemuVersion}; ${crunVersion}; accel ${accelUsed}; image: busybox-static demo (1 layer, 1.1 MB gzip); ${runs} boots, medians`,
+  '',
+  '| step | at (s since kernel start) | takes (s) |',
+  '|---|---|---|',
+  `| kernel → /init | ${m.init.toFixed(2)} | ${m.init.toFixed(2)} |`,
+  `| /init → launcher's first line | ${m.launcher.toFixed(2)} | ${(m.launcher - m.init).toFixed(2)} |`,
+  `| → network ready (drivers, DHCP) | ${m.network.toFixed(2)} | ${(m.network - m.launcher).toFixed(2)} |`,
+  `| → pull phase starts | ${m.pullStart.toFixed(2)} | ${(m.pullStart - m.network).toFixed(2)} |`,
+  `| pull (resolve, download, verify) | | ${m.pull.toFixed(2)} |`,
+  `| unpack | | ${m.unpack.toFixed(2)} |`,
+  `| bundle (overlay mount, user, config.json) | | ${m.bundle.toFixed(2)} |`,
+  `| crun start (\`crun run\` → the container's first output) | | ${m.crunStart.toFixed(2)} |`,
+  `| **first container output** | **${m.firstOutput.toFixed(2)}** | |`,
+];
+process.stdout.write(`${lines.join('\n')}\n`);
