@@ -209,13 +209,20 @@ export interface Staging {
 export function prepareStaging(targetDir: string, image: string, limits: UnpackLimits | undefined): Staging {
   const target = resolve(targetDir);
   const parent = dirname(target);
-  mkdirSync(parent, { recursive: true });
-  const existing = statSync(target, { throwIfNoEntry: false });
-  if (existing !== undefined && (!existing.isDirectory() || readdirSync(target).length > 0)) {
-    throw new OcinitError(`cannot unpack ${image} into ${target}: it exists and is not an empty directory`, { image, hint: 'give a new or empty directory' });
+  let existing: ReturnType<typeof statSync>;
+  let dir: string;
+  try {
+    mkdirSync(parent, { recursive: true });
+    existing = statSync(target, { throwIfNoEntry: false });
+    if (existing !== undefined && (!existing.isDirectory() || readdirSync(target).length > 0)) {
+      throw new OcinitError(`cannot unpack ${image} into ${target}: it exists and is not an empty directory`, { image, hint: 'give a new or empty directory' });
+    }
+    dir = mkdtempSync(join(parent, `.${basename(target)}.ocinit-`));
+    chmodSync(dir, 0o755);
+  } catch (error) {
+    if (error instanceof OcinitError) throw error;
+    throw new OcinitError(`cannot prepare ${target} for ${image}: ${(error as Error).message}`, { image, cause: error, hint: 'check the target directory and its parent are writable' });
   }
-  const dir = mkdtempSync(join(parent, `.${basename(target)}.ocinit-`));
-  chmodSync(dir, 0o755);
   const state = new UnpackState(dir, limits);
   return {
     dir,

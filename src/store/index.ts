@@ -16,6 +16,17 @@ export function mismatch(digest: string, what: string, expected: string, actual:
   });
 }
 
+/** A file-system failure of the store itself (full disk, permissions): never worth retrying a download for. */
+export class StoreError extends OcinitError {}
+
+function storeFailure(what: string, rootDir: string, error: unknown): StoreError {
+  const code = (error as { code?: unknown }).code;
+  return new StoreError(`cannot ${what} in the content store ${rootDir}: ${(error as Error).message}`, {
+    cause: error,
+    hint: code === 'ENOSPC' ? 'the cache device is full: free space or collect unused images' : 'check the store directory (--store) is writable',
+  });
+}
+
 /**
  * A blob being written into the store: bytes are hashed as they arrive, and `commit()` makes it
  * visible under its digest only when digest and size matched (temp file, fsync, rename).
@@ -48,7 +59,11 @@ export class BlobWriter {
     }
     const position = this.#verifier.size;
     this.#verifier.update(chunk);
-    await this.#handle.write(chunk, 0, chunk.length, position);
+    try {
+      await this.#handle.write(chunk, 0, chunk.length, position);
+    } catch (error) {
+      throw storeFailure(`write blob ${this.digest}`, this.#tempPath, error);
+    }
   }
 
   /** Starts again from byte 0 (a server that ignored a Range request). */
@@ -62,9 +77,13 @@ export class BlobWriter {
       if (this.#verifier.size !== this.#expectedSize) throw mismatch(this.digest, 'blob', `${this.#expectedSize} bytes`, `${this.#verifier.size} bytes`, image);
       const actual = this.#verifier.actual();
       if (actual !== this.digest) throw mismatch(this.digest, 'blob', this.digest, actual, image);
-      await this.#handle.datasync();
-      await this.#handle.close();
-      await rename(this.#tempPath, this.#finalPath);
+      try {
+        await this.#handle.datasync();
+        await this.#handle.close();
+        await rename(this.#tempPath, this.#finalPath);
+      } catch (error) {
+        throw storeFailure(`commit blob ${this.digest}`, this.#finalPath, error);
+      }
     } catch (error) {
       await this.abort();
       throw error;
@@ -98,10 +117,12 @@ export class ContentStore {
 
   #init(): Promise<void> {
     this.#ready ??= (async () => {
-      await mkdir(join(this.rootDir, 'blobs', 'sha256'), { recursive: true });
-      await mkdir(join(this.rootDir, 'blobs', 'sha512'), { recursive: true });
-      await mkdir(join(this.rootDir, 'tmp'), { recursive: true });
-      await mkdir(join(this.rootDir, 'refs'), { recursive: true });
+      try {
+        for (const dir of [['blobs', 'sha256'], ['blobs', 'sha512'], ['tmp'], ['refs']]) await mkdir(join(this.rootDir, ...dir), { recursive: true });
+      } catch (error) {
+        this.#ready = undefined;
+        throw storeFailure('create the directories', this.rootDir, error);
+      }
     })();
     return this.#ready;
   }
@@ -129,7 +150,9 @@ export class ContentStore {
     await this.#init();
     const finalPath = this.blobPath(digest);
     const tempPath = join(this.rootDir, 'tmp', `${parseDigest(digest).hex}.${process.pid}.${this.#counter++}`);
-    const handle = await open(tempPath, 'w', 0o644);
+    const handle = await open(tempPath, 'w', 0o644).catch((error: unknown) => {
+      throw storeFailure(`create a file for blob ${digest}`, this.rootDir, error);
+    });
     return new BlobWriter(digest, size, tempPath, finalPath, handle);
   }
 

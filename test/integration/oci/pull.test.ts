@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { inspectImage, pullAndUnpack, pullImage, unpackImage } from '../../../sr
 import { rawTar } from '../../support/tar.ts';
 import { putManifest, uploadBlob } from '../../support/distribution.ts';
 import { ContentStore } from '../../../src/store/index.ts';
+import { describeError } from '../../../src/log/errors.ts';
 import { buildImageLayout, buildTar, pushLayout, sha256, tagLayout, writeImage, writeIndex, type ImageSpec } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
 
@@ -202,6 +204,20 @@ describe('pull and unpack from a real registry', () => {
     expect(repaired.blobsDownloaded).toBe(1);
     await unpackImage(repaired, target, { store });
     expect(readFileSync(join(target, 'f'), 'utf8')).toBe('y'.repeat(3000));
+  });
+
+  it('says the cache is full instead of retrying when the store runs out of space', async () => {
+    const { reference } = await push({ layers: [{ compression: 'none', files: [{ path: 'big', content: randomBytes(3_000_000) }] }] }, 'full', 'test/full');
+    const storeDir = fresh('tiny-store');
+    mkdirSync(storeDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', storeDir]);
+    try {
+      const error = await pullImage(reference, { store: new ContentStore(storeDir), tlsVerify: false }).catch((caught: unknown) => caught);
+      expect(describeError(error)).toMatch(/cannot write blob sha256:[0-9a-f]{64} in the content store .*ENOSPC[\s\S]*hint: the cache device is full/);
+      expect(readdirSync(join(storeDir, 'tmp'))).toEqual([]);
+    } finally {
+      execFileSync('umount', [storeDir]);
+    }
   });
 
   it('refuses artifacts that are not container images', async () => {
