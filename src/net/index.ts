@@ -13,9 +13,10 @@ export { DEFAULT_CARRIER_TIMEOUT_MS, DEFAULT_DHCP_TIMEOUT_MS } from './configure
 
 /**
  * Brings the links up and configures them from `b2c.iface`, else `ip=`, else DHCP on every
- * Ethernet-like interface (first lease wins); writes /etc/resolv.conf; logs the summary.
- * `timeoutMs` bounds DHCP once a link has a carrier (default 10 s; carrier wait: 5 s).
- * Throws an OcinitError naming every interface tried and what it saw when none came up.
+ * Ethernet-like interface (first lease wins); writes /etc/resolv.conf; logs the summary, inside
+ * its own console section. `timeoutMs` bounds DHCP once a link has a carrier (default 10 s;
+ * carrier wait: 5 s). DHCPv6 then runs alongside the boot on the DHCP interfaces (SLAAC is the
+ * kernel's). Throws an OcinitError naming every interface tried and what it saw when none came up.
  */
 export async function bringUpNetwork(plan: Plan, options: { log: Logger; timeoutMs?: number }): Promise<NetworkSummary> {
   return options.log.section('b2c_network', 'Setting up the network', () => configureNetwork(plan, options));
