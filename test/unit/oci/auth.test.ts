@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -40,6 +40,7 @@ describe('credentials', () => {
     expect((await credentialsFromAuthFile(file, 'docker.io', 'library/alpine'))?.username).toBe('c');
     expect(await credentialsFromAuthFile(file, 'other.io', 'x')).toBeUndefined();
     await expect(credentialsFromAuthFile(join(dir, 'missing.json'), 'reg.io', 'x')).rejects.toThrow('cannot read auth file');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
