@@ -4,10 +4,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerSpec } from '../cmdline/plan.ts';
-import { OcinitError } from '../log/errors.ts';
+import type { ImageCache } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
-import { parsePlatform, pullImage, unpackImage, type PulledImage } from '../oci/index.ts';
-import type { ContentStore } from '../store/index.ts';
+import { parsePlatform, unpackImage, type PulledImage } from '../oci/index.ts';
 
 export interface ReadyImage {
   image: PulledImage;
@@ -15,12 +14,15 @@ export interface ReadyImage {
   lowerDir: string;
   /** Nothing was downloaded: every blob was already in the store. */
   fromCache: boolean;
+  /** The registry could not be reached and the stored copy ran (b2c.cache_offline). */
+  offline: boolean;
   pullSeconds: number;
   unpackSeconds: number;
 }
 
 export interface ImageSetOptions {
-  store: ContentStore;
+  /** The pull path: --pull policies, the outage fallback, cache bookkeeping (src/cache). */
+  cache: ImageCache;
   /** Where unpacked images live, one directory per manifest digest. */
   imagesDir: string;
   proxy?: string;
@@ -54,31 +56,22 @@ export class ImageSet {
 
   async #fetch(container: ContainerSpec): Promise<ReadyImage> {
     const { log, clock } = this.#options;
-    const where = { parameter: `${container.parameter} #${container.index}`, image: container.image };
-    if (container.pull === 'never') {
-      throw new OcinitError(`--pull=never, and ${container.image} is not in this machine's store`, {
-        ...where,
-        hint: 'images are only kept for the current boot until a cache device is supported: use --pull=missing or always',
-      });
-    }
     const started = clock();
     log.info(`Pulling ${container.image}`);
-    const image = await pullImage(container.image, {
-      store: this.#options.store,
+    const { image, offline } = await this.#options.cache.get(container.image, container.pull, {
       platform: container.platform === undefined ? undefined : parsePlatform(container.platform),
       tlsVerify: container.tlsVerify,
       credentials: container.creds,
       authfile: container.authfile,
       proxy: this.#options.proxy,
-      log,
     });
     const pulled = clock();
     const lowerDir = join(this.#options.imagesDir, image.manifestDigest.replace(':', '-'));
-    if (!existsSync(lowerDir)) await unpackImage(image, lowerDir, { store: this.#options.store });
+    if (!existsSync(lowerDir)) await unpackImage(image, lowerDir, { store: this.#options.cache.store });
     const unpacked = clock();
     log.info(
       `Pulled ${image.reference.canonical}@${image.manifestDigest}: ${image.blobsDownloaded} blob(s), ${(image.bytesDownloaded / 1e6).toFixed(1)} MB downloaded in ${(pulled - started).toFixed(2)} s, unpacked in ${(unpacked - pulled).toFixed(2)} s`,
     );
-    return { image, lowerDir, fromCache: image.blobsDownloaded === 0, pullSeconds: pulled - started, unpackSeconds: unpacked - pulled };
+    return { image, lowerDir, fromCache: image.blobsDownloaded === 0, offline, pullSeconds: pulled - started, unpackSeconds: unpacked - pulled };
   }
 }

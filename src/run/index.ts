@@ -5,7 +5,7 @@ import type { Storage } from '../cache/index.ts';
 import type { EndAction } from '../boot/handoff.ts';
 import type { Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
-import { ContentStore } from '../store/index.ts';
+import { ImageCache } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
 import { mountTmpfs } from '../system/overlay.ts';
 import { runPipeline, type PipelineResult } from './pipeline.ts';
@@ -13,7 +13,7 @@ import { EXIT_NOT_STARTED } from './state.ts';
 import { formatSummary, type ContainerRecord, type RunSummary } from './summary.ts';
 import { prepareSwitchRoot } from './switch-root.ts';
 
-export { runPipeline, checkSupported, type PipelineDirectories, type PipelineOptions, type PipelineResult } from './pipeline.ts';
+export { runPipeline, checkSupported, type PipelineOptions, type PipelineResult } from './pipeline.ts';
 export { formatSummary, parseSummary, SUMMARY_MARKER, type RunSummary, type ContainerRecord, type PhaseRecord } from './summary.ts';
 export { createRuntimeSpec, type RuntimeSpec, type RuntimeSpecInput } from './runtime-spec.ts';
 export { resolveUser, type ProcessUser } from './user.ts';
@@ -46,7 +46,7 @@ async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary:
   const start = log.now();
   try {
     const target = await log.section('ocinit_switch_root', `Preparing b2c.switch_root: ${spec.image}`, () =>
-      prepareSwitchRoot(spec, { store: new ContentStore(storage.storeDir), proxy: plan.proxy, log, hostEnv: process.env }),
+      prepareSwitchRoot(spec, { cache: new ImageCache(storage, log), proxy: plan.proxy, log, hostEnv: process.env }),
     );
     Object.assign(record, { digest: target.ready.image.manifestDigest, cached: target.ready.fromCache, outcome: 'switched' });
     summary.phases.push({ name: 'switch_root', start, duration: log.now() - start });
@@ -66,9 +66,11 @@ export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise
   const noPivot = rootIsInitramfs(mountinfo);
   // In RAM the scratch directory is on the initramfs root, which overlayfs may refuse as an upper layer.
   if (!storage.persistent) await mountTmpfs(storage.scratchDir, 'mode=0755', log);
-  const result = await runPipeline(plan, { dirs: storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf' });
+  const result = await runPipeline(plan, { storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf' });
   const switched = await switchRootEnd(plan, storage, log, result.summary);
   const job: JobResult = switched ?? { status: result.status, end: { action: result.end } };
+  // An image that ran from the cache during an outage is repeated where farms look last.
+  for (const notice of result.summary.notices) log.error(notice);
   log.info(formatSummary({ ...result.summary, status: job.status, end: job.end.action }));
   return job;
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { ContainerSpec, Plan } from '../cmdline/plan.ts';
 import { describeError, OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { ContentStore } from '../store/index.ts';
+import { ImageCache } from '../cache/images.ts';
+import type { Storage } from '../cache/index.ts';
 import { deleteContainer, startContainer, type CrunOptions, type RunningContainer } from '../system/crun.ts';
 import { containerId, createBundle, runBundle, STOP_GRACE_MS, stopContainer, type Bundle, type ContainerContext } from './container.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
@@ -13,17 +14,9 @@ import { EXIT_NOT_STARTED, EXIT_TIMEOUT, PipelineState } from './state.ts';
 import type { ContainerRecord, PhaseRecord, RunSummary } from './summary.ts';
 import { unsupportedVolumeFeatures, Volumes } from './volumes.ts';
 
-/** Where the job's bytes go (src/cache's Storage provides them at boot). */
-export interface PipelineDirectories {
-  storeDir: string;
-  imagesDir: string;
-  volumesDir: string;
-  /** Containers' writable layers and bundles: must support overlayfs upper directories (tmpfs, ext4). */
-  scratchDir: string;
-}
-
 export interface PipelineOptions {
-  dirs: PipelineDirectories;
+  /** Where the job's bytes go: src/cache's Storage (RAM, or the cache device). */
+  storage: Storage;
   crun: CrunOptions;
   log: Logger;
   resolvConf: string;
@@ -65,6 +58,7 @@ class PipelineRun {
   readonly #plan: Plan;
   readonly #log: Logger;
   readonly #context: ContainerContext;
+  readonly #cache: ImageCache;
   readonly #images: ImageSet;
   readonly #state = new PipelineState();
   readonly #records = new Map<ContainerSpec, ContainerRecord>();
@@ -76,14 +70,13 @@ class PipelineRun {
   constructor(plan: Plan, options: PipelineOptions) {
     this.#plan = plan;
     this.#log = options.log;
-    const dir = (name: keyof PipelineDirectories): string => {
-      mkdirSync(options.dirs[name], { recursive: true });
-      return options.dirs[name];
-    };
-    this.#images = new ImageSet({ store: new ContentStore(dir('storeDir')), imagesDir: dir('imagesDir'), proxy: plan.proxy, log: options.log, clock: () => options.log.now() });
+    const { storage } = options;
+    for (const dir of [storage.storeDir, storage.imagesDir, storage.volumesDir, storage.scratchDir]) mkdirSync(dir, { recursive: true });
+    this.#cache = new ImageCache(storage, options.log);
+    this.#images = new ImageSet({ cache: this.#cache, imagesDir: storage.imagesDir, proxy: plan.proxy, log: options.log, clock: () => options.log.now() });
     this.#context = {
-      containersDir: join(dir('scratchDir'), 'containers'),
-      volumes: new Volumes(dir('volumesDir'), plan, options.log),
+      containersDir: join(storage.scratchDir, 'containers'),
+      volumes: new Volumes(storage.volumesDir, plan, options.log),
       crun: options.crun,
       log: options.log,
       hostname: plan.hostname,
@@ -254,6 +247,7 @@ class PipelineRun {
       end: this.#state.shutdownMode,
       phases: this.#phases,
       containers: this.#all().map((container) => this.#record(container)),
+      notices: [...this.#cache.notices],
     };
     return { status: this.#state.status, end: this.#state.shutdownMode, summary };
   }

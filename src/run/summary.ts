@@ -34,6 +34,8 @@ export interface RunSummary {
   end: 'poweroff' | 'reboot' | 'switch_root';
   phases: PhaseRecord[];
   containers: ContainerRecord[];
+  /** What the operator must not miss, e.g. an image that ran from the cache during a registry outage. */
+  notices: string[];
 }
 
 const round = (value: number): number => Math.round(value * 1000) / 1000;

@@ -2,6 +2,7 @@
 // /proc and /sys into it and exec its init with busybox switch_root.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ImageCache } from '../cache/images.ts';
 import type { ContainerSpec } from '../cmdline/plan.ts';
 import type { Logger } from '../log/logger.ts';
 import { bindMount, mountTmpfs } from '../system/overlay.ts';
@@ -9,7 +10,6 @@ import { readEnvFiles } from './container.ts';
 import { mergeEnvironment, parseEnvList } from './env.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
 import { resolveInRoot } from './root-path.ts';
-import type { ContentStore } from '../store/index.ts';
 
 /** A tmpfs of its own: busybox switch_root moves the new root onto / and deletes the initramfs. */
 export const SWITCH_ROOT_MOUNT = '/run/ocinit/switch-root';
@@ -33,13 +33,13 @@ export function initCommand(spec: ContainerSpec, config: ReadyImage['image']['co
 
 export async function prepareSwitchRoot(
   spec: ContainerSpec,
-  options: { store: ContentStore; proxy: string | undefined; log: Logger; hostEnv: Readonly<Record<string, string | undefined>>; mountPoint?: string },
+  options: { cache: ImageCache; proxy: string | undefined; log: Logger; hostEnv: Readonly<Record<string, string | undefined>>; mountPoint?: string },
 ): Promise<SwitchRootTarget> {
   const { log } = options;
   const mountPoint = options.mountPoint ?? SWITCH_ROOT_MOUNT;
   // The image takes RAM twice for a moment (its blobs in the store, the tree here); the store goes with the initramfs.
   await mountTmpfs(mountPoint, 'mode=0755,size=90%', log);
-  const images = new ImageSet({ store: options.store, imagesDir: mountPoint, proxy: options.proxy, log, clock: () => log.now() });
+  const images = new ImageSet({ cache: options.cache, imagesDir: mountPoint, proxy: options.proxy, log, clock: () => log.now() });
   const ready = await images.get(spec);
   // switch_root moves the new root onto /: it must be a mount point of its own.
   await bindMount(ready.lowerDir, ready.lowerDir, log);

@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '../../../src/log/logger.ts';
-import type { PipelineDirectories } from '../../../src/run/index.ts';
 
 export const CRUN_PREFIX = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$@"', 'crun-in-namespace'];
 
@@ -25,10 +24,6 @@ export function tmpfsState(): HostState {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-export function stateDirs(root: string): PipelineDirectories {
-  return { storeDir: join(root, 'store'), imagesDir: join(root, 'images'), volumesDir: join(root, 'volumes'), scratchDir: join(root, 'scratch') };
 }
 
 export function capturingLogger(): { log: Logger; text: () => string } {

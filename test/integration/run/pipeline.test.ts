@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoImageSpec } from '../../../qemu/demo-image.ts';
+import { openStorage } from '../../../src/cache/index.ts';
 import { parseCommandLine } from '../../../src/cmdline/index.ts';
 import type { Plan } from '../../../src/cmdline/plan.ts';
 import { OcinitError } from '../../../src/log/errors.ts';
 import { runPipeline, type PipelineResult } from '../../../src/run/index.ts';
 import { buildImageLayout, pushLayout, type ImageSpec } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
-import { capturingLogger, CRUN_PREFIX, stateDirs, tmpfsState } from './host.ts';
+import { capturingLogger, CRUN_PREFIX, tmpfsState } from './host.ts';
 
 let registry: TestRegistry;
 let work: string;
@@ -48,8 +49,9 @@ async function run(words: string[]): Promise<{ result: PipelineResult; out: stri
   const state = tmpfsState();
   const { log, text } = capturingLogger();
   try {
-    const lines = words.map((word) => word.replaceAll('OUT', out));
-    const result = await runPipeline(plan(lines), { dirs: stateDirs(state.dir), crun: { prefix: CRUN_PREFIX, stateDir: join(state.dir, 'crun') }, log, resolvConf: '/etc/resolv.conf', stopGraceMs: 500 });
+    const parsed = plan(words.map((word) => word.replaceAll('OUT', out)));
+    const storage = await openStorage(parsed, log, { ramRoot: state.dir });
+    const result = await runPipeline(parsed, { storage, crun: { prefix: CRUN_PREFIX, stateDir: join(state.dir, 'crun') }, log, resolvConf: '/etc/resolv.conf', stopGraceMs: 500 });
     return { result, out, console: text() };
   } finally {
     state.remove();
@@ -171,11 +173,12 @@ describe('pipeline on the host', () => {
         `b2c.container="--tls-verify=false -v scratch:/scratch -v results:/results ${demo} sh -c 'echo kept > /results/r; echo temporary > /scratch/s'"`,
         `b2c.container="--tls-verify=false -v scratch:/scratch -v results:/results ${demo} sh -c 'test -s /scratch/s && test -s /results/r'"`,
       ];
-      const dirs = stateDirs(state.dir);
-      const result = await runPipeline(plan(lines), { dirs, crun: { prefix: CRUN_PREFIX, stateDir: join(state.dir, 'crun') }, log, resolvConf: '/etc/resolv.conf' });
+      const parsed = plan(lines);
+      const storage = await openStorage(parsed, log, { ramRoot: state.dir });
+      const result = await runPipeline(parsed, { storage, crun: { prefix: CRUN_PREFIX, stateDir: join(state.dir, 'crun') }, log, resolvConf: '/etc/resolv.conf' });
       expect(result.status).toBe(0);
-      expect(readFileSync(join(dirs.volumesDir, 'results', 'r'), 'utf8')).toBe('kept\n');
-      expect(existsSync(join(dirs.volumesDir, 'scratch'))).toBe(false);
+      expect(readFileSync(join(storage.volumesDir, 'results', 'r'), 'utf8')).toBe('kept\n');
+      expect(existsSync(join(storage.volumesDir, 'scratch'))).toBe(false);
     } finally {
       state.remove();
     }

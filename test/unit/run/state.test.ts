@@ -51,6 +51,7 @@ describe('summary line', () => {
       end: 'reboot',
       phases: [{ name: 'pull', start: 12.34567, duration: 1.00049 }],
       containers: [{ parameter: 'b2c.container', index: 1, image: 'r/i:1', digest: 'sha256:ab', cached: true, outcome: 'exited', exitCode: 3, start: 13.3456, duration: 0.5 }],
+      notices: ['REGISTRY UNREACHABLE: ran r/i:1 from the cache'],
     };
     const line = formatSummary(summary);
     expect(line.startsWith('ocinit-summary: {')).toBe(true);
