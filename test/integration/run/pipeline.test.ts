@@ -1,5 +1,6 @@
 // The pipeline with real parts: docker-registry, images pushed with skopeo, bundles run by crun.
 // Containers write what they see into a bind-mounted directory; the console is not captured here.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +182,25 @@ describe('pipeline on the host', () => {
       expect(existsSync(join(storage.volumesDir, 'scratch'))).toBe(false);
     } finally {
       state.remove();
+    }
+  }, 60_000);
+
+  it('a b2c.filesystem backs a volume: mounted at first use, what containers write lands on it', async () => {
+    const image = join(work, 'volume.ext4');
+    execFileSync('truncate', ['-s', '16M', image]);
+    execFileSync('mkfs.ext4', ['-q', '-F', image]);
+    const { result } = await run([
+      `b2c.filesystem=results,src=${image},type=ext4,opts=loop`,
+      'b2c.volume=job,filesystem=results',
+      `b2c.container="--tls-verify=false -v job:/job ${demo} sh -c 'echo on-the-filesystem > /job/result'"`,
+    ]);
+    expect(result.status).toBe(0);
+    const mounted = mkdtempSync(join(work, 'check-'));
+    execFileSync('mount', ['-o', 'loop,ro', image, mounted]);
+    try {
+      expect(readFileSync(join(mounted, 'result'), 'utf8')).toBe('on-the-filesystem\n');
+    } finally {
+      execFileSync('umount', [mounted]);
     }
   }, 60_000);
 
