@@ -86,7 +86,7 @@ check: deps typecheck initrd
 	npx vitest run
 
 run: deps initrd
-	qemu/demo $(if $(IMAGE),--image '$(IMAGE)') $(if $(CMD),--cmd '$(CMD)')
+	qemu/demo $(if $(IMAGE),--image "$$IMAGE") $(if $(CMD),--cmd "$$CMD")
 
 bench: deps initrd
 	bench/boot

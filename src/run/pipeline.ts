@@ -174,7 +174,8 @@ class PipelineRun {
   /** Runs one container attached to the console and records it; returns its exit code. */
   async #runOne(container: ContainerSpec): Promise<number> {
     const record = this.#record(container);
-    const title = `${label(container)}: ${container.image}${container.command.length > 0 ? ` ${container.command.join(' ')}` : ''}`;
+    // As written on the command line (credentials masked): words joined again would lose their quotes.
+    const title = `${label(container)}: ${container.source}`;
     return this.#log.section(
       `ocinit_${containerId(container).replace('-', '_')}`,
       title,
