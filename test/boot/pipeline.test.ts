@@ -103,7 +103,7 @@ describe('pipeline boot', () => {
       append: [
         'b2c.pipefail',
         'b2c.container_timeout=4',
-        run('b2c.container', '', `sh -c 'echo going to hang; sleep 600'`),
+        run('b2c.container', '', `sh -c 'echo going to $(echo hang); sleep 600'`),
         run('b2c.container', '', 'echo SKIPPED CONTAINER RAN'),
         run('b2c.post_container', '', `sh -c 'echo post after status $B2C_PIPELINE_STATUS; reboot -f'`),
       ],
