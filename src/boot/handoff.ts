@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ShutdownSettings } from '../cmdline/plan.ts';
+import { shellQuote } from '../system/shell.ts';
 
 /** Where the launcher tells PID 1 (initrd/init.sh) how to end the session. */
 export const HANDOFF_FILE = '/run/ocinit/handoff';
@@ -9,11 +10,6 @@ export type EndAction =
   | { action: 'poweroff' }
   | { action: 'reboot' }
   | { action: 'switch_root'; newRoot: string; init: string; args?: readonly string[]; env?: readonly string[] };
-
-/** One word for `eval` in init.sh: single-quoted, so nothing in it is expanded. */
-export function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 export interface Handoff {
   end: EndAction;

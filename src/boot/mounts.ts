@@ -1,20 +1,18 @@
-import { mount, type MountSpec } from '../system/mount.ts';
+import { mountAll, type MountSpec } from '../system/mount.ts';
 
 // initrd/init.sh starts the launcher before mounting anything; /run stays on the initramfs root.
-const FIRST: MountSpec[] = [
+// Parents before what is mounted inside them.
+const PSEUDO_FILESYSTEMS: MountSpec[] = [
   { fstype: 'proc', source: 'proc', target: '/proc', options: 'nosuid,nodev,noexec' },
   { fstype: 'devtmpfs', source: 'devtmpfs', target: '/dev', options: 'mode=0755,nosuid' },
   { fstype: 'sysfs', source: 'sysfs', target: '/sys', options: 'nosuid,nodev,noexec' },
-];
-const AFTER_FIRST: MountSpec[] = [
   { fstype: 'devpts', source: 'devpts', target: '/dev/pts', options: 'gid=5,mode=620,ptmxmode=666' },
   { fstype: 'tmpfs', source: 'shm', target: '/dev/shm', options: 'mode=1777,nosuid,nodev' },
   { fstype: 'tmpfs', source: 'tmp', target: '/tmp', options: 'mode=1777,nosuid,nodev' },
   { fstype: 'cgroup2', source: 'cgroup2', target: '/sys/fs/cgroup', options: 'nsdelegate' },
 ];
 
-/** The pseudo-filesystems every later phase expects; independent mounts go in parallel. */
+/** The pseudo-filesystems every later phase expects. */
 export async function mountPseudoFilesystems(): Promise<void> {
-  await Promise.all(FIRST.map((spec) => mount(spec)));
-  await Promise.all(AFTER_FIRST.map((spec) => mount(spec)));
+  await mountAll(PSEUDO_FILESYSTEMS);
 }

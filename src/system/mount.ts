@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from '../log/logger.ts';
 import { runChecked } from './exec.ts';
+import { shellQuote } from './shell.ts';
 
 export interface MountSpec {
   fstype: string;
@@ -9,11 +10,25 @@ export interface MountSpec {
   options?: string;
 }
 
-/** Mounts through busybox/util-linux `mount`, creating the mount point first. */
-export async function mount(spec: MountSpec, log?: Logger): Promise<void> {
-  mkdirSync(spec.target, { recursive: true });
+function mountArgv(spec: MountSpec): string[] {
   const argv = ['mount', '-t', spec.fstype];
   if (spec.options !== undefined) argv.push('-o', spec.options);
   argv.push(spec.source, spec.target);
-  await runChecked(argv, { log, what: `mounting ${spec.fstype} on ${spec.target}` });
+  return argv;
+}
+
+/** Mounts through busybox/util-linux `mount`, creating the mount point first. */
+export async function mount(spec: MountSpec, log?: Logger): Promise<void> {
+  mkdirSync(spec.target, { recursive: true });
+  await runChecked(mountArgv(spec), { log, what: `mounting ${spec.fstype} on ${spec.target}` });
+}
+
+/**
+ * Mounts `specs` in order with one shell, creating each mount point just before (a point inside
+ * an earlier mount, like /dev/pts, can only be made once that is mounted). One process instead of
+ * one per mount: at boot, before caches are warm, every spawn costs tens of milliseconds.
+ */
+export async function mountAll(specs: readonly MountSpec[], log?: Logger): Promise<void> {
+  const script = specs.map((spec) => `mkdir -p ${shellQuote(spec.target)} && ${mountArgv(spec).map(shellQuote).join(' ')}`).join(' && ');
+  await runChecked(['sh', '-c', script], { log, what: `mounting ${specs.map((spec) => spec.target).join(', ')}` });
 }
