@@ -72,7 +72,7 @@ async function cutPowerWhen(disk: string, append: string[], when: RegExp): Promi
 const VOLUMES = ['b2c.volume=keep', 'b2c.volume=scratchpad,expiration=pipeline_end'];
 
 describe('cache with the pipeline', () => {
-  it('second boot downloads no blob; volumes persist unless pipeline_end; a digest-pinned image runs through an outage', async () => {
+  it('second boot downloads no blob; volumes persist unless pipeline_end; swap is active during the job; a digest-pinned image runs through an outage', async () => {
     const disk = join(work, 'cache.img');
     createBlankImage(disk, 2 * GIB);
 
@@ -91,11 +91,13 @@ describe('cache with the pipeline', () => {
     proxy.requests.splice(0);
     const second = await bootJob(disk, [
       ...VOLUMES,
-      container(image, 'echo keep says $(cat /keep/note); ls -A /scratchpad | wc -l | sed s/^/scratchpad-entries=/', '-v keep:/keep -v scratchpad:/scratchpad'),
+      'b2c.swap=32M',
+      container(image, 'echo keep says $(cat /keep/note); ls -A /scratchpad | wc -l | sed s/^/scratchpad-entries=/; grep -c ^/storage/swapfile /proc/swaps | sed s/^/swap-files-in-use=/', '-v keep:/keep -v scratchpad:/scratchpad'),
     ]);
     expectSuccess(second);
     expect(second.console).toContain('keep says boot-one');
     expect(second.console).toContain('scratchpad-entries=0');
+    expect(second.console).toContain('swap-files-in-use=1');
     expect(blobGets()).toBe(0);
     expect(proxy.requests.some((request) => request.path.includes('/manifests/'))).toBe(true);
 
