@@ -9,6 +9,10 @@ const common = {
   format: 'esm',
   sourcemap: false,
   legalComments: 'none',
+  // Under TCG the launcher's first line waits for V8 to scan the whole bundle: dropping whitespace
+  // and folding syntax shrinks it by a third; identifiers stay, so stack traces stay readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
   // Some CommonJS dependencies call require() for Node built-ins; give the ESM bundle a require.
   banner: { js: "import { createRequire as __ocinitCreateRequire } from 'node:module'; const require = __ocinitCreateRequire(import.meta.url);" },

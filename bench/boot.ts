@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from '../initrd/cpio.ts';
 import { boot, defaultInitrd, defaultKernel, REPO_ROOT, type Accel } from '../qemu/harness.ts';
+import { consoleNumber, median } from './stats.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, accel: { type: 'string', default: 'auto' } } });
 const runs = Number.parseInt(values.runs ?? '5', 10);
@@ -37,18 +38,6 @@ async function buildFloor(): Promise<string> {
   return out;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-function match(text: string, pattern: RegExp): number {
-  const found = pattern.exec(text)?.[1];
-  if (found === undefined) throw new Error(`boot output lacks ${pattern}:\n${text.slice(-2000)}`);
-  return Number.parseFloat(found);
-}
-
 // loglevel=7 makes the kernel print "Run /init as init process" with its timestamp (same clock as /proc/uptime).
 const append = ['loglevel=7'];
 const floor = await buildFloor();
@@ -56,11 +45,11 @@ const samples = { floorInit: [] as number[], floorWall: [] as number[], init: []
 let accelUsed = '';
 for (let run = 0; run < runs; run++) {
   const bare = await boot({ initrd: floor, append, accel, net: { kind: 'none' }, timeoutSeconds: 120 });
-  samples.floorInit.push(match(bare.console, /floor-init-at (\d+\.\d+)/));
+  samples.floorInit.push(consoleNumber(bare.console, /floor-init-at (\d+\.\d+)/));
   samples.floorWall.push(bare.seconds);
   const ours = await boot({ append, accel, timeoutSeconds: 180 });
-  const init = match(ours.console, /\[\s*(\d+\.\d+)\] Run \/init as init process/);
-  const first = match(ours.console, /\[(\d+\.\d+)\]: ocinit \S+: launcher started/);
+  const init = consoleNumber(ours.console, /\[\s*(\d+\.\d+)\] Run \/init as init process/);
+  const first = consoleNumber(ours.console, /\[(\d+\.\d+)\]: ocinit \S+: launcher started/);
   samples.init.push(init);
   samples.firstLine.push(first);
   samples.sinceInit.push(first - init);

@@ -9,6 +9,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../qemu/harness.ts';
+import { consoleNumber, median } from './stats.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, accel: { type: 'string', default: 'auto' } } });
 const runs = Number.parseInt(values.runs ?? '5', 10);
@@ -23,18 +24,6 @@ interface Sample {
   phase: number;
 }
 
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-function number(text: string, pattern: RegExp): number {
-  const found = pattern.exec(text)?.[1];
-  if (found === undefined) throw new Error(`boot output lacks ${pattern}:\n${text.slice(-3000)}`);
-  return Number.parseFloat(found);
-}
-
 function boot(ns: string, nics: readonly string[], append: readonly string[]): string {
   const args = ['boot', ns, '--accel', accel, '--timeout', '180', ...nics.flatMap((nic) => ['--nic', nic]), '--', 'loglevel=7', ...append];
   const result = spawnSync(labScript, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -47,16 +36,16 @@ function ocinitSample(ns: string, nics: readonly string[]): Sample {
   // ip=dhcp: the launcher configures the network only when the command line needs it.
   const console = boot(ns, nics, ['ip=dhcp']);
   acceleration = /CPU: .*TCG/.test(console) ? 'TCG' : 'KVM';
-  const init = number(console, /\[\s*(\d+\.\d+)\] Run \/init as init process/);
-  const ready = number(console, /\[(\d+\.\d+)\]: Network ready in /);
-  return { sinceInit: ready - init, phase: number(console, /Network ready in (\d+\.\d+) s/) };
+  const init = consoleNumber(console, /\[\s*(\d+\.\d+)\] Run \/init as init process/);
+  const ready = consoleNumber(console, /\[(\d+\.\d+)\]: Network ready in /);
+  return { sinceInit: ready - init, phase: consoleNumber(console, /Network ready in (\d+\.\d+) s/) };
 }
 
 function b2cSample(ns: string, nics: readonly string[]): Sample {
   const console = boot(ns, nics, [`rdinit=${B2C_INIT}`]);
-  const init = number(console, /\[\s*(\d+\.\d+)\] Run \S+b2c-net\.sh as init process/);
-  const ready = number(console, /\[(\d+\.\d+)\]: b2c-net: network ready on/);
-  return { sinceInit: ready - init, phase: number(console, /b2c-net: network ready on \S+ in (\d+\.\d+) s/) };
+  const init = consoleNumber(console, /\[\s*(\d+\.\d+)\] Run \S+b2c-net\.sh as init process/);
+  const ready = consoleNumber(console, /\[(\d+\.\d+)\]: b2c-net: network ready on/);
+  return { sinceInit: ready - init, phase: consoleNumber(console, /b2c-net: network ready on \S+ in (\d+\.\d+) s/) };
 }
 
 const topologies = [

@@ -12,22 +12,11 @@ import { demoImageSpec } from '../qemu/demo-image.ts';
 import { boot, type Accel } from '../qemu/harness.ts';
 import { buildImageLayout, pushLayout } from '../test/support/image.ts';
 import { startRegistry } from '../test/support/registry.ts';
+import { consoleNumber, median } from './stats.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, accel: { type: 'string', default: 'auto' } } });
 const runs = Number.parseInt(values.runs ?? '5', 10);
 const accel = (values.accel ?? 'auto') as Accel;
-
-function median(list: number[]): number {
-  const sorted = [...list].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-function match(text: string, pattern: RegExp): number {
-  const found = pattern.exec(text)?.[1];
-  if (found === undefined) throw new Error(`boot output lacks ${pattern}:\n${text.slice(-3000)}`);
-  return Number.parseFloat(found);
-}
 
 const registry = await startRegistry();
 const work = mkdtempSync(join(tmpdir(), 'ocinit-bench-run-'));
@@ -42,17 +31,17 @@ try {
   for (let run = 0; run < runs; run++) {
     const result = await boot({ append, accel, timeoutSeconds: 300 });
     const text = result.console;
-    const crunLine = match(text, /\[(\d+\.\d+)\]: \$ crun run/);
+    const crunLine = consoleNumber(text, /\[(\d+\.\d+)\]: \$ crun run/);
     const sample = {
-      init: match(text, /\[\s*(\d+\.\d+)\] Run \/init as init process/),
-      launcher: match(text, /\[(\d+\.\d+)\]: ocinit \S+: launcher started/),
-      network: match(text, /\[(\d+\.\d+)\]: Network ready in/),
-      pullStart: match(text, /\[(\d+\.\d+)\]: Pulling and verifying the images/),
-      pull: match(text, /downloaded in (\d+\.\d+) s, unpacked in/),
-      unpack: match(text, /unpacked in (\d+\.\d+) s/),
-      bundle: crunLine - match(text, /\[(\d+\.\d+)\]: b2c\.container #1: /),
-      crunStart: match(text, /^(\d+\.\d+) \d+\.\d+\r?$/m) - crunLine,
-      firstOutput: match(text, /^(\d+\.\d+) \d+\.\d+\r?$/m),
+      init: consoleNumber(text, /\[\s*(\d+\.\d+)\] Run \/init as init process/),
+      launcher: consoleNumber(text, /\[(\d+\.\d+)\]: ocinit \S+: launcher started/),
+      network: consoleNumber(text, /\[(\d+\.\d+)\]: Network ready in/),
+      pullStart: consoleNumber(text, /\[(\d+\.\d+)\]: Pulling and verifying the images/),
+      pull: consoleNumber(text, /downloaded in (\d+\.\d+) s, unpacked in/),
+      unpack: consoleNumber(text, /unpacked in (\d+\.\d+) s/),
+      bundle: crunLine - consoleNumber(text, /\[(\d+\.\d+)\]: b2c\.container #1: /),
+      crunStart: consoleNumber(text, /^(\d+\.\d+) \d+\.\d+\r?$/m) - crunLine,
+      firstOutput: consoleNumber(text, /^(\d+\.\d+) \d+\.\d+\r?$/m),
     };
     for (const part of parts) samples[part].push(sample[part]);
     accelUsed = result.accel;

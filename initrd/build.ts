@@ -3,7 +3,7 @@
 //
 // usage: node initrd/build.ts --modules DIR --out FILE [--compress zstd|xz|lz4|gzip|none] [--level N] [--no-strip]
 import { spawnSync } from 'node:child_process';
-import { closeSync, createWriteStream, openSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, renameSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from './cpio.ts';
@@ -101,7 +101,8 @@ if (!values['no-strip']) {
   shippedNode = join(dirname(outFile), 'node.stripped');
   mkdirSync(dirname(shippedNode), { recursive: true });
   if (!existsSync(shippedNode) || statSync(shippedNode).mtimeMs < statSync(nodeBinary).mtimeMs) {
-    run(['strip', '--strip-all', '-o', shippedNode, nodeBinary]);
+    run(['strip', '--strip-all', '-o', `${shippedNode}.tmp`, nodeBinary]);
+    renameSync(`${shippedNode}.tmp`, shippedNode);
   }
 }
 addExecutable(shippedNode, '/bin/node');
@@ -173,29 +174,36 @@ if (existsSync(extraRoot)) addTree(extraRoot, '/');
 // Write: sorted, so parents come before children and order never depends on the build host.
 const sorted = [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 const cpioFile = outFile.replace(/\.(zst|xz|lz4|gz)$/, '');
+// Both files are written under temporary names and renamed at the end: a boot reading the
+// previous initramfs meanwhile must never see half of the new one.
+const cpioTemporary = `${cpioFile}.tmp`;
+const outTemporary = `${outFile}.tmp`;
 mkdirSync(dirname(outFile), { recursive: true });
-const cpioStream = createWriteStream(cpioFile);
+const cpioStream = createWriteStream(cpioTemporary);
 const uncompressed = await writeCpio(sorted, cpioStream, mtime);
 await new Promise<void>((resolveDone, reject) => cpioStream.end((error?: Error | null) => (error ? reject(error) : resolveDone())));
 
 // Each compressor writes to stdout; levels are the defaults GUIDE.md measured.
 const compressors: Record<string, (level: string | undefined) => string[]> = {
-  zstd: (level) => ['zstd', '-q', '-c', '-T2', `-${level ?? '19'}`, cpioFile],
+  zstd: (level) => ['zstd', '-q', '-c', '-T2', `-${level ?? '19'}`, cpioTemporary],
   // The kernel's xz decoder only knows CRC32 checks.
-  xz: (level) => ['xz', '-q', '-c', '-T1', '--check=crc32', `-${level ?? '9'}`, cpioFile],
-  lz4: (level) => ['lz4', '-q', '-c', '-l', `-${level ?? '9'}`, cpioFile],
-  gzip: (level) => ['gzip', '-n', '-c', `-${level ?? '6'}`, cpioFile],
+  xz: (level) => ['xz', '-q', '-c', '-T1', '--check=crc32', `-${level ?? '9'}`, cpioTemporary],
+  lz4: (level) => ['lz4', '-q', '-c', '-l', `-${level ?? '9'}`, cpioTemporary],
+  gzip: (level) => ['gzip', '-n', '-c', `-${level ?? '6'}`, cpioTemporary],
 };
 const compression = values.compress ?? 'zstd';
 if (compression === 'none') {
   if (cpioFile !== outFile) fail('--compress none wants an --out without a compression suffix');
+  renameSync(cpioTemporary, cpioFile);
 } else {
   const command = compressors[compression] ?? fail(`unknown compression '${compression}': zstd, xz, lz4, gzip or none`);
   const [program, ...args] = command(values.level);
-  const output = openSync(outFile, 'w');
+  const output = openSync(outTemporary, 'w');
   const result = spawnSync(program ?? 'false', args, { stdio: ['ignore', output, 'inherit'] });
   closeSync(output);
   if (result.error !== undefined || result.status !== 0) fail(`${program} failed${result.error ? `: ${result.error.message}` : ''}`);
+  renameSync(cpioTemporary, cpioFile);
+  renameSync(outTemporary, outFile);
 }
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
 process.stdout.write(

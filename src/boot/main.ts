@@ -64,7 +64,7 @@ async function prepareMachine(plan: Plan): Promise<Storage> {
 /** Whether anything in the plan talks to the network; a job with nothing to fetch boots without one. */
 function needsNetwork(plan: Plan): boolean {
   const containers = plan.services.length + plan.containers.length + plan.postContainers.length;
-  return containers > 0 || plan.extraArgsUrl !== undefined || plan.ntpPeer.kind !== 'none' || plan.interfaces.length > 0 || (plan.ip !== undefined && plan.ip.kind !== 'off');
+  return containers > 0 || plan.switchRoot !== undefined || plan.extraArgsUrl !== undefined || plan.ntpPeer.kind !== 'none' || plan.interfaces.length > 0 || (plan.ip !== undefined && plan.ip.kind !== 'off');
 }
 
 /** Network, clock and extra arguments; returns the plan with the extra arguments merged in. */
