@@ -73,7 +73,7 @@ async function connect(plan: Plan): Promise<Plan> {
     log.info('Nothing in the command line needs the network: not configuring it');
     return plan;
   }
-  await bringUpNetwork(plan, { log });
+  await bringUpNetwork(plan, { log, timeoutMs: plan.dhcpTimeoutSeconds * 1000 });
   await syncClock(plan, log);
   if (plan.extraArgsUrl === undefined) return plan;
   const text = await fetchExtraArgs(plan.extraArgsUrl, { log, proxy: plan.proxy });

@@ -47,6 +47,7 @@ export function createDefaultPlan(): Plan {
     ntpPeer: { kind: 'none' },
     modules: [],
     interfaces: [],
+    dhcpTimeoutSeconds: 10,
     ip: undefined,
     hostname: 'boot2container',
     keymap: undefined,
@@ -458,6 +459,23 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       const bad = modules.filter((module) => /\s/.test(module) || module.includes('..'));
       if (bad.length > 0) context.problem(`invalid module name(s): ${bad.join(', ')}`);
       else plan.modules = modules;
+    },
+  },
+  {
+    name: 'b2c.dhcp_timeout',
+    aliases: [],
+    syntax: 'SECONDS',
+    defaultText: '10',
+    doc: 'How long DHCP may take once a link has carrier, on all candidate interfaces at once, before the boot ends with the network error.',
+    example: 'b2c.dhcp_timeout=30',
+    differences: 'Ours: b2c retried udhcpc for about 10 s with no way to change it.',
+    repeatable: false,
+    flag: false,
+    stage: 'early',
+    apply(plan, value, context) {
+      const seconds = parseNonNegativeNumber(value ?? '');
+      if (seconds === undefined || seconds === 0) context.problem(`'${value ?? ''}' is not a positive number of seconds`, 'e.g. b2c.dhcp_timeout=30');
+      else plan.dhcpTimeoutSeconds = seconds;
     },
   },
   listParameter(

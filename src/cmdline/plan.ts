@@ -30,6 +30,8 @@ export interface Plan {
   interfaces: InterfaceSpec[];
   /** ip=: when present, no DHCP of our own. */
   ip: IpConfig | undefined;
+  /** b2c.dhcp_timeout: how long DHCP may take once a link has carrier. */
+  dhcpTimeoutSeconds: number;
   /** Default 'boot2container'. */
   hostname: string;
   keymap: string | undefined;
