@@ -1,9 +1,10 @@
 // b2c.switch_root: an OS image unpacked into RAM, ready for PID 1 (initrd/init.sh) to move /dev,
 // /proc and /sys into it and exec its init with busybox switch_root.
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageCache } from '../cache/images.ts';
 import type { ContainerSpec } from '../cmdline/plan.ts';
+import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { bindMount, mountTmpfs } from '../system/overlay.ts';
 import { readEnvFiles } from './container.ts';
@@ -31,6 +32,29 @@ export function initCommand(spec: ContainerSpec, config: ReadyImage['image']['co
   return fromImage.length > 0 ? fromImage : ['/sbin/init'];
 }
 
+/**
+ * The init as an absolute path inside the new root, checked now: once PID 1 has exec'd
+ * switch_root there is no way back, and an init that cannot run would panic the kernel.
+ */
+export function findInit(root: string, command: string, where: { parameter: string; image: string }): string {
+  const candidates = command.includes('/') ? [command.startsWith('/') ? command : `/${command}`] : DEFAULT_PATH.split(':').map((dir) => `${dir}/${command}`);
+  for (const candidate of candidates) {
+    try {
+      const file = resolveInRoot(root, candidate);
+      if (statSync(file).isFile()) {
+        accessSync(file, constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // Not this one: missing, not a file, not executable, or a symlink loop.
+    }
+  }
+  throw new OcinitError(`the init '${command}' is not an executable file in the image`, {
+    ...where,
+    hint: 'name an init that exists in the image after the image in b2c.switch_root (e.g. /lib/systemd/systemd), or give the image an Entrypoint',
+  });
+}
+
 export async function prepareSwitchRoot(
   spec: ContainerSpec,
   options: { cache: ImageCache; proxy: string | undefined; log: Logger; hostEnv: Readonly<Record<string, string | undefined>>; mountPoint?: string },
@@ -44,8 +68,9 @@ export async function prepareSwitchRoot(
   // switch_root moves the new root onto /: it must be a mount point of its own.
   await bindMount(ready.lowerDir, ready.lowerDir, log);
   for (const dir of ['dev', 'proc', 'sys', 'run']) mkdirSync(resolveInRoot(ready.lowerDir, dir), { recursive: true });
-  const [init = '/sbin/init', ...args] = initCommand(spec, ready.image.config);
+  const [command = '/sbin/init', ...args] = initCommand(spec, ready.image.config);
   const where = { parameter: 'b2c.switch_root', image: spec.image };
+  const init = findInit(ready.lowerDir, command, where);
   const env = mergeEnvironment([{ name: 'PATH', value: DEFAULT_PATH }], parseEnvList(ready.image.config.config?.Env), readEnvFiles(spec, options.hostEnv, where), spec.env);
   log.info(`b2c.switch_root: ${spec.image}@${ready.image.manifestDigest} ready in ${join(ready.lowerDir)}; init: ${[init, ...args].join(' ')}`);
   return { newRoot: ready.lowerDir, init, args, env, ready };

@@ -1,9 +1,13 @@
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatHandoff } from '../../../src/boot/handoff.ts';
 import { parseCommandLine } from '../../../src/cmdline/index.ts';
 import type { ImageConfig } from '../../../src/oci/index.ts';
-import { initCommand } from '../../../src/run/switch-root.ts';
+import { OcinitError } from '../../../src/log/errors.ts';
+import { findInit, initCommand } from '../../../src/run/switch-root.ts';
 
 function switchRoot(value: string): NonNullable<ReturnType<typeof parseCommandLine>['plan']['switchRoot']> {
   const { plan, problems } = parseCommandLine(`b2c.switch_root="${value}"`, { env: {} });
@@ -37,5 +41,35 @@ describe('the switch_root hand-off', () => {
     const output = execFileSync('/bin/busybox', ['sh', '-c', script], { env: { ARGS: field('args'), ENV: field('env') }, encoding: 'utf8' });
     expect(output.split('\n').slice(0, 3)).toEqual(args);
     expect(output.split('\n').slice(3).filter((line) => line !== '').sort()).toEqual([...env].sort());
+  });
+});
+
+describe('the init switch_root will exec', () => {
+  const where = { parameter: 'b2c.switch_root', image: 'registry.lab/os:1' };
+
+  function root(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'newroot-'));
+    mkdirSync(join(dir, 'lib/systemd'), { recursive: true });
+    mkdirSync(join(dir, 'sbin'), { recursive: true });
+    mkdirSync(join(dir, 'usr/bin'), { recursive: true });
+    writeFileSync(join(dir, 'lib/systemd/systemd'), '#!/bin/sh\n', { mode: 0o755 });
+    symlinkSync('/lib/systemd/systemd', join(dir, 'sbin/init'));
+    writeFileSync(join(dir, 'usr/bin/not-executable'), 'data', { mode: 0o644 });
+    writeFileSync(join(dir, 'usr/bin/myinit'), '#!/bin/sh\n', { mode: 0o755 });
+    return dir;
+  }
+
+  it('follows absolute symlinks inside the new root, not on the host', () => {
+    expect(findInit(root(), '/sbin/init', where)).toBe('/sbin/init');
+  });
+
+  it('looks a bare name up in the PATH directories of the image', () => {
+    expect(findInit(root(), 'myinit', where)).toBe('/usr/bin/myinit');
+  });
+
+  it('refuses a missing or non-executable init before PID 1 is handed over, naming the image', () => {
+    expect(() => findInit(root(), '/sbin/nope', where)).toThrow(/'\/sbin\/nope' is not an executable file in the image/);
+    expect(() => findInit(root(), '/usr/bin/not-executable', where)).toThrow(OcinitError);
+    expect(() => findInit(root(), 'lib', where)).toThrow(OcinitError);
   });
 });
