@@ -1,10 +1,8 @@
 // The pull path on top of the cache: --pull policies, the registry-outage fallback
 // (b2c.cache_offline), last-use records and garbage collection when space runs low.
-import { readFile } from 'node:fs/promises';
 import type { PullPolicy } from '../cmdline/plan.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { digestOf } from '../oci/digest.ts';
 import { parseReference, pullImage, type PulledImage, type PullOptions } from '../oci/index.ts';
 import { parseImageConfig, parseManifestDocument, type ImageManifest } from '../oci/manifest.ts';
 import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from '../oci/platform.ts';
@@ -38,12 +36,15 @@ function isOutOfSpace(error: unknown): boolean {
   return false;
 }
 
-async function readVerified(store: ContentStore, digest: string): Promise<Buffer | undefined> {
-  const bytes = await readFile(store.blobPath(digest)).catch(() => undefined);
-  if (bytes === undefined) return undefined;
-  if (digestOf(bytes, digest.startsWith('sha512:') ? 'sha512' : 'sha256') === digest) return bytes;
-  await store.discard(digest);
-  return undefined;
+/**
+ * The store as pullImage sees it. pullImage falls back to stored manifests on its own when the
+ * registry is unreachable (reading them with readVerified, used for nothing else); here that
+ * fallback is off, so that b2c.cache_offline decides and every offline run is announced (see get).
+ */
+class PolicyStore extends ContentStore {
+  override async readVerified(): Promise<Buffer | undefined> {
+    return undefined;
+  }
 }
 
 /**
@@ -57,7 +58,7 @@ export async function imageFromStore(referenceText: string, store: ContentStore,
   const top = reference.digest ?? (await store.getRef(refName(image, platform)));
   if (top === undefined) return undefined;
   try {
-    const topBytes = await readVerified(store, top);
+    const topBytes = await store.readVerified(top);
     if (topBytes === undefined) return undefined;
     let document = parseManifestDocument(topBytes, undefined, { image, blob: top });
     let manifestDigest = top;
@@ -99,6 +100,7 @@ export async function imageFromStore(referenceText: string, store: ContentStore,
 export class ImageCache {
   readonly store: ContentStore;
   readonly notices: string[] = [];
+  readonly #pullStore: ContentStore;
   readonly #storage: Storage;
   readonly #log: Logger;
   readonly #inUse = new Set<string>();
@@ -107,6 +109,7 @@ export class ImageCache {
     this.#storage = storage;
     this.#log = log;
     this.store = new ContentStore(storage.storeDir);
+    this.#pullStore = new PolicyStore(storage.storeDir);
   }
 
   /** The image for `reference` under `policy` (boot2container's default is `always`). */
@@ -142,7 +145,7 @@ export class ImageCache {
   }
 
   async #pull(referenceText: string, options: CachePullOptions): Promise<PulledImage> {
-    const pullOptions: PullOptions = { ...options, store: this.store, log: this.#log };
+    const pullOptions: PullOptions = { ...options, store: this.#pullStore, log: this.#log };
     try {
       return await pullImage(referenceText, pullOptions);
     } catch (error) {

@@ -124,16 +124,27 @@ describe('ImageCache', () => {
     expect(await cache.store.listBlobs()).toEqual(expect.arrayContaining(currentImage.layers.map((layer) => layer.descriptor.digest)));
   });
 
-  it('with the registry stopped, a digest-pinned image pulled before still comes from the cache', async () => {
+  it('registry stopped: b2c.cache_offline decides which cached images run, and each offline run is announced', async () => {
     const tagged = await push('outage', 'outage');
     const storage = await cacheStorage();
     const pulled = await new ImageCache(storage, logger().log).get(tagged, 'always', PULL);
     const pinned = `${tagged.replace(/:outage$/, '')}@${pulled.image.manifestDigest}`;
+    const withSetting = (offline: Storage['settings']['offline']): Storage => ({ ...storage, settings: { ...storage.settings, offline } });
     await registry.stop();
     try {
-      const cached = await new ImageCache(storage, logger().log).get(pinned, 'always', PULL);
-      expect(cached.image.manifestDigest).toBe(pulled.image.manifestDigest);
-      expect(cached.image.blobsDownloaded).toBe(0);
+      const { log, text } = logger();
+      const cache = new ImageCache(storage, log);
+      const cached = await cache.get(pinned, 'always', PULL);
+      expect(cached).toMatchObject({ offline: true, image: { manifestDigest: pulled.image.manifestDigest, blobsDownloaded: 0 } });
+      expect(cache.notices).toHaveLength(1);
+      expect(cache.notices[0]).toMatch(/^REGISTRY UNREACHABLE: running .* from the cache \(sha256:[0-9a-f]{64}, as last pulled\) because b2c.cache_offline=digest/);
+      expect(text()).toContain('REGISTRY UNREACHABLE');
+
+      // A tag may have moved since: by default it is not run from the cache.
+      await expect(new ImageCache(storage, logger().log).get(tagged, 'always', PULL)).rejects.toThrow(/cannot reach registry/);
+      const always = await new ImageCache(withSetting('always'), logger().log).get(tagged, 'always', PULL);
+      expect(always).toMatchObject({ offline: true, image: { manifestDigest: pulled.image.manifestDigest } });
+      await expect(new ImageCache(withSetting('never'), logger().log).get(pinned, 'always', PULL)).rejects.toThrow(/cannot reach registry/);
     } finally {
       registry = await startRegistry();
     }
