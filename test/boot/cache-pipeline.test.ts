@@ -107,7 +107,7 @@ describe('cache with the pipeline', () => {
     expectSuccess(offline);
     expect(offline.console).toContain('ran while the registry was down');
     expect(offline.console).toMatch(/cannot reach registry|did not answer/);
-    expect(offline.console).toMatch(/from the (store|cache)/);
+    expect(offline.console).toMatch(/REGISTRY UNREACHABLE: running \S+ from the cache \(sha256:[0-9a-f]{64}, as last pulled\) because b2c.cache_offline=digest/);
     proxy = await startFaultProxy(registry.host);
     image = image.replace(/:\d+\//, `:${proxy.port}/`);
   });
