@@ -12,13 +12,15 @@ import { boot, type BootResult } from '../../qemu/harness.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { buildImageLayout, pushLayout, type ImageSpec } from '../support/image.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { contentAt, createBlankImage, ext4IsClean, partitionOffset } from '../integration/cache/disk-image.ts';
+import { contentAt, createBlankImage, ext4IsClean, listImageDirectory, partitionOffset } from '../integration/cache/disk-image.ts';
 import { bootAndCutPower } from '../integration/cache/power-cut.ts';
 
 let registry: TestRegistry;
 let proxy: FaultProxy;
 let work: string;
 let image: string;
+/** Two images of 40 MB of their own data each, for the collection test. */
+const crowd: { reference: string; bulkDigest: string }[] = [];
 
 const GIB = 1024 ** 3;
 
@@ -35,6 +37,12 @@ beforeAll(async () => {
   await buildImageLayout(join(work, 'layout'), 'cache', bulkySpec());
   const pushed = await pushLayout(join(work, 'layout'), 'cache', registry, { name: 'ocinit/cache' });
   image = pushed.replace(registry.host, `10.0.2.2:${proxy.port}`);
+  for (const tag of ['older', 'newer']) {
+    const demo = demoImageSpec();
+    const built = await buildImageLayout(join(work, tag), tag, { ...demo, layers: [...demo.layers, { files: [{ path: 'data/bulk.bin', content: randomBytes(40 * 1024 * 1024) }], compression: 'gzip' }] });
+    const reference = await pushLayout(join(work, tag), tag, registry, { name: 'ocinit/crowd' });
+    crowd.push({ reference: reference.replace(registry.host, `10.0.2.2:${proxy.port}`), bulkDigest: built.layers[1]?.digest ?? '' });
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -142,5 +150,25 @@ describe('cache with the pipeline', () => {
     const offset = partitionOffset(disk, 1);
     expect(contentAt(disk, offset)).toEqual({ kind: 'ext', label: 'B2C_CACHE' });
     expect(ext4IsClean(disk, offset)).toBe(true);
+  });
+
+  it('cache full: an image not used by this boot is collected to keep b2c.cache_min_free, and the job runs', async () => {
+    const disk = join(work, 'small.img');
+    createBlankImage(disk, 512 * 1024 ** 2);
+    const [older, newer] = crowd;
+    if (older === undefined || newer === undefined) throw new Error('images missing');
+    const reference = (entry: { reference: string }): string => entry.reference.replace(/:\d+\//, `:${proxy.port}/`);
+    // 40 MB of blobs plus 40 MB unpacked per image: with 400 MB wanted free, the older one must go.
+    const first = await bootJob(disk, ['b2c.cache_min_free=400M', container(reference(older), 'echo older ran')]);
+    expectSuccess(first);
+    const second = await bootJob(disk, ['b2c.cache_min_free=400M', container(reference(newer), 'echo newer ran')]);
+    expectSuccess(second);
+    expect(second.console).toMatch(/below b2c.cache_min_free .*: collecting unused images/);
+    expect(second.console).toMatch(/cache: removed \S+:older \(last used/);
+    expect(second.console).toContain('newer ran');
+    const offset = partitionOffset(disk, 1);
+    const blobs = listImageDirectory(disk, offset, '/store/blobs/sha256');
+    expect(blobs).not.toContain(older.bulkDigest.replace('sha256:', ''));
+    expect(blobs).toContain(newer.bulkDigest.replace('sha256:', ''));
   });
 });
