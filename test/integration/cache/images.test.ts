@@ -1,5 +1,7 @@
 // ImageCache against Debian's docker-registry: --pull policies, reuse without downloads, the
 // outage fallback for digest-pinned images, last-use records and collection.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +149,34 @@ describe('ImageCache', () => {
       await expect(new ImageCache(withSetting('never'), logger().log).get(pinned, 'always', PULL)).rejects.toThrow(/cannot reach registry/);
     } finally {
       registry = await startRegistry();
+    }
+  });
+
+  it('out of space mid-pull: unused images are collected and the pull retried; an image that cannot fit says so', async () => {
+    // A real filesystem that fills up: a 24 MiB tmpfs of our own.
+    const root = join(work, `small-${counter++}`);
+    mkdirSync(root);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', root]);
+    try {
+      const layout = cacheLayout(root);
+      await prepareLayout(layout, logger().log, { verify: false });
+      // Collection only when space runs out, not before.
+      const storage = storageOnCache(layout, undefined, { ...createDefaultPlan().cache, minFree: { bytes: 0 } }, async () => {});
+      const bulky = async (tag: string, megabytes: number): Promise<string> => {
+        const layoutDir = join(work, `layout-${counter++}`);
+        await buildImageLayout(layoutDir, tag, { layers: [{ files: [{ path: 'bulk.bin', content: randomBytes(megabytes * 1024 * 1024) }], compression: 'none' }] });
+        return pushLayout(layoutDir, tag, registry, { name: 'cache/space' });
+      };
+      const [first, second, huge] = [await bulky('first', 14), await bulky('second', 14), await bulky('huge', 30)];
+      await new ImageCache(storage, logger().log).get(first, 'always', PULL);
+      const { log, text } = logger();
+      const pulled = await new ImageCache(storage, log).get(second, 'always', PULL);
+      expect(pulled.image.blobsDownloaded).toBe(2);
+      expect(text()).toContain('out of space while pulling');
+      expect(text()).toMatch(/removed \S+:first/);
+      await expect(new ImageCache(storage, logger().log).get(huge, 'always', PULL)).rejects.toThrow(/does not fit in the cache, even after removing every image this boot does not use/);
+    } finally {
+      execFileSync('umount', [root]);
     }
   });
 });
