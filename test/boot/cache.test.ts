@@ -147,4 +147,19 @@ describe('b2c.cache_device on QEMU disks', () => {
     expect(afterMountedCut.console).toContain('cache: /dev/vda1 synced and unmounted');
     expect(ext4IsClean(image, offset)).toBe(true);
   });
+
+  it('b2c.cache_device=NAME mounts that b2c.filesystem as it is (never formatting it) and lays the cache out on it', async () => {
+    const image = disk('named.img');
+    formatExt4At(image, 0, GIB, 'LAB_SCRATCH');
+    const keep = join(work, 'lab-file');
+    writeFileSync(keep, 'the lab put this here\n');
+    writeImageFile(image, 0, keep, '/lab-file');
+    const result = await bootWith([image], ['b2c.filesystem=labcache,src=/dev/vda,type=ext4,opts=noatime', 'b2c.cache_device=labcache']);
+    expect(result.console).toMatch(/mount -t ext4 -o noatime \/dev\/vda \/storage/);
+    expect(result.console).toContain('cache: /dev/vda mounted at /storage');
+    expect(result.console).not.toMatch(/ERASING|FORMATTING/);
+    expect(contentAt(image, 0)).toEqual({ kind: 'ext', label: 'LAB_SCRATCH' });
+    expect(readImageFile(image, 0, '/lab-file')).toBe('the lab put this here\n');
+    expect(readImageFile(image, 0, '/ocinit-cache.json')).toContain('ocinit-cache');
+  });
 });
