@@ -12,8 +12,8 @@ import { CACHE_LABEL, decideCache, isCachePartition, unsuitableBecause, type Cac
 /** Devices must keep the same list this long before `auto` settles for wiping one. */
 const SETTLE_MS = 1000;
 
-export async function takeInventory(sysRoot = '/sys'): Promise<InventoryEntry[]> {
-  const devices = listBlockDevices(sysRoot);
+export async function takeInventory(): Promise<InventoryEntry[]> {
+  const devices = listBlockDevices();
   return Promise.all(devices.map(async (device) => ({ device, content: await readDeviceContent(device.path) })));
 }
 
@@ -30,14 +30,14 @@ function found(plan: Plan, inventory: readonly InventoryEntry[]): 'final' | 'can
  * B2C_CACHE partition shows up, or a suitable disk is there and no new device appeared for a
  * second (so a slow USB disk carrying the cache is not beaten by a fast blank one).
  */
-export async function waitForInventory(plan: Plan, log: Logger, sysRoot = '/sys'): Promise<InventoryEntry[]> {
+export async function waitForInventory(plan: Plan, log: Logger): Promise<InventoryEntry[]> {
   const timeoutMs = plan.cache.waitSeconds * 1000;
-  let last = await takeInventory(sysRoot);
+  let last = await takeInventory();
   let lastChange = Date.now();
   let announced = false;
   const settled = await waitFor(
     async () => {
-      const inventory = await takeInventory(sysRoot);
+      const inventory = await takeInventory();
       const names = (list: InventoryEntry[]): string => list.map((entry) => entry.device.name).join(' ');
       if (names(inventory) !== names(last)) lastChange = Date.now();
       last = inventory;
@@ -56,7 +56,7 @@ export async function waitForInventory(plan: Plan, log: Logger, sysRoot = '/sys'
 }
 
 /** Carries out a decision; returns the device holding the B2C_CACHE filesystem, ready to mount. */
-export async function applyDecision(decision: Exclude<CacheDecision, { action: 'ram' }>, log: Logger, sysRoot = '/sys'): Promise<string> {
+export async function applyDecision(decision: Exclude<CacheDecision, { action: 'ram' }>, log: Logger): Promise<string> {
   switch (decision.action) {
     case 'mount':
       log.info(`cache: using ${decision.device}: ${decision.reason}`);
@@ -76,7 +76,7 @@ export async function applyDecision(decision: Exclude<CacheDecision, { action: '
       await partitionWholeDisk(decision.disk, log);
       const disk = decision.disk.replace(/^\/dev\//, '');
       const partition = `/dev/${partitionName(disk, 1)}`;
-      const appeared = await waitFor(() => (listBlockDevices(sysRoot).some((device) => device.path === partition) ? true : undefined), 10_000);
+      const appeared = await waitFor(() => (listBlockDevices().some((device) => device.path === partition) ? true : undefined), 10_000);
       if (appeared === undefined) throw new OcinitError(`${partition} did not appear after partitioning ${decision.disk}`, { parameter: 'b2c.cache_device' });
       await formatExt4(partition, CACHE_LABEL, log);
       return partition;

@@ -37,13 +37,6 @@ export interface Storage {
 const RAM_ROOT = '/run/ocinit';
 export const CACHE_MOUNT_POINT = '/storage';
 
-export interface OpenStorageOptions {
-  /** Where RAM storage goes (tests). */
-  ramRoot?: string;
-  mountPoint?: string;
-  sysRoot?: string;
-}
-
 function directories(storage: Pick<Storage, 'storeDir' | 'volumesDir' | 'imagesDir' | 'scratchDir'>): string[] {
   return [storage.storeDir, storage.volumesDir, storage.imagesDir, storage.scratchDir];
 }
@@ -106,28 +99,33 @@ async function startSwap(plan: Plan, swapFile: string | undefined, log: Logger):
 }
 
 /** Finds, prepares and mounts the cache device; returns the device, or undefined to stay in RAM. */
-async function mountCache(plan: Plan, mountPoint: string, log: Logger, sysRoot: string | undefined): Promise<string | undefined> {
+async function mountCache(plan: Plan, mountPoint: string, log: Logger): Promise<string | undefined> {
   const cache = plan.cacheDevice;
   if (cache.kind === 'filesystem') return mountNamedFilesystem(plan, cache.name, mountPoint, log);
-  const inventory = await waitForInventory(plan, log, sysRoot);
+  const inventory = await waitForInventory(plan, log);
   const decision = decideCache(cache, inventory, plan.cache.auto);
   if (decision.action === 'ram') {
     log.warn(`cache: not using a cache device: ${decision.reason}; images and volumes stay in RAM for this boot`);
     return undefined;
   }
-  const device = await applyDecision(decision, log, sysRoot);
+  const device = await applyDecision(decision, log);
   await mountExt4(device, mountPoint, log);
   return device;
+}
+
+export interface OpenStorageOptions {
+  /** Where RAM storage goes (host tests). */
+  ramRoot?: string;
 }
 
 /** Opens the storage the plan asks for (b2c.cache_device); never fails the boot: RAM is the fallback. */
 export async function openStorage(plan: Plan, log: Logger, options: OpenStorageOptions = {}): Promise<Storage> {
   const ramRoot = options.ramRoot ?? RAM_ROOT;
   if (plan.cacheDevice.kind === 'none') return inRam(ramRoot, plan.cache, await startSwap(plan, undefined, log));
-  const mountPoint = options.mountPoint ?? CACHE_MOUNT_POINT;
+  const mountPoint = CACHE_MOUNT_POINT;
   let device: string | undefined;
   try {
-    device = await mountCache(plan, mountPoint, log, options.sysRoot);
+    device = await mountCache(plan, mountPoint, log);
   } catch (error) {
     log.error(`cache: ${describeError(error)}`);
     log.error('cache: going on without a cache device: images and volumes stay in RAM for this boot');
