@@ -3,7 +3,7 @@ import { Logger } from '../log/logger.ts';
 import { formatPlatform, inspectImage } from '../oci/index.ts';
 import { ContentStore } from '../store/index.ts';
 import type { CliCommand } from './command.ts';
-import { parseRegistryArguments, type RegistryArguments } from './pull.ts';
+import { commandArguments } from './pull.ts';
 
 const USAGE = 'usage: ocinit inspect [--tls-verify=false] [--platform OS/ARCH[/VARIANT]] [--creds USER:PASSWORD] [--authfile FILE] [--ca-file FILE] [--store DIR] IMAGE';
 
@@ -13,16 +13,8 @@ export const inspectCommand: CliCommand = {
   summary: 'print the resolved digest, platform, layers and config of an image as JSON',
   usage: USAGE,
   async run(argv) {
-    let args: RegistryArguments | string;
-    try {
-      args = parseRegistryArguments(argv);
-    } catch (error) {
-      args = describeError(error);
-    }
-    if (typeof args === 'string' || args.positional.length !== 1) {
-      process.stderr.write(`ocinit inspect: ${typeof args === 'string' ? args : 'expected one IMAGE'}\n${USAGE}\n`);
-      return 2;
-    }
+    const args = commandArguments('inspect', argv, 1, 'expected one IMAGE', USAGE);
+    if (typeof args === 'number') return args;
     const logger = new Logger({ sink: (text) => process.stderr.write(text) });
     try {
       const image = await inspectImage(args.positional[0] ?? '', { ...args.options, store: new ContentStore(args.storeDir), log: logger });

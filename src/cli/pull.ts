@@ -122,22 +122,32 @@ function terminalProgress(stream: NodeJS.WriteStream): TerminalProgress {
   };
 }
 
+/**
+ * The registry options and exactly `count` positional words of a subcommand, or the usage exit
+ * code (2) after telling the operator what was wrong.
+ */
+export function commandArguments(command: string, argv: string[], count: number, expected: string, usage: string): RegistryArguments | number {
+  let problem: string;
+  try {
+    const args = parseRegistryArguments(argv);
+    if (typeof args === 'string') problem = args;
+    else if (args.positional.length === count) return args;
+    else problem = expected;
+  } catch (error) {
+    problem = describeError(error);
+  }
+  process.stderr.write(`ocinit ${command}: ${problem}\n${usage}\n`);
+  return 2;
+}
+
 /** `ocinit pull`: pull, verify and unpack an image into a directory. */
 export const pullCommand: CliCommand = {
   name: 'pull',
   summary: 'pull an image, verify every byte and unpack it into a directory',
   usage: USAGE,
   async run(argv) {
-    let args: RegistryArguments | string;
-    try {
-      args = parseRegistryArguments(argv);
-    } catch (error) {
-      args = describeError(error);
-    }
-    if (typeof args === 'string' || args.positional.length !== 2) {
-      process.stderr.write(`ocinit pull: ${typeof args === 'string' ? args : 'expected IMAGE and DIR'}\n${USAGE}\n`);
-      return 2;
-    }
+    const args = commandArguments('pull', argv, 2, 'expected IMAGE and DIR', USAGE);
+    if (typeof args === 'number') return args;
     const [image = '', target = ''] = args.positional;
     const store = new ContentStore(args.storeDir);
     const progress = process.stderr.isTTY ? terminalProgress(process.stderr) : undefined;
