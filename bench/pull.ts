@@ -1,5 +1,6 @@
 // bench/pull: pull + unpack of a realistic image from a loopback registry, ocinit against
-// `skopeo copy` + `umoci unpack`, alternating, several runs each, in one invocation.
+// `skopeo copy` + `umoci unpack`, alternating, several runs each, in one invocation, each run on a
+// file system of its own: a fresh ext4 on a loop device (disk) and a fresh tmpfs (RAM). Needs root.
 //   node_modules/.bin/node bench/pull.ts [--runs N] [--skip-large]
 // Inputs are built once and cached under build/bench/ (a debootstrap minbase root filesystem made
 // from the Debian mirror apt is configured with, and OCI layouts of it).
@@ -10,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { pushLayout, sha256 } from '../test/support/image.ts';
 import { startRegistry } from '../test/support/registry.ts';
+import { median } from './stats.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BENCH = join(ROOT, 'build', 'bench');
@@ -125,24 +127,84 @@ function timed(argv: string[]): Sample {
   return { seconds, cpuSeconds: user + system, maxRssKb: Number(rss ?? 0) };
 }
 
+type FileSystemKind = 'ext4' | 'tmpfs';
+
 /**
- * An empty directory, with the previous run's tree deleted *and flushed*: ext4 skips inodes whose
- * deletion is still dirty in the buffer cache when it allocates new ones, which slowed whichever
- * tool ran right after a deletion by ~200 µs per file created.
+ * Runs `work` on a file system made for it alone and discarded after: a fresh ext4 on a sparse file
+ * attached to a loop device (the disk case: a cache device), or a fresh tmpfs (the RAM case: what the
+ * initramfs unpacks into without one). Every run of either tool starts from the same empty file
+ * system, so no run pays for what an earlier one left behind (ext4 allocates inodes more slowly
+ * after a large tree was deleted, which slowed whichever tool ran next).
  */
-function fresh(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-  execFileSync('sync');
-  mkdirSync(dir);
+function onFreshFileSystem<T>(kind: FileSystemKind, sizeBytes: number, mountPoint: string, work: (dir: string) => T): T {
+  mkdirSync(mountPoint, { recursive: true });
+  let device: string | undefined;
+  const image = `${mountPoint}.img`;
+  if (kind === 'tmpfs') execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes},mode=0755`, 'bench', mountPoint]);
+  else {
+    rmSync(image, { force: true });
+    execFileSync('truncate', ['-s', String(sizeBytes), image]);
+    // Inode tables and journal written now: lazy init would zero them in the background during the run.
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image]);
+    device = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+    execFileSync('mount', ['-t', 'ext4', device, mountPoint]);
+  }
+  try {
+    execFileSync('sync');
+    return work(mountPoint);
+  } finally {
+    execFileSync('umount', [mountPoint]);
+    if (device !== undefined) execFileSync('losetup', ['-d', device]);
+    rmSync(image, { force: true });
+  }
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
+function ensureLoopDevices(): void {
+  if (existsSync('/dev/loop-control')) return;
+  execFileSync('modprobe', ['loop']);
+}
+
+interface Row {
+  image: string;
+  fs: FileSystemKind;
+  runs: number;
+  ours: Sample[];
+  peer: Sample[];
+}
+
+const seconds = (value: number): string => `${value.toFixed(2)} s`;
+const megabytes = (kb: number): string => `${(kb / 1024).toFixed(0)} MB`;
+
+function summary(row: Row): string[] {
+  const oursWall = median(row.ours.map((sample) => sample.seconds));
+  const peerWall = median(row.peer.map((sample) => sample.seconds));
+  const oursCpu = median(row.ours.map((sample) => sample.cpuSeconds));
+  const peerCpu = median(row.peer.map((sample) => sample.cpuSeconds));
+  return [
+    row.image,
+    String(row.runs),
+    `${seconds(oursWall)}, CPU ${seconds(oursCpu)}`,
+    `${seconds(peerWall)}, CPU ${seconds(peerCpu)}`,
+    `${(peerWall / oursWall).toFixed(2)}× (CPU ${(peerCpu / oursCpu).toFixed(2)}×)`,
+    megabytes(Math.max(...row.ours.map((sample) => sample.maxRssKb))),
+    megabytes(Math.max(...row.peer.map((sample) => sample.maxRssKb))),
+  ];
+}
+
+function printTables(rows: Row[]): void {
+  for (const fs of ['ext4', 'tmpfs'] as const) {
+    const selected = rows.filter((row) => row.fs === fs);
+    if (selected.length === 0) continue;
+    console.log(`\n${fs === 'ext4' ? 'fresh ext4 on a loop device per run (disk)' : 'fresh tmpfs per run (RAM)'}: medians`);
+    console.log('| image | runs | ocinit | skopeo + umoci | ratio | ocinit peak RSS | peer peak RSS |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const row of selected) console.log(`| ${summary(row).join(' | ')} |`);
+  }
+}
 
 async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench/pull mounts a fresh file system for every run: run it as root');
+  ensureLoopDevices();
   mkdirSync(BENCH, { recursive: true });
   ensureRootfs();
   const layouts = [{ label: 'debian-minbase', layout: ensureLayout('layout-debian', DEBIAN_LAYERS) }];
@@ -161,33 +223,51 @@ async function main(): Promise<void> {
   const node = process.execPath;
   const registry = await startRegistry();
   const scratch = mkdtempSync(join(BENCH, 'run-'));
+  const mountPoint = join(scratch, 'fs');
+  const rows: Row[] = [];
   try {
     console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 1e9).toFixed(1)} GB RAM; node ${process.version}; ${sh('skopeo --version').trim()}; ${sh('umoci --version').trim()}`);
     for (const { label, layout } of layouts) {
       const reference = await pushLayout(layout, 'v1', registry, { name: `bench/${label.replace(/[^a-z0-9-]/g, '')}` });
       const blobBytes = readdirSync(join(layout, 'blobs', 'sha256')).reduce((sum, name) => sum + statSync(join(layout, 'blobs', 'sha256', name)).size, 0);
+      // Room for the blobs and the unpacked tree, twice over.
+      const fsBytes = Math.ceil((4 * blobBytes + 2e9) / 2 ** 30) * 2 ** 30;
       const runs = label === 'debian-minbase' ? RUNS : Math.min(RUNS, 3);
-      const ours: Sample[] = [];
-      const peer: Sample[] = [];
-      for (let run = 0; run < runs; run++) {
-        fresh(join(scratch, 'x'));
-        ours.push(timed([node, cli, 'pull', '--tls-verify=false', '--store', join(scratch, 'x', 'store'), reference, join(scratch, 'x', 'rootfs')]));
-        fresh(join(scratch, 'x'));
-        const skopeo = timed(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${reference}`, `oci:${join(scratch, 'x', 'oci')}:v1`]);
-        const umoci = timed(['umoci', 'unpack', '--image', `${join(scratch, 'x', 'oci')}:v1`, join(scratch, 'x', 'bundle')]);
-        peer.push({ seconds: skopeo.seconds + umoci.seconds, cpuSeconds: skopeo.cpuSeconds + umoci.cpuSeconds, maxRssKb: Math.max(skopeo.maxRssKb, umoci.maxRssKb) });
-        const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-        console.log(
-          `  ${label} run ${run + 1}: ocinit ${ours.at(-1)?.seconds.toFixed(2)} s (cpu ${ours.at(-1)?.cpuSeconds.toFixed(2)} s, ${((ours.at(-1)?.maxRssKb ?? 0) / 1024).toFixed(0)} MB RSS), skopeo+umoci ${peer.at(-1)?.seconds.toFixed(2)} s (cpu ${peer.at(-1)?.cpuSeconds.toFixed(2)} s); load ${load}`,
-        );
+      console.log(`${label}: ${(blobBytes / 1e6).toFixed(0)} MB of blobs, ${runs} runs of each tool per file system`);
+      for (const fs of ['ext4', 'tmpfs'] as const) {
+        const row: Row = { image: label, fs, runs, ours: [], peer: [] };
+        const ocinit = (): void => {
+          row.ours.push(onFreshFileSystem(fs, fsBytes, mountPoint, (dir) => timed([node, cli, 'pull', '--tls-verify=false', '--store', join(dir, 'store'), reference, join(dir, 'rootfs')])));
+        };
+        const peer = (): void => {
+          row.peer.push(
+            onFreshFileSystem(fs, fsBytes, mountPoint, (dir) => {
+              const skopeo = timed(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${reference}`, `oci:${join(dir, 'oci')}:v1`]);
+              const umoci = timed(['umoci', 'unpack', '--image', `${join(dir, 'oci')}:v1`, join(dir, 'bundle')]);
+              return { seconds: skopeo.seconds + umoci.seconds, cpuSeconds: skopeo.cpuSeconds + umoci.cpuSeconds, maxRssKb: Math.max(skopeo.maxRssKb, umoci.maxRssKb) };
+            }),
+          );
+        };
+        for (let run = 0; run < runs; run++) {
+          // Alternate which tool goes first, so that a drift in machine load is shared out evenly.
+          if (run % 2 === 0) {
+            ocinit();
+            peer();
+          } else {
+            peer();
+            ocinit();
+          }
+          const ours = row.ours.at(-1);
+          const theirs = row.peer.at(-1);
+          const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+          console.log(
+            `  ${label} on ${fs}, run ${run + 1}: ocinit ${seconds(ours?.seconds ?? 0)} (cpu ${seconds(ours?.cpuSeconds ?? 0)}, ${megabytes(ours?.maxRssKb ?? 0)} RSS), skopeo+umoci ${seconds(theirs?.seconds ?? 0)} (cpu ${seconds(theirs?.cpuSeconds ?? 0)}); load ${load}`,
+          );
+        }
+        rows.push(row);
       }
-      rmSync(join(scratch, 'x'), { recursive: true, force: true });
-      const oursMedian = median(ours.map((sample) => sample.seconds));
-      const peerMedian = median(peer.map((sample) => sample.seconds));
-      console.log(
-        `${label}: ${(blobBytes / 1e6).toFixed(0)} MB of blobs, ${runs} runs each | ocinit median ${oursMedian.toFixed(2)} s (cpu ${median(ours.map((sample) => sample.cpuSeconds)).toFixed(2)} s), peak RSS ${(Math.max(...ours.map((sample) => sample.maxRssKb)) / 1024).toFixed(0)} MB | skopeo+umoci median ${peerMedian.toFixed(2)} s (cpu ${median(peer.map((sample) => sample.cpuSeconds)).toFixed(2)} s) | ratio ${(peerMedian / oursMedian).toFixed(2)}×`,
-      );
     }
+    printTables(rows);
   } finally {
     await registry.stop();
     rmSync(scratch, { recursive: true, force: true });
