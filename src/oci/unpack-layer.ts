@@ -153,8 +153,7 @@ export class LayerApplier implements TarSink {
       case 'file':
         return this.#file(target, entry);
       case 'symlink':
-        this.#clear(target, false);
-        symlinkSync(entry.linkTarget, target);
+        this.#create(target, () => symlinkSync(entry.linkTarget, target));
         if (CAN_CHOWN) lchownSync(target, entry.uid, entry.gid);
         lutimesSync(target, entry.mtime, entry.mtime);
         return undefined;
@@ -246,6 +245,21 @@ export class LayerApplier implements TarSink {
     }
   }
 
+  /**
+   * Runs `create`, which makes a new name at `path` and fails with EEXIST when something is already
+   * there (O_CREAT|O_EXCL, mkdir, symlink, link: none of them follows a final symlink); only then is
+   * the old entry removed and `create` run again. Most names are new, so most entries cost no lstat.
+   */
+  #create<T>(path: string, create: () => T): T {
+    try {
+      return create();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    this.#clear(path, false);
+    return create();
+  }
+
   /** Makes room for a new entry at `path`; an existing directory stays when a directory replaces it. */
   #clear(path: string, keepDirectory: boolean): boolean {
     const stat = lstatSync(path, { throwIfNoEntry: false });
@@ -257,7 +271,12 @@ export class LayerApplier implements TarSink {
   }
 
   #directory(target: string, entry: TarEntry): Promise<undefined> | undefined {
-    if (!this.#clear(target, true)) mkdirSync(target, 0o700);
+    try {
+      mkdirSync(target, 0o700);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (!this.#clear(target, true)) mkdirSync(target, 0o700);
+    }
     this.#state.knownDirectories.add(target);
     return this.#setDirectoryMetadata(target, entry);
   }
@@ -270,8 +289,7 @@ export class LayerApplier implements TarSink {
   }
 
   #file(target: string, entry: TarEntry): EntryBody {
-    this.#clear(target, false);
-    const fd = openSync(target, OPEN_NEW_FILE, 0o600);
+    const fd = this.#create(target, () => openSync(target, OPEN_NEW_FILE, 0o600));
     const state = this.#state;
     return {
       write(chunk) {
@@ -302,8 +320,7 @@ export class LayerApplier implements TarSink {
     if (source === undefined || stat === undefined) throw hostile(`hard link to '${entry.linkTarget}', which does not exist in the image`, entry.path);
     if (stat.isDirectory()) throw hostile(`hard link to the directory '${entry.linkTarget}'`, entry.path);
     if (source === target) return undefined;
-    this.#clear(target, false);
-    linkSync(source, target);
+    this.#create(target, () => linkSync(source, target));
     return undefined;
   }
 

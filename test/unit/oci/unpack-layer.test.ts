@@ -107,6 +107,33 @@ describe('layer entries', () => {
     expect(readFileSync(join(root, 'y'), 'utf8')).toBe('now a file');
   });
 
+  it('applies a name written twice in one layer in archive order, whatever the two types', async () => {
+    await apply([
+      rawTar([
+        { name: 'f', data: 'first' },
+        { name: 'f', data: 'second', mode: 0o640 },
+        { name: 'l', type: '2', linkname: 'f' },
+        { name: 'l', data: 'file over symlink' },
+        { name: 'd/inner', data: 'x' },
+        { name: 'd', data: 'file over directory' },
+        { name: 's', data: 'x' },
+        { name: 's/', type: '5', mode: 0o750 },
+        { name: 'h', data: 'x' },
+        { name: 'h', type: '1', linkname: 'f' },
+        { name: 'k/', type: '5', mode: 0o700 },
+        { name: 'k/', type: '5', mode: 0o755 },
+      ]),
+    ]);
+    expect(readFileSync(join(root, 'f'), 'utf8')).toBe('second');
+    expect(lstatSync(join(root, 'f')).mode & 0o777).toBe(0o640);
+    expect(readFileSync(join(root, 'l'), 'utf8')).toBe('file over symlink');
+    expect(lstatSync(join(root, 'l')).isFile()).toBe(true);
+    expect(readFileSync(join(root, 'd'), 'utf8')).toBe('file over directory');
+    expect(lstatSync(join(root, 's')).isDirectory()).toBe(true);
+    expect(lstatSync(join(root, 'h')).ino).toBe(lstatSync(join(root, 'f')).ino);
+    expect(lstatSync(join(root, 'k')).mode & 0o777).toBe(0o755);
+  });
+
   it('accepts data after the end-of-archive marker and a missing marker', async () => {
     await apply([Buffer.concat([rawTar([{ name: 'f', data: 'x' }]), Buffer.from('trailing garbage')]), rawTar([{ name: 'g', data: 'y' }], { end: false })]);
     expect(readdirSync(root).sort()).toEqual(['f', 'g']);
