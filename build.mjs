@@ -6,23 +6,26 @@ const common = {
   bundle: true,
   platform: 'node',
   target: 'node24',
-  format: 'esm',
   sourcemap: false,
   legalComments: 'none',
-  // Under TCG the launcher's first line waits for V8 to scan the whole bundle: dropping whitespace
+  // Under TCG the launcher's first line waits for V8 to compile the bundle: dropping whitespace
   // and folding syntax shrinks it by a third; identifiers stay, so stack traces stay readable.
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
-  // Some CommonJS dependencies call require() for Node built-ins; give the ESM bundle a require.
-  banner: { js: "import { createRequire as __ocinitCreateRequire } from 'node:module'; const require = __ocinitCreateRequire(import.meta.url);" },
 };
 
-await build({ ...common, entryPoints: ['src/boot/main.ts'], outfile: 'dist/init.js' });
+// The launcher is CommonJS: an ESM bundle hoists every `import ... from 'node:*'` to its top, so
+// Node would load http, tls, crypto, zlib... before the first line. As CommonJS, the modules main.ts
+// imports with `await import()` (network, registry, containers, cache) are wrapped by esbuild and
+// evaluated, with the built-ins they require, only when the boot reaches them.
+await build({ ...common, format: 'cjs', entryPoints: ['src/boot/main.ts'], outfile: 'dist/init.js' });
 await build({
   ...common,
+  format: 'esm',
   entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/cli.js',
-  banner: { js: '#!/usr/bin/env node\n' + common.banner.js },
+  // Some CommonJS dependencies call require() for Node built-ins; give the ESM bundle a require.
+  banner: { js: "#!/usr/bin/env node\nimport { createRequire as __ocinitCreateRequire } from 'node:module'; const require = __ocinitCreateRequire(import.meta.url);" },
 });
 await chmod('dist/cli.js', 0o755);

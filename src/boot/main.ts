@@ -5,11 +5,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { formatProblem, mergeExtraArgs, parseCommandLine } from '../cmdline/index.ts';
 import type { Plan } from '../cmdline/plan.ts';
-import { openStorage, type Storage } from '../cache/index.ts';
+// The cache, network and container modules (and undici, zlib, tls... under them) are imported where
+// the boot first needs them: bundled as CommonJS (build.mjs), they then cost nothing before the
+// launcher's first line, and a job that needs no network never loads them.
+import type { Storage } from '../cache/index.ts';
 import { describeError, OcinitError } from '../log/errors.ts';
 import { log } from '../log/logger.ts';
-import { bringUpNetwork, fetchExtraArgs, syncClock } from '../net/index.ts';
-import { runJob as runContainers, type JobResult } from '../run/index.ts';
+import type { JobResult } from '../run/index.ts';
 import { OCINIT_VERSION } from '../version.ts';
 import { loadHardwareDrivers, loadRequestedModules } from './drivers.ts';
 import { writeHandoff, type Handoff } from './handoff.ts';
@@ -57,6 +59,7 @@ async function prepareMachine(plan: Plan): Promise<Storage> {
     await loadRequestedModules(plan.modules, log);
     const drivers = await loadHardwareDrivers(log);
     log.info(`Drivers loaded for the hardware present: ${drivers.length > 0 ? drivers.join(' ') : 'none needed'}`);
+    const { openStorage } = await import('../cache/index.ts');
     return openStorage(plan, log);
   });
 }
@@ -73,6 +76,7 @@ async function connect(plan: Plan): Promise<Plan> {
     log.info('Nothing in the command line needs the network: not configuring it');
     return plan;
   }
+  const { bringUpNetwork, fetchExtraArgs, syncClock } = await import('../net/index.ts');
   await bringUpNetwork(plan, { log, timeoutMs: plan.dhcpTimeoutSeconds * 1000 });
   await syncClock(plan, log);
   if (plan.extraArgsUrl === undefined) return plan;
@@ -99,6 +103,7 @@ async function runJob(plan: Plan, storage: Storage): Promise<JobResult> {
     log.info('No containers requested: nothing to run');
     return { status: 0, end: { action: 'poweroff' } };
   }
+  const { runJob: runContainers } = await import('../run/index.ts');
   return runContainers(plan, storage, log);
 }
 
@@ -136,4 +141,5 @@ async function main(): Promise<void> {
   updateHandoff({ final: true });
 }
 
-await main();
+// A rejection here becomes an uncaught exception, handled above.
+void main();

@@ -1,5 +1,5 @@
 import { OcinitError } from '../log/errors.ts';
-import { isDigest } from './digest.ts';
+import { isDigest } from './digest-text.ts';
 
 export const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
