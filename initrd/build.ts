@@ -8,6 +8,7 @@ import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from './cpio.ts';
 import { moduleClosure, parseModulesDep, filterAliases } from './modules.ts';
+import { buildStartupSnapshot } from './snapshot.ts';
 
 const here = dirname(new URL(import.meta.url).pathname);
 const repo = resolve(here, '..');
@@ -109,6 +110,14 @@ addExecutable(shippedNode, '/bin/node');
 const launcher = join(repo, 'dist/init.js');
 if (!existsSync(launcher)) fail('dist/init.js is missing: run make build first');
 addHostFile(launcher, '/init.js', 0o644);
+const snapshot = join(dirname(outFile), 'init.snapshot');
+try {
+  buildStartupSnapshot(shippedNode, launcher, `${snapshot}.tmp`);
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
+renameSync(`${snapshot}.tmp`, snapshot);
+addHostFile(snapshot, '/init.snapshot', 0o644);
 addHostFile(join(here, 'init.sh'), '/init', 0o755);
 
 // Other host tools.

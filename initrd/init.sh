@@ -18,8 +18,22 @@ delay=0
 command='poweroff -f'
 reason=
 
-node /init.js
-status=$?
+# /init.snapshot is a V8 startup snapshot of /init.js (initrd/snapshot.ts): Node starts with the
+# launcher's modules already compiled and evaluated. Should Node fail to load it (the launcher then
+# never wrote its hand-off), the plain script runs instead.
+if [ -f /init.snapshot ]; then
+	node --snapshot-blob /init.snapshot
+	status=$?
+	if [ ! -f "$HANDOFF" ]; then
+		# No say: /proc is not mounted yet, and the launcher mounts it itself.
+		echo "ocinit: the launcher did not start from /init.snapshot (exit status $status); starting /init.js"
+		node /init.js
+		status=$?
+	fi
+else
+	node /init.js
+	status=$?
+fi
 [ -e /proc/uptime ] || mount -t proc proc /proc
 
 if [ -f "$HANDOFF" ]; then

@@ -3,20 +3,19 @@
 // how to end the session. Whatever goes wrong, it must still reach that hand-off or die in a way
 // init.sh recognises.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { startupSnapshot } from 'node:v8';
 import { formatProblem, mergeExtraArgs, parseCommandLine } from '../cmdline/index.ts';
 import type { Plan } from '../cmdline/plan.ts';
-// The cache, network and container modules (and undici, zlib, tls... under them) are imported where
-// the boot first needs them: bundled as CommonJS (build.mjs), they then cost nothing before the
-// launcher's first line, and a job that needs no network never loads them.
+// The modules that spawn processes, and the cache, network and container modules (with undici, zlib,
+// tls... under them), are imported where the boot first needs them: bundled as CommonJS (build.mjs),
+// they then cost nothing before the launcher's first line, a job that needs no network never loads
+// them, and the startup snapshot (below) holds no child_process state.
 import type { Storage } from '../cache/index.ts';
 import { describeError, OcinitError } from '../log/errors.ts';
 import { log } from '../log/logger.ts';
 import type { JobResult } from '../run/index.ts';
 import { OCINIT_VERSION } from '../version.ts';
-import { loadHardwareDrivers, loadRequestedModules } from './drivers.ts';
 import { writeHandoff, type Handoff } from './handoff.ts';
-import { mountPseudoFilesystems } from './mounts.ts';
-import { runtimeInfo } from './runtime-info.ts';
 
 /** Pipeline status when ocinit itself could not run the job (bad command line, failed pull): podman's 125. */
 const STATUS_OCINIT_FAILED = 125;
@@ -32,14 +31,14 @@ function updateHandoff(change: Partial<Handoff>): void {
   writeHandoff(handoff);
 }
 
-process.on('uncaughtException', (error) => {
+function endOnUncaughtException(error: unknown): void {
   log.error(`ocinit: unexpected error, ending the session: ${describeError(error)}`);
   try {
     updateHandoff({ reason: `unexpected error: ${error instanceof Error ? error.message : String(error)}` });
   } finally {
     process.exit(70);
   }
-});
+}
 
 function triggerDebugCrash(plan: Plan): void {
   if (plan.debugCrash === 'exception') {
@@ -52,9 +51,14 @@ function triggerDebugCrash(plan: Plan): void {
   }
 }
 
+/** How Node started the launcher: from the startup snapshot /init.snapshot, or by compiling /init.js. */
+let startedFrom: 'snapshot' | 'script' = 'script';
+
 async function prepareMachine(plan: Plan): Promise<Storage> {
   return log.section('ocinit_boot', 'Preparing the machine', async () => {
+    const [{ runtimeInfo }, { loadHardwareDrivers, loadRequestedModules }] = await Promise.all([import('./runtime-info.ts'), import('./drivers.ts')]);
     for (const line of runtimeInfo()) log.info(line);
+    log.info(`Launcher: Node ${process.version}, ${startedFrom === 'snapshot' ? 'from its startup snapshot' : 'from /init.js'}`);
     writeFileSync('/proc/sys/kernel/hostname', plan.hostname);
     await loadRequestedModules(plan.modules, log);
     const drivers = await loadHardwareDrivers(log);
@@ -109,6 +113,7 @@ async function runJob(plan: Plan, storage: Storage): Promise<JobResult> {
 
 async function main(): Promise<void> {
   log.info(`ocinit ${OCINIT_VERSION}: launcher started`);
+  const { mountPseudoFilesystems } = await import('./mounts.ts');
   await mountPseudoFilesystems();
   const commandLine = readFileSync('/proc/cmdline', 'utf8').trim();
   const { plan, problems, warnings } = parseCommandLine(commandLine, { env: process.env });
@@ -141,5 +146,29 @@ async function main(): Promise<void> {
   updateHandoff({ final: true });
 }
 
-// A rejection here becomes an uncaught exception, handled above.
-void main();
+/** Exit status when the launcher is started anywhere but under the initramfs's /init. */
+const EXIT_NOT_UNDER_INIT = 64;
+
+function start(): void {
+  // The launcher mounts over /proc, /dev, /sys and /tmp: run by mistake on a workstation, it would
+  // do that to the workstation. Under the initramfs its parent is always PID 1 (initrd/init.sh).
+  if (process.ppid !== 1) {
+    process.stderr.write('ocinit: this is the boot launcher, started by the initramfs /init only; use dist/cli.js (ocinit) on a host\n');
+    process.exit(EXIT_NOT_UNDER_INIT);
+  }
+  process.on('uncaughtException', endOnUncaughtException);
+  // Written first, so that PID 1 can tell a launcher that never started from one that failed.
+  updateHandoff({});
+  // A rejection becomes an uncaught exception, handled just above.
+  void main();
+}
+
+// initrd/build.ts runs this bundle once with `node --build-snapshot` to write a V8 startup snapshot
+// of it: booted from that snapshot, Node starts with the modules above already compiled and
+// evaluated, and calls start() (see docs/architecture.md). Anything with effects stays in start().
+if (startupSnapshot.isBuildingSnapshot()) {
+  startupSnapshot.setDeserializeMainFunction(() => {
+    startedFrom = 'snapshot';
+    start();
+  });
+} else start();

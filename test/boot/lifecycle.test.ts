@@ -1,7 +1,14 @@
 // The PID 1 lifecycle, booted for real: the launcher runs, prints what farms parse, and every way
 // of ending (success, bad command line, exception, SIGKILL) ends in a clean power-off, never a panic.
-import { describe, expect, it } from 'vitest';
-import { boot, EXIT_NO_STATUS, type BootResult } from '../../qemu/harness.ts';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeOverlayInitramfs } from '../../initrd/overlay.ts';
+import { boot, defaultInitrd, EXIT_NO_STATUS, REPO_ROOT, type BootResult } from '../../qemu/harness.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'ocinit-lifecycle-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function expectCleanEnd(result: BootResult): void {
   expect(result.timedOut).toBe(false);
@@ -21,10 +28,24 @@ describe('boot', () => {
     }
     // A virtio NIC gets its driver from its modalias without anyone naming it.
     expect(result.console).toMatch(/Drivers loaded for the hardware present: .*virtio_net/);
+    expect(result.console).toMatch(/Launcher: Node v24\.\d+\.\d+, from its startup snapshot/);
     expect(result.console).toMatch(/section_start:\d+:ocinit_boot\[collapsed=true\]/);
     expect(result.console).toMatch(/section_end:\d+:ocinit_boot/);
     expect(result.console).toContain('Execution is over, pipeline status: 0');
     expect(result.status).toBe(0);
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('a startup snapshot Node cannot load falls back to /init.js, which runs the job', async () => {
+    // A truncated snapshot makes Node crash before the launcher starts, as a mismatched one would fail.
+    const truncated = readFileSync(join(REPO_ROOT, 'build/init.snapshot')).subarray(0, 100_000);
+    const initrd = join(work, 'broken-snapshot.cpio');
+    await writeOverlayInitramfs(defaultInitrd(), [{ type: 'inline', path: '/init.snapshot', mode: 0o644, data: truncated }], initrd);
+    const result = await boot({ initrd, timeoutSeconds: 180 });
+    expectCleanEnd(result);
+    expect(result.console).toMatch(/ocinit: the launcher did not start from \/init\.snapshot \(exit status \d+\); starting \/init\.js/);
+    expect(result.console).toMatch(/Launcher: Node v24\.\d+\.\d+, from \/init\.js/);
+    expect(result.console).toContain('Execution is over, pipeline status: 0');
     expect(result.exitCode).toBe(0);
   });
 
