@@ -14,8 +14,9 @@ import { flattenWhiteouts, LayerApplier, overlayWhiteouts, UnpackState, type Unp
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
-const DECOMPRESS_CHUNK = 256 * 1024;
-const DECOMPRESS_AHEAD = 4 * 1024 * 1024;
+// Fewer, larger chunks: each one costs a thread-pool round trip and main-thread bookkeeping.
+const DECOMPRESS_CHUNK = 1024 * 1024;
+const DECOMPRESS_AHEAD = 1024 * 1024;
 
 /** Hashes everything that passes (and counts it) without changing it. */
 class HashingPassThrough extends Transform {
