@@ -64,9 +64,11 @@ function addHostFile(source: string, path: string, mode?: number): void {
   add({ type: 'file', path, mode: mode ?? stat.mode & 0o7777, source, size: stat.size });
 }
 
-/** A dynamically linked executable and every library ldd resolves for it, at the same paths. */
+/** An executable and every library ldd resolves for it, at the same paths (none when it is static). */
 function addExecutable(source: string, path: string): void {
   addHostFile(source, path);
+  const ldd = spawnSync('ldd', [source], { encoding: 'utf8' });
+  if (ldd.status !== 0 && /not a dynamic executable/.test(ldd.stdout + ldd.stderr)) return;
   const lines = run(['ldd', source]).split('\n');
   for (const line of lines) {
     const match = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);

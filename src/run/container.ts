@@ -14,6 +14,8 @@ import { resolveUser } from './user.ts';
 import type { Volumes } from './volumes.ts';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** --init's binary: Debian's static catatonit, in the initramfs (initrd/binaries.txt) as on a host. */
+const CONTAINER_INIT_BINARY = '/usr/bin/catatonit';
 /** How long a container gets between SIGTERM and SIGKILL when it must stop (podman's default). */
 export const STOP_GRACE_MS = 10_000;
 
@@ -121,7 +123,6 @@ export async function createBundle(container: ContainerSpec, ready: ReadyImage, 
       container.env,
       pipelineEnv,
     );
-    if (container.init) context.log.warn(`${where.parameter}: --init is accepted but ignored (no init binary in the initramfs to inject); see docs/pipeline.md`);
     const spec = createRuntimeSpec({
       id,
       container,
@@ -132,6 +133,7 @@ export async function createBundle(container: ContainerSpec, ready: ReadyImage, 
       hostname,
       extraMounts: [...etcMounts(container, dir, hostname, context.resolvConf), ...(await context.volumes.mountsFor(container))],
       availableCapabilities: boundingCapabilities(readFileSync('/proc/self/status', 'utf8')),
+      initBinary: existsSync(CONTAINER_INIT_BINARY) ? CONTAINER_INIT_BINARY : undefined,
       devices: container.privileged ? [] : container.devices.map((device) => ({ ...deviceNumbers(device.hostPath, where), path: device.containerPath })),
     });
     writeFileSync(join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);

@@ -56,7 +56,12 @@ export interface RuntimeSpecInput {
   devices: RuntimeSpec['linux']['devices'];
   /** The launcher's bounding set: a container cannot get more (crun's capset would fail). */
   availableCapabilities: readonly string[];
+  /** For --init: the static init binary (catatonit) to bind into the container. */
+  initBinary?: string;
 }
+
+/** Where --init's binary appears in the container: podman's path, so scripts that look for it find it. */
+export const CONTAINER_INIT_PATH = '/run/podman-init';
 
 /** Every capability Linux 6.x knows, in kernel bit order: what a privileged container gets. */
 export const ALL_CAPABILITIES = [
@@ -185,12 +190,25 @@ export function createRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   const deviceRules = input.devices.map((device) => ({ allow: true, access: 'rwm', type: device.type, major: device.major, minor: device.minor }));
   const linuxResources = resources(container);
   linuxResources.devices.push(...deviceRules);
+  const args = processArgs(container, image);
+  const initMounts: OciMount[] = [];
+  if (container.init) {
+    if (input.initBinary === undefined) {
+      throw new OcinitError('--init needs an init binary to run as the container\'s PID 1, and this initramfs has none', {
+        ...where(container),
+        hint: 'build the initramfs with catatonit (initrd/binaries.txt), or drop --init',
+      });
+    }
+    // catatonit becomes PID 1: it reaps the orphans the command leaves and forwards signals to it.
+    args.unshift(CONTAINER_INIT_PATH, '--');
+    initMounts.push({ destination: CONTAINER_INIT_PATH, type: 'bind', source: input.initBinary, options: ['bind', 'ro', 'nosuid', 'nodev'] });
+  }
   return {
     ociVersion: '1.0.2',
     process: {
       terminal: container.tty,
       user: { uid: input.user.uid, gid: input.user.gid, additionalGids: input.user.additionalGids },
-      args: processArgs(container, image),
+      args,
       env: input.env,
       cwd,
       capabilities: { bounding: capabilities, effective: capabilities, permitted: capabilities, inheritable: [], ambient: [] },
@@ -203,7 +221,7 @@ export function createRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
     },
     root: { path: input.rootfs, readonly: false },
     hostname: input.hostname,
-    mounts: [...baseMounts(container), ...input.extraMounts],
+    mounts: [...baseMounts(container), ...input.extraMounts, ...initMounts],
     linux: {
       namespaces: namespaces(container),
       devices: input.devices,

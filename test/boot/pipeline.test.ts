@@ -68,7 +68,7 @@ describe('pipeline boot', () => {
           `-c 'for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /shared/heartbeat ] && break; sleep 0.5; done; echo service says $(cat /shared/heartbeat); echo uid=$(id -u) cwd=$(pwd) greeting=$GREETING; ls /from-initramfs/udhcpc.script; echo first sees status=$B2C_PIPELINE_STATUS mode=$B2C_PIPELINE_SHUTDOWN_MODE'`,
         ),
         run('b2c.container', '-t', `sh -c 'test -t 1 && echo terminal: $(tty); exit 3'`),
-        run('b2c.container', '', `sh -c 'echo third ran after prev exit $B2C_PIPELINE_PREV_CONTAINER_EXIT_CODE, status $B2C_PIPELINE_STATUS'`),
+        run('b2c.container', '--init', `sh -c 'echo third ran after prev exit $B2C_PIPELINE_PREV_CONTAINER_EXIT_CODE, status $B2C_PIPELINE_STATUS, pid1=$(cat /proc/1/comm)'`),
         run('b2c.post_container', '', `sh -c 'echo post sees failed_by=[$B2C_PIPELINE_FAILED_BY]'`),
         run('b2c.post_container', '', 'poweroff -f'),
       ],
@@ -79,7 +79,8 @@ describe('pipeline boot', () => {
     expect(result.console).toContain('/from-initramfs/udhcpc.script');
     expect(result.console).toContain('first sees status=0 mode=poweroff');
     expect(result.console).toMatch(/terminal: \/dev\/pts\/\d+/);
-    expect(result.console).toContain('third ran after prev exit 3, status 3');
+    // --init: the initramfs's catatonit, bound at /run/podman-init, is the container's PID 1.
+    expect(result.console).toContain('third ran after prev exit 3, status 3, pid1=podman-init');
     expect(result.console).toContain(`post sees failed_by=[--tls-verify=false -t ${demo} sh -c 'test -t 1 && echo terminal: $(tty); exit 3']`);
     expect(result.console).toContain('Execution is over, pipeline status: 3');
     expect(result.exitCode).toBe(3);

@@ -93,6 +93,18 @@ describe('pipeline on the host', () => {
     expect(result.summary.containers.every((record) => record.digest?.startsWith('sha256:') === true)).toBe(true);
   }, 60_000);
 
+  it('--init runs catatonit as the container\'s PID 1, the command as its child', async () => {
+    const { result, out } = await run([
+      `b2c.container="--tls-verify=false --init -v OUT:/out ${demo} sh -c 'cat /proc/1/cmdline > /out/with-init'"`,
+      `b2c.container="--tls-verify=false -v OUT:/out ${demo} sh -c 'cat /proc/1/cmdline > /out/without'"`,
+    ]);
+    expect(result.status).toBe(0);
+    const pid1 = (name: string): string => read(out, name).replaceAll('\0', ' ').trim();
+    expect(pid1('with-init')).toBe('/run/podman-init -- sh -c cat /proc/1/cmdline > /out/with-init');
+    // Without it the command is PID 1 itself (busybox sh execs its last command).
+    expect(pid1('without')).toBe('cat /proc/1/cmdline');
+  }, 60_000);
+
   it('without pipefail runs every container, with it skips after the first failure; post containers always run and see the B2C_PIPELINE_* values', async () => {
     const line = (pipefail: boolean): string[] => [
       ...(pipefail ? ['b2c.pipefail'] : []),

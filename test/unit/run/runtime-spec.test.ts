@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../../../src/cmdline/index.ts';
 import type { ContainerSpec } from '../../../src/cmdline/plan.ts';
 import type { ImageConfig } from '../../../src/oci/index.ts';
-import { ALL_CAPABILITIES, boundingCapabilities, capabilitiesFor, createRuntimeSpec, processArgs, type RuntimeSpecInput } from '../../../src/run/runtime-spec.ts';
+import { ALL_CAPABILITIES, boundingCapabilities, capabilitiesFor, CONTAINER_INIT_PATH, createRuntimeSpec, processArgs, type RuntimeSpecInput } from '../../../src/run/runtime-spec.ts';
 
 function container(flags: string): ContainerSpec {
   const { plan, problems } = parseCommandLine(`b2c.container="${flags}"`, { env: {} });
@@ -108,6 +108,19 @@ describe('createRuntimeSpec', () => {
     const spec = createRuntimeSpec(input(container('--network=ns:/run/netns/lab --ipc=host img')));
     expect(spec.linux.namespaces).toContainEqual({ type: 'network', path: '/run/netns/lab' });
     expect(spec.linux.namespaces.map((item) => item.type)).not.toContain('ipc');
+  });
+
+  it('with --init, runs the command under the bound init binary as PID 1', () => {
+    const spec = createRuntimeSpec({ ...input(container('--init img run')), initBinary: '/usr/bin/catatonit' });
+    expect(spec.process.args).toEqual([CONTAINER_INIT_PATH, '--', 'run']);
+    expect(spec.mounts).toContainEqual({ destination: CONTAINER_INIT_PATH, type: 'bind', source: '/usr/bin/catatonit', options: ['bind', 'ro', 'nosuid', 'nodev'] });
+    const plain = createRuntimeSpec({ ...input(container('img run')), initBinary: '/usr/bin/catatonit' });
+    expect(plain.process.args).toEqual(['run']);
+    expect(plain.mounts.map((mount) => mount.destination)).not.toContain(CONTAINER_INIT_PATH);
+  });
+
+  it('refuses --init without an init binary rather than ignoring it', () => {
+    expect(() => createRuntimeSpec(input(container('--init img')))).toThrow(/--init needs an init binary/);
   });
 
   it('refuses a relative working directory, naming the container', () => {
