@@ -21,7 +21,7 @@ export async function takeInventory(): Promise<InventoryEntry[]> {
 function found(plan: Plan, inventory: readonly InventoryEntry[]): 'final' | 'candidate' | undefined {
   const cache = plan.cacheDevice;
   if (cache.kind === 'device') return inventory.some((entry) => entry.device.path === cache.path) ? 'final' : undefined;
-  if (inventory.some(isCachePartition)) return 'final';
+  if (inventory.some((entry) => isCachePartition(entry) || entry.device.partitionLabel === CACHE_LABEL)) return 'final';
   return inventory.some((entry) => entry.device.kind === 'disk' && unsuitableBecause(entry, inventory) === undefined) ? 'candidate' : undefined;
 }
 
@@ -73,7 +73,7 @@ export async function applyDecision(decision: Exclude<CacheDecision, { action: '
       return decision.device;
     case 'partition': {
       log.warn(`cache: ERASING THE WHOLE DISK ${decision.disk}: ${decision.reason}. It gets one GPT partition formatted ext4 and labelled ${CACHE_LABEL}.`);
-      await partitionWholeDisk(decision.disk, log);
+      await partitionWholeDisk(decision.disk, CACHE_LABEL, log);
       const disk = decision.disk.replace(/^\/dev\//, '');
       const partition = `/dev/${partitionName(disk, 1)}`;
       const appeared = await waitFor(() => (listBlockDevices().some((device) => device.path === partition) ? true : undefined), 10_000);

@@ -94,6 +94,24 @@ function findCachePartition(inventory: readonly InventoryEntry[], disk?: string)
 }
 
 /**
+ * A partition ocinit made for the cache (GPT name B2C_CACHE) that holds no B2C_CACHE filesystem:
+ * its formatting was cut short (a power loss during mke2fs). It is formatted again, with any policy:
+ * it was made to be the cache, so nothing on it is anyone's data.
+ */
+function unformattedCachePartition(inventory: readonly InventoryEntry[], disk?: string): CacheDecision | undefined {
+  const entry = inventory.find(
+    (candidate) =>
+      candidate.device.kind === 'partition' && candidate.device.partitionLabel === CACHE_LABEL && !isCachePartition(candidate) && !candidate.device.readOnly && (disk === undefined || candidate.device.disk === disk),
+  );
+  if (entry === undefined) return undefined;
+  return {
+    action: 'format',
+    device: entry.device.path,
+    reason: `${entry.device.path} is the GPT partition named ${CACHE_LABEL} that ocinit made for the cache, but it holds ${describeContent(entry)}, not a ${CACHE_LABEL} filesystem (a format cut short?)`,
+  };
+}
+
+/**
  * The decision for `none`, `auto`, `reset` and `/dev/X` (a `b2c.filesystem` name is mounted as the
  * operator described it, so it never gets here).
  */
@@ -106,12 +124,12 @@ export function decideCache(cache: CacheDevice, inventory: readonly InventoryEnt
     case 'auto': {
       const found = findCachePartition(inventory);
       if (found !== undefined) return { action: 'mount', device: found.device.path, reason: `${found.device.path} is labelled ${CACHE_LABEL}` };
-      return firstSuitableDisk(inventory, policy);
+      return unformattedCachePartition(inventory) ?? firstSuitableDisk(inventory, policy);
     }
     case 'reset': {
       const found = findCachePartition(inventory);
       if (found !== undefined) return { action: 'format', device: found.device.path, reason: `b2c.cache_device=reset: reformatting the ${CACHE_LABEL} partition ${found.device.path}` };
-      return firstSuitableDisk(inventory, policy);
+      return unformattedCachePartition(inventory) ?? firstSuitableDisk(inventory, policy);
     }
     case 'device': {
       const entry = inventory.find((candidate) => candidate.device.path === cache.path);
@@ -123,6 +141,8 @@ export function decideCache(cache: CacheDevice, inventory: readonly InventoryEnt
       }
       const onDisk = findCachePartition(inventory, entry.device.name);
       if (onDisk !== undefined) return { action: 'mount', device: onDisk.device.path, reason: `${onDisk.device.path} on ${cache.path} is labelled ${CACHE_LABEL}` };
+      const unformatted = unformattedCachePartition(inventory, entry.device.name);
+      if (unformatted !== undefined) return unformatted;
       return {
         action: 'partition',
         disk: cache.path,

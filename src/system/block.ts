@@ -19,6 +19,8 @@ export interface BlockDevice {
   cdrom: boolean;
   /** Loop, RAM, zram, device-mapper, md, nbd: not a disk of this machine. */
   virtual: boolean;
+  /** A GPT partition's name (the kernel's PARTNAME), when it has one. */
+  partitionLabel?: string;
 }
 
 const VIRTUAL = /^(loop|ram|zram|dm-|md|nbd|fd|mtdblock)/;
@@ -47,7 +49,19 @@ function describeDevice(sysRoot: string, name: string): BlockDevice {
     removable: readNumber(join(diskDir, 'removable')) === 1,
     cdrom: /^sr\d/.test(disk) || readNumber(join(diskDir, 'device/type')) === 5,
     virtual: VIRTUAL.test(disk),
+    ...(isPartition ? partitionLabel(dir) : {}),
   };
+}
+
+function partitionLabel(dir: string): { partitionLabel?: string } {
+  let uevent = '';
+  try {
+    uevent = readFileSync(join(dir, 'uevent'), 'utf8');
+  } catch {
+    return {};
+  }
+  const label = /^PARTNAME=(.*)$/m.exec(uevent)?.[1];
+  return label === undefined || label === '' ? {} : { partitionLabel: label };
 }
 
 /** Every block device, disks before their partitions, in the kernel's name order (vda before vdb). */

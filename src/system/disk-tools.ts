@@ -4,11 +4,14 @@ import type { Logger } from '../log/logger.ts';
 import { OcinitError } from '../log/errors.ts';
 import { runChecked, runCommand } from './exec.ts';
 
-/** Replaces whatever is on `disk` with a GPT holding one Linux partition over the whole disk. */
-export async function partitionWholeDisk(disk: string, log: Logger): Promise<void> {
+/**
+ * Replaces whatever is on `disk` with a GPT holding one Linux partition over the whole disk, named
+ * `name` (so that a later boot recognises the partition even if its formatting was cut short).
+ */
+export async function partitionWholeDisk(disk: string, name: string, log: Logger): Promise<void> {
   await runChecked(['sfdisk', '--quiet', '--wipe', 'always', '--wipe-partitions', 'always', disk], {
     log,
-    input: 'label: gpt\n,,L\n',
+    input: `label: gpt\ntype=L, name=${name}\n`,
     what: `partitioning ${disk}`,
     hint: 'the disk may be read-only or failing; name another one with b2c.cache_device=/dev/X',
   });

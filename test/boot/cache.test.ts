@@ -54,6 +54,7 @@ describe('b2c.cache_device on QEMU disks', () => {
 
     const partitions = listPartitions(image);
     expect(partitions).toHaveLength(1);
+    expect(partitions[0]?.name).toBe('B2C_CACHE');
     const offset = partitionOffset(image, 1);
     expect(contentAt(image, offset)).toEqual({ kind: 'ext', label: 'B2C_CACHE' });
     expect(ext4IsClean(image, offset)).toBe(true);
@@ -131,6 +132,18 @@ describe('b2c.cache_device on QEMU disks', () => {
     expect(readImageFile(target, offset, '/swapfile')).toBeUndefined();
     expect(ext4IsClean(target, offset)).toBe(true);
     expect(contentAt(other, 0)).toEqual({ kind: 'empty' });
+  });
+
+  it('a B2C_CACHE partition whose format was cut short is formatted again, even with b2c.cache_auto=empty', async () => {
+    // What a power cut between sfdisk and mke2fs leaves: the GPT partition ocinit names, no filesystem.
+    const image = disk('cut-format.img');
+    partitionImage(image, 'label: gpt\ntype=L, name=B2C_CACHE\n');
+    const result = await bootWith([image], ['b2c.cache_device=auto', 'b2c.cache_auto=empty']);
+    expect(result.console).toMatch(/FORMATTING \/dev\/vda1 .*the GPT partition named B2C_CACHE that ocinit made for the cache, but it holds blank.*a format cut short/);
+    expect(result.console).not.toContain('ERASING THE WHOLE DISK');
+    expect(result.console).toContain('cache: /dev/vda1 mounted at /storage');
+    expect(listPartitions(image)).toHaveLength(1);
+    expect(ext4IsClean(image, partitionOffset(image, 1))).toBe(true);
   });
 
   it('power cut while formatting, then while mounted: every next boot succeeds with a clean cache', async () => {

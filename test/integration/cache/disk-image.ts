@@ -11,6 +11,8 @@ export interface ImagePartition {
   start: number;
   size: number;
   type: string;
+  /** GPT partition name, when it has one. */
+  name?: string;
 }
 
 export function createBlankImage(path: string, bytes: number): void {

@@ -27,6 +27,26 @@ describe('decideCache', () => {
     expect(decideCache(auto, inventory, 'wipe')).toMatchObject({ action: 'mount', device: '/dev/sdb2' });
   });
 
+  it('formats the B2C_CACHE-named partition a cut-short format left without a filesystem, whatever the policy', () => {
+    const inventory = [entry('sda', gpt), entry('sda1', otherFs), entry('sdb', gpt), entry('sdb1', blank, { partitionLabel: 'B2C_CACHE' })];
+    for (const policy of ['wipe', 'empty'] as const) {
+      const decision = decideCache(auto, inventory, policy);
+      expect(decision).toMatchObject({ action: 'format', device: '/dev/sdb1' });
+      expect(decision.reason).toContain('a format cut short');
+    }
+    expect(decideCache({ kind: 'reset' }, inventory, 'empty')).toMatchObject({ action: 'format', device: '/dev/sdb1' });
+    expect(decideCache({ kind: 'device', path: '/dev/sdb' }, inventory, 'empty')).toMatchObject({ action: 'format', device: '/dev/sdb1' });
+    // A finished cache filesystem elsewhere wins; a partition merely named so on another disk is not
+    // touched when the operator names a disk.
+    expect(decideCache(auto, [...inventory, entry('sdc', gpt), entry('sdc1', cacheFs)], 'empty')).toMatchObject({ action: 'mount', device: '/dev/sdc1' });
+    expect(decideCache({ kind: 'device', path: '/dev/sda' }, inventory, 'wipe')).toMatchObject({ action: 'partition', disk: '/dev/sda' });
+  });
+
+  it('a read-only partition named B2C_CACHE is not formatted', () => {
+    const inventory = [entry('sda', gpt), entry('sda1', blank, { partitionLabel: 'B2C_CACHE', readOnly: true })];
+    expect(decideCache(auto, inventory, 'empty')).toMatchObject({ action: 'ram' });
+  });
+
   it('auto without one wipes the first suitable disk, as boot2container does, naming what it held', () => {
     const decision = decideCache(auto, [entry('sda', gpt), entry('sda1', otherFs)], 'wipe');
     expect(decision).toMatchObject({ action: 'partition', disk: '/dev/sda' });
