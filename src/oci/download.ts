@@ -10,6 +10,13 @@ import type { RegistryResponse } from './transport.ts';
 const MAX_RESUMES = 5;
 const DOWNLOAD_BATCH = 512 * 1024;
 
+/** Receives a blob's bytes as they arrive (see LayerFeed in unpack.ts). */
+export interface BlobTee {
+  push(chunk: Buffer): Promise<void>;
+  /** Every byte arrived; the digest check and the store's commit (an fsync) are still to come. */
+  end(): void;
+}
+
 export interface LayerProgress {
   digest: string;
   received: number;
@@ -27,7 +34,7 @@ export async function downloadBlob(
   image: string,
   store: ContentStore,
   onProgress: PullOptions['onProgress'],
-  tee?: (chunk: Buffer) => Promise<void>,
+  tee?: BlobTee,
 ): Promise<void> {
   const what = `downloading blob ${descriptor.digest} of ${image}`;
   const writer = await store.writer(descriptor.digest, descriptor.size);
@@ -75,7 +82,7 @@ export async function downloadBlob(
         batchBytes = 0;
         await writer.write(chunks);
         noteStreamedBytes(bytes);
-        if (tee !== undefined) await tee(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks, bytes));
+        if (tee !== undefined) await tee.push(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks, bytes));
       };
       try {
         // Network chunks (64 kB) are stored and unpacked in batches: per-chunk overhead (a store
@@ -96,6 +103,8 @@ export async function downloadBlob(
         source.transport.log?.warn(`registry ${source.transport.host}: ${what} broke at byte ${writer.size} (${(error as Error).message}); resuming`);
       }
     }
+    // The unpacker need not wait for the fsync: nothing is committed until this download succeeded.
+    tee?.end();
     await writer.commit(image);
     onProgress?.({ digest: descriptor.digest, received: writer.size, total: descriptor.size, done: true });
   } catch (error) {
@@ -132,7 +141,7 @@ export function downloadLayers(
   missing: Descriptor[],
   options: PullOptions,
   tally: DownloadTally,
-  tees: Map<string, (chunk: Buffer) => Promise<void>> = new Map(),
+  tees: Map<string, BlobTee> = new Map(),
 ): Map<string, Promise<void>> {
   const image = resolved.reference.canonical;
   const limit = limiter(options.concurrency ?? 3);

@@ -1,7 +1,7 @@
 import type { Logger } from '../log/logger.ts';
 import type { Secret } from '../log/secret.ts';
 import type { ContentStore } from '../store/index.ts';
-import { downloadLayers, missingLayers, type DownloadTally, type LayerProgress } from './download.ts';
+import { downloadLayers, missingLayers, type BlobTee, type DownloadTally, type LayerProgress } from './download.ts';
 import type { Descriptor, ImageConfig, ImageManifest } from './manifest.ts';
 import { hostPlatform, normalizePlatform, type Platform } from './platform.ts';
 import type { ImageReference } from './reference.ts';
@@ -96,8 +96,8 @@ export async function pullAndUnpack(referenceText: string, targetDir: string, op
       const missing = await missingLayers(resolved.manifest, options.store);
       const first = resolved.layers[0];
       const streamed = first !== undefined && missing[0]?.digest === first.descriptor.digest && resolved.layers.filter((layer) => layer.descriptor.digest === first.descriptor.digest).length === 1 ? new LayerFeed() : undefined;
-      const tees = new Map<string, (chunk: Buffer) => Promise<void>>();
-      if (streamed !== undefined && first !== undefined) tees.set(first.descriptor.digest, (chunk) => streamed.push(chunk));
+      const tees = new Map<string, BlobTee>();
+      if (streamed !== undefined && first !== undefined) tees.set(first.descriptor.digest, streamed);
       const downloads = downloadLayers(sourceRef, { ...resolved, configDownloaded }, missing, options, tally, tees);
       for (const [index, layer] of resolved.layers.entries()) {
         const download = downloads.get(layer.descriptor.digest);

@@ -101,9 +101,10 @@ export class LayerFeed {
     });
   }
 
+  /** All bytes were pushed (the download may still be verifying them); may be called again. */
   end(): void {
     this.#resolveHead(Buffer.concat(this.#headParts));
-    this.stream.end();
+    if (!this.stream.writableEnded) this.stream.end();
   }
 
   fail(error: unknown): void {
