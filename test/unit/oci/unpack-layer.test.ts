@@ -134,6 +134,38 @@ describe('layer entries', () => {
     expect(lstatSync(join(root, 'k')).mode & 0o777).toBe(0o755);
   });
 
+  it('keeps archive order for device nodes and FIFOs', async () => {
+    await apply([
+      rawTar([
+        { name: 'dev/null', type: '3', devMajor: 1, devMinor: 3, mode: 0o666 },
+        { name: 'dev/zero', type: '3', devMajor: 1, devMinor: 5, mode: 0o666 },
+        { name: 'dev/zero', data: 'a file now' },
+        { name: 'dev/pipe', type: '6', mode: 0o600 },
+        { name: 'dev/pipe/', type: '5' },
+        { name: 'dev/hard', type: '1', linkname: 'dev/null' },
+        { name: 'dev/full', type: '3', devMajor: 1, devMinor: 7 },
+        { name: 'dev/.wh.full' },
+        { name: 'lower', type: '6' },
+        { name: 'via', type: '2', linkname: 'dev' },
+        { name: 'via/tty', type: '3', devMajor: 5, devMinor: 0, mode: 0o620, uid: 3, mtime: 1_200_000_000 },
+      ]),
+      rawTar([{ name: '.wh.lower' }, { name: 'dev/full', data: 'replaced' }]),
+    ]);
+    const nullDevice = lstatSync(join(root, 'dev/null'));
+    expect([nullDevice.isCharacterDevice(), nullDevice.rdev]).toEqual([true, 259]);
+    expect(lstatSync(join(root, 'dev/hard')).ino).toBe(nullDevice.ino);
+    expect(readFileSync(join(root, 'dev/zero'), 'utf8')).toBe('a file now');
+    expect(lstatSync(join(root, 'dev/pipe')).isDirectory()).toBe(true);
+    expect(readFileSync(join(root, 'dev/full'), 'utf8')).toBe('replaced');
+    expect(readdirSync(root).sort()).toEqual(['dev', 'via']);
+    const tty = lstatSync(join(root, 'dev/tty'));
+    expect([tty.isCharacterDevice(), tty.mode & 0o777, tty.uid, tty.mtimeMs]).toEqual([true, 0o620, 3, 1_200_000_000_000]);
+  });
+
+  it('refuses a name under a device node of the same layer, as under any non-directory', async () => {
+    await expect(apply([rawTar([{ name: 'dev/null', type: '3', devMajor: 1, devMinor: 3 }, { name: 'dev/null/x', data: 'x' }])])).rejects.toThrow("'dev/null' is not a directory");
+  });
+
   it('accepts data after the end-of-archive marker and a missing marker', async () => {
     await apply([Buffer.concat([rawTar([{ name: 'f', data: 'x' }]), Buffer.from('trailing garbage')]), rawTar([{ name: 'g', data: 'y' }], { end: false })]);
     expect(readdirSync(root).sort()).toEqual(['f', 'g']);
