@@ -7,7 +7,7 @@ import { closeSync, createWriteStream, openSync, renameSync, existsSync, lstatSy
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from './cpio.ts';
-import { moduleClosure, parseModulesDep, filterAliases } from './modules.ts';
+import { filterAliases, moduleClosure, parseExactAliases, parseModulesDep, parseSoftdeps } from './modules.ts';
 import { buildStartupSnapshot } from './snapshot.ts';
 
 const here = dirname(new URL(import.meta.url).pathname);
@@ -152,7 +152,11 @@ const wanted = readFileSync(join(here, 'modules.txt'), 'utf8')
   .filter(Boolean);
 const builtinFile = join(modulesDir, 'modules.builtin');
 const builtin = existsSync(builtinFile) ? readFileSync(builtinFile, 'utf8') : '';
-const { files: moduleFiles, missing } = moduleClosure(dependencies, wanted, builtin);
+const aliasFile = join(modulesDir, 'modules.alias');
+const aliasText = existsSync(aliasFile) ? readFileSync(aliasFile, 'utf8') : '';
+const softdepFile = join(modulesDir, 'modules.softdep');
+const soft = { softdeps: parseSoftdeps(existsSync(softdepFile) ? readFileSync(softdepFile, 'utf8') : ''), aliases: parseExactAliases(aliasText) };
+const { files: moduleFiles, missing } = moduleClosure(dependencies, wanted, builtin, soft);
 for (const name of missing) process.stderr.write(`initrd: warning: module ${name} is neither in modules.dep nor built into kernel ${kernelVersion}\n`);
 const moduleRoot = `/lib/modules/${kernelVersion}`;
 for (const file of moduleFiles) addHostFile(join(modulesDir, file), `${moduleRoot}/${file}`, 0o644);
@@ -161,8 +165,7 @@ const subsetDep = [...dependencies.entries()]
   .map(([file, deps]) => `${file}: ${deps.join(' ')}`.trimEnd() + '\n')
   .join('');
 add({ type: 'inline', path: `${moduleRoot}/modules.dep`, mode: 0o644, data: Buffer.from(subsetDep) });
-const aliasFile = join(modulesDir, 'modules.alias');
-const aliases = existsSync(aliasFile) ? filterAliases(readFileSync(aliasFile, 'utf8'), moduleFiles) : '';
+const aliases = filterAliases(aliasText, moduleFiles);
 add({ type: 'inline', path: `${moduleRoot}/modules.alias`, mode: 0o644, data: Buffer.from(aliases) });
 add({ type: 'inline', path: `${moduleRoot}/modules.builtin`, mode: 0o644, data: Buffer.from(builtin) });
 
