@@ -74,6 +74,15 @@ function needsNetwork(plan: Plan): boolean {
   return containers > 0 || plan.switchRoot !== undefined || plan.extraArgsUrl !== undefined || plan.ntpPeer.kind !== 'none' || plan.interfaces.length > 0 || (plan.ip !== undefined && plan.ip.kind !== 'off');
 }
 
+type JobModule = typeof import('../run/index.ts');
+let jobModule: Promise<JobModule> | undefined;
+
+/** The container runner, with the registry client and undici under it: evaluated once, when first asked for. */
+function loadJobModule(): Promise<JobModule> {
+  jobModule ??= import('../run/index.ts');
+  return jobModule;
+}
+
 /** Network, clock and extra arguments; returns the plan with the extra arguments merged in. */
 async function connect(plan: Plan): Promise<Plan> {
   if (!needsNetwork(plan)) {
@@ -81,6 +90,9 @@ async function connect(plan: Plan): Promise<Plan> {
     return plan;
   }
   const { bringUpNetwork, fetchExtraArgs, syncClock } = await import('../net/index.ts');
+  // Evaluating the job's modules takes a few tenths of a second on a slow CPU: asked for now, it
+  // happens while the network phase waits for links and DHCP. A failure shows where it is awaited.
+  loadJobModule().catch(() => undefined);
   await bringUpNetwork(plan, { log, timeoutMs: plan.dhcpTimeoutSeconds * 1000 });
   await syncClock(plan, log);
   if (plan.extraArgsUrl === undefined) return plan;
@@ -107,7 +119,7 @@ async function runJob(plan: Plan, storage: Storage): Promise<JobResult> {
     log.info('No containers requested: nothing to run');
     return { status: 0, end: { action: 'poweroff' } };
   }
-  const { runJob: runContainers } = await import('../run/index.ts');
+  const { runJob: runContainers } = await loadJobModule();
   return runContainers(plan, storage, log);
 }
 
