@@ -68,9 +68,11 @@ function addHostFile(source: string, path: string, mode?: number): void {
 function addExecutable(source: string, path: string): void {
   addHostFile(source, path);
   const ldd = spawnSync('ldd', [source], { encoding: 'utf8' });
-  if (ldd.status !== 0 && /not a dynamic executable/.test(ldd.stdout + ldd.stderr)) return;
-  const lines = run(['ldd', source]).split('\n');
-  for (const line of lines) {
+  if (ldd.status !== 0) {
+    if (/not a dynamic executable/.test(ldd.stdout + ldd.stderr)) return;
+    fail(`ldd ${source} failed: ${(ldd.error?.message ?? ldd.stderr).trim()}`);
+  }
+  for (const line of ldd.stdout.split('\n')) {
     const match = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
     if (match?.[1] === undefined) continue;
     const library = match[1];
