@@ -183,21 +183,20 @@ export async function applyLayer(
     return;
   }
   const compressed = new HashingPassThrough(new DigestVerifier(parseDigest(descriptor.digest)));
-  const checkStored = async (): Promise<void> => {
-    const actual = compressed.verifier.actual();
-    if (compressed.verifier.size !== descriptor.size || actual !== descriptor.digest) {
-      await store.discard(descriptor.digest);
-      throw mismatch(descriptor.digest, 'stored layer', `${descriptor.digest} (${descriptor.size} bytes)`, `${actual} (${compressed.verifier.size} bytes); discarded from the store, pull again`, image);
-    }
+  const rotted = async (actual: string): Promise<DigestMismatchError> => {
+    await store.discard(descriptor.digest);
+    return mismatch(descriptor.digest, 'stored layer', `${descriptor.digest} (${descriptor.size} bytes)`, `${actual}; discarded from the store, pull again`, image);
   };
   try {
     await unpackStream(store.open(descriptor.digest), readHead(store.blobPath(descriptor.digest)), layer, state, image, whiteouts, compressed);
   } catch (error) {
-    // A stored blob that fails to unpack may simply have rotted on disk: check before blaming the layer.
-    if (!(error instanceof DigestMismatchError)) await checkStored();
+    // A stored blob that fails to unpack may simply have rotted on disk. The failure may have stopped
+    // the read early, so the whole blob is hashed again before the layer itself is blamed.
+    if (!(error instanceof DigestMismatchError) && !(await store.verify(descriptor.digest, descriptor.size))) throw await rotted('other bytes');
     throw describeLayerError(error, layer, image);
   }
-  await checkStored();
+  const actual = compressed.verifier.actual();
+  if (compressed.verifier.size !== descriptor.size || actual !== descriptor.digest) throw await rotted(`${actual} (${compressed.verifier.size} bytes)`);
 }
 
 /** A staging directory next to the target, renamed into place by `commit` (see unpackImage). */

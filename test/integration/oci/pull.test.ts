@@ -285,6 +285,21 @@ describe('pullAndUnpack: downloading and unpacking overlapped', () => {
     expect(existsSync(outside)).toBe(false);
     expect(existsSync(target)).toBe(false);
   });
+
+  it('blames a hostile stored layer, not the disk, when unpacking stops early', async () => {
+    // The bad entry comes first and megabytes follow it, so the read stops long before the blob's end.
+    const hostile = rawTar([{ name: '../owned', data: 'x' }, { name: 'padding', data: randomBytes(4_000_000) }]);
+    const { reference, layers } = await push({ layers: [{ tar: hostile, compression: 'gzip' }] }, 'hostile-stored', 'test/hostile-stored');
+    const store = new ContentStore(fresh('store'));
+    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const digest = layers[0]?.digest ?? '';
+    const target = fresh('rootfs');
+    const error = await unpackImage(pulled, target, { store }).catch((caught: unknown) => caught);
+    expect(describeError(error)).toContain("unsafe layer entry '../owned'");
+    expect(describeError(error)).not.toContain('discarded');
+    expect(existsSync(target)).toBe(false);
+    expect(existsSync(store.blobPath(digest))).toBe(true);
+  });
 });
 
 describe('ocinit pull and inspect', () => {
