@@ -37,17 +37,6 @@ function isOutOfSpace(error: unknown): boolean {
 }
 
 /**
- * The store as pullImage sees it. pullImage falls back to stored manifests on its own when the
- * registry is unreachable (reading them with readVerified, used for nothing else); here that
- * fallback is off, so that b2c.cache_offline decides and every offline run is announced (see get).
- */
-class PolicyStore extends ContentStore {
-  override async readVerified(): Promise<Buffer | undefined> {
-    return undefined;
-  }
-}
-
-/**
  * The image `reference` last resolved to (or its pinned digest), built from the store alone; undefined
  * unless its manifest, config and every layer are there and verify.
  */
@@ -100,7 +89,6 @@ export async function imageFromStore(referenceText: string, store: ContentStore,
 export class ImageCache {
   readonly store: ContentStore;
   readonly notices: string[] = [];
-  readonly #pullStore: ContentStore;
   readonly #storage: Storage;
   readonly #log: Logger;
   readonly #inUse = new Set<string>();
@@ -109,7 +97,6 @@ export class ImageCache {
     this.#storage = storage;
     this.#log = log;
     this.store = new ContentStore(storage.storeDir);
-    this.#pullStore = new PolicyStore(storage.storeDir);
   }
 
   /** The image for `reference` under `policy` (boot2container's default is `always`). */
@@ -145,7 +132,9 @@ export class ImageCache {
   }
 
   async #pull(referenceText: string, options: CachePullOptions): Promise<PulledImage> {
-    const pullOptions: PullOptions = { ...options, store: this.#pullStore, log: this.#log };
+    // pullImage's own fallback to stored images is off: b2c.cache_offline decides, and every offline
+    // run is announced (see get).
+    const pullOptions: PullOptions = { ...options, store: this.store, log: this.#log, storeFallback: false };
     try {
       return await pullImage(referenceText, pullOptions);
     } catch (error) {

@@ -32,6 +32,11 @@ export interface PullOptions {
   retryDelayMs?: number;
   /** Blobs downloaded at the same time (default 3). */
   concurrency?: number;
+  /**
+   * When no registry can be reached, use the image as an earlier pull left it in the store, with a
+   * warning (default true). The boot's cache turns it off: b2c.cache_offline decides there.
+   */
+  storeFallback?: boolean;
 }
 
 export interface PulledLayer {

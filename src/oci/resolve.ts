@@ -153,7 +153,7 @@ export async function resolveImage(referenceText: string, sources: Source[], opt
       break;
     } catch (error) {
       if (candidate === sources[sources.length - 1]) {
-        const cached = error instanceof RegistryUnreachableError ? await resolveFromStore(reference, platform, options) : undefined;
+        const cached = error instanceof RegistryUnreachableError && options.storeFallback !== false ? await resolveFromStore(reference, platform, options) : undefined;
         if (cached === undefined) throw error;
         options.log?.warn(`${(error as Error).message}; using ${image} (${cached.manifestDigest}) from the store as pulled before`);
         resolved = cached;
