@@ -22,6 +22,8 @@ export interface TarEntry {
 export interface EntryBody {
   write(chunk: Buffer): void;
   close(): void | Promise<void>;
+  /** Called instead of `close` when the archive fails before the entry's last byte. */
+  abort?(): void;
 }
 
 export interface TarSink {
@@ -150,6 +152,15 @@ export class TarReader {
   }
 
   async write(chunk: Buffer): Promise<void> {
+    try {
+      await this.#write(chunk);
+    } catch (error) {
+      this.abandon();
+      throw error;
+    }
+  }
+
+  async #write(chunk: Buffer): Promise<void> {
     this.bytes += chunk.length;
     let offset = 0;
     while (offset < chunk.length) {
@@ -205,6 +216,23 @@ export class TarReader {
 
   /** Call when the stream ended: fails if it ended inside an entry. */
   end(): void {
+    try {
+      this.#end();
+    } catch (error) {
+      this.abandon();
+      throw error;
+    }
+  }
+
+  /** The archive will not be finished (it failed here or upstream): the open entry's body is aborted. */
+  abandon(): void {
+    const body = this.#body;
+    this.#body = undefined;
+    this.#state = 'done';
+    body?.abort?.();
+  }
+
+  #end(): void {
     if (this.#state === 'done') return;
     if (this.#state !== 'header' || this.#pendingLength !== 0) throw malformed('truncated (the stream ended inside an entry)');
     if (this.#longName !== undefined || this.#longLink !== undefined || this.#pax.size > 0) throw malformed('truncated (metadata without its entry)');

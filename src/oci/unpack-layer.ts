@@ -307,6 +307,13 @@ export class LayerApplier implements TarSink {
         }
         return this.#applyXattrs(target, entry);
       },
+      abort() {
+        try {
+          closeSync(fd);
+        } catch {
+          // The failure that stopped the archive is the one to report.
+        }
+      },
     };
   }
 

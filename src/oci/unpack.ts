@@ -140,8 +140,13 @@ async function unpackStream(source: Readable, head: Buffer, layer: PulledLayer, 
       await reader.write(chunk);
     }
   };
-  if (compressed === undefined) await pipeline(source, inflate, sink);
-  else await pipeline(source, compressed, inflate, sink);
+  try {
+    if (compressed === undefined) await pipeline(source, inflate, sink);
+    else await pipeline(source, compressed, inflate, sink);
+  } catch (error) {
+    reader.abandon();
+    throw error;
+  }
   const actualDiffId = uncompressed.actual();
   if (actualDiffId !== diffId) throw mismatch(descriptor.digest, 'layer', `diff_id ${diffId}`, actualDiffId, image);
   reader.end();

@@ -241,6 +241,24 @@ describe('malformed archives fail with a clear error', () => {
     expect(snapshotOutside()).toBe(before);
   });
 
+  it('closes the file it was writing when the archive breaks off inside it', async () => {
+    const openUnderRoot = (): string[] =>
+      readdirSync('/proc/self/fd')
+        .map((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            return '';
+          }
+        })
+        .filter((target) => target.startsWith(`${root}/`));
+    const truncated = rawTar([{ name: 'partial', data: 'x'.repeat(5000) }], { end: false }).subarray(0, 2048);
+    await expect(apply([truncated])).rejects.toThrow('truncated');
+    const oversized = rawTar([{ name: 'big', data: Buffer.alloc(100_000) }]);
+    await expect(apply([oversized], { maxBytes: 50_000 })).rejects.toThrow('more than 50000 bytes');
+    expect(openUnderRoot()).toEqual([]);
+  });
+
   it('refuses a PAX record whose length overruns the header', async () => {
     const good = rawTar([{ name: 'f', pax: { comment: 'abc' } }]);
     const index = good.indexOf(Buffer.from(' comment=abc'));
