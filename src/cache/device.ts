@@ -7,7 +7,7 @@ import { listBlockDevices, partitionName, readDeviceContent, waitFor } from '../
 import { checkExt4, formatExt4, partitionWholeDisk } from '../system/disk-tools.ts';
 import { runCommand } from '../system/exec.ts';
 import { mount } from '../system/mount.ts';
-import { CACHE_LABEL, decideCache, isCachePartition, unsuitableBecause, type CacheDecision, type InventoryEntry } from './select.ts';
+import { CACHE_LABEL, isCachePartition, unsuitableBecause, type CacheDecision, type InventoryEntry } from './select.ts';
 
 /** Devices must keep the same list this long before `auto` settles for wiping one. */
 const SETTLE_MS = 1000;

@@ -1,11 +1,10 @@
 // The cache's layout under its mount point, its versioned metadata, and the clean-up done at every
 // mount so that nothing an interrupted boot left half-written is ever used.
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { DigestVerifier, parseDigest } from '../oci/digest.ts';
+import { parseDigest } from '../oci/digest.ts';
 import { ContentStore } from '../store/index.ts';
 import { OCINIT_VERSION } from '../version.ts';
 import { fsyncDirectory, TEMP_SUFFIX, writeFileAtomic } from './atomic.ts';
@@ -103,21 +102,16 @@ export async function verifyStore(storeDir: string, log: Logger): Promise<{ chec
   const discarded: string[] = [];
   const blobs = await store.listBlobs();
   for (const digest of blobs) {
-    let verifier: DigestVerifier;
     try {
-      verifier = new DigestVerifier(parseDigest(digest));
+      parseDigest(digest);
     } catch {
       // A file name that is no digest at all: nothing can ever ask for it.
       await rm(join(storeDir, 'blobs', ...digest.split(':')), { force: true });
       discarded.push(digest);
       continue;
     }
-    try {
-      for await (const chunk of createReadStream(store.blobPath(digest), { highWaterMark: 1024 * 1024 })) verifier.update(chunk as Buffer);
-    } catch {
-      // Unreadable (I/O error after a crash): treated like a mismatch.
-    }
-    if (verifier.actual() !== digest) {
+    // An unreadable blob (I/O error after a crash) is treated like a mismatch.
+    if (!(await store.verify(digest))) {
       log.warn(`cache: blob ${digest} does not match its digest: discarded (it will be downloaded again when needed)`);
       await store.discard(digest);
       discarded.push(digest);

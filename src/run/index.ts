@@ -8,7 +8,7 @@ import { describeError } from '../log/errors.ts';
 import { ImageCache } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
 import { mountTmpfs } from '../system/overlay.ts';
-import { runPipeline, type PipelineResult } from './pipeline.ts';
+import { runPipeline } from './pipeline.ts';
 import { EXIT_NOT_STARTED } from './state.ts';
 import { formatSummary, type ContainerRecord, type RunSummary } from './summary.ts';
 import { prepareSwitchRoot } from './switch-root.ts';
