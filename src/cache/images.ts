@@ -1,9 +1,9 @@
 // The pull path on top of the cache: --pull policies, the registry-outage fallback
-// (b2c.cache_offline), last-use records and garbage collection when space runs low.
+// (b2c.cache_offline), last-use records, unpacking, and garbage collection when space runs low.
 import type { PullPolicy } from '../cmdline/plan.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { parseReference, pullImage, type PulledImage, type PullOptions } from '../oci/index.ts';
+import { parseReference, pullImage, unpackImage, type PulledImage, type PullOptions } from '../oci/index.ts';
 import { parseImageConfig, parseManifestDocument, type ImageManifest } from '../oci/manifest.ts';
 import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from '../oci/platform.ts';
 import type { ImageReference } from '../oci/reference.ts';
@@ -135,14 +135,35 @@ export class ImageCache {
     // pullImage's own fallback to stored images is off: b2c.cache_offline decides, and every offline
     // run is announced (see get).
     const pullOptions: PullOptions = { ...options, store: this.store, log: this.#log, storeFallback: false };
+    return this.#makingRoom(referenceText, 'pulling', () => pullImage(referenceText, pullOptions));
+  }
+
+  /**
+   * Unpacks `image` into `dir` (an unpacked-image directory of this storage), with the same answer
+   * to a full disk as pulls: collection and one more try on a cache device, a clear error in RAM.
+   */
+  async unpack(image: PulledImage, dir: string): Promise<void> {
+    await this.#makingRoom(image.reference.canonical, 'unpacking', () => unpackImage(image, dir, { store: this.store }));
+  }
+
+  /** Runs `task`; when it runs out of space, every image this boot does not use goes and it runs once more. */
+  async #makingRoom<T>(referenceText: string, doing: string, task: () => Promise<T>): Promise<T> {
     try {
-      return await pullImage(referenceText, pullOptions);
+      return await task();
     } catch (error) {
-      if (!isOutOfSpace(error) || this.#storage.cache === undefined) throw error;
-      this.#log.warn(`cache: out of space while pulling ${referenceText}: removing every image this boot does not use`);
+      if (!isOutOfSpace(error)) throw error;
+      if (this.#storage.cache === undefined) {
+        const free = await spaceOf(this.#storage.imagesDir).catch(() => undefined);
+        throw new OcinitError(`${referenceText} does not fit in RAM: out of space while ${doing} it${free === undefined ? '' : ` (${(free.freeBytes / 1e6).toFixed(0)} of ${(free.totalBytes / 1e6).toFixed(0)} MB free)`}`, {
+          image: referenceText,
+          hint: 'give the job a cache disk (b2c.cache_device), a machine with more memory, or smaller images',
+          cause: error,
+        });
+      }
+      this.#log.warn(`cache: out of space while ${doing} ${referenceText}: removing every image this boot does not use`);
       const collected = await this.#collect(Number.MAX_SAFE_INTEGER);
       try {
-        return await pullImage(referenceText, pullOptions);
+        return await task();
       } catch (retryError) {
         if (!isOutOfSpace(retryError)) throw retryError;
         throw new OcinitError(`${referenceText} does not fit in the cache, even after removing every image this boot does not use (${(collected / 1e6).toFixed(0)} MB free)`, {

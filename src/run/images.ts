@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ContainerSpec } from '../cmdline/plan.ts';
 import type { ImageCache } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
-import { parsePlatform, unpackImage, type PulledImage } from '../oci/index.ts';
+import { parsePlatform, type PulledImage } from '../oci/index.ts';
 
 export interface ReadyImage {
   image: PulledImage;
@@ -67,7 +67,7 @@ export class ImageSet {
     });
     const pulled = clock();
     const lowerDir = join(this.#options.imagesDir, image.manifestDigest.replace(':', '-'));
-    if (!existsSync(lowerDir)) await unpackImage(image, lowerDir, { store: this.#options.cache.store });
+    if (!existsSync(lowerDir)) await this.#options.cache.unpack(image, lowerDir);
     const unpacked = clock();
     log.info(
       `Pulled ${image.reference.canonical}@${image.manifestDigest}: ${image.blobsDownloaded} blob(s), ${(image.bytesDownloaded / 1e6).toFixed(1)} MB downloaded in ${(pulled - started).toFixed(2)} s, unpacked in ${(unpacked - pulled).toFixed(2)} s`,

@@ -11,6 +11,7 @@ import { readUsage, unpackedImageDir } from '../../../src/cache/gc.ts';
 import { ImageCache, offlineAllowed } from '../../../src/cache/images.ts';
 import { cacheLayout, prepareLayout, verifyStore } from '../../../src/cache/layout.ts';
 import { createDefaultPlan } from '../../../src/cmdline/parameters.ts';
+import { describeError } from '../../../src/log/errors.ts';
 import { Logger } from '../../../src/log/logger.ts';
 import { parseReference } from '../../../src/oci/reference.ts';
 import { buildImageLayout, pushLayout, type ImageSpec } from '../../support/image.ts';
@@ -177,6 +178,70 @@ describe('ImageCache', () => {
       await expect(new ImageCache(storage, logger().log).get(huge, 'always', PULL)).rejects.toThrow(/does not fit in the cache, even after removing every image this boot does not use/);
     } finally {
       execFileSync('umount', [root]);
+    }
+  });
+
+  async function bulkyImage(tag: string, megabytes: number): Promise<string> {
+    const layoutDir = join(work, `layout-${counter++}`);
+    await buildImageLayout(layoutDir, tag, { layers: [{ files: [{ path: 'bulk.bin', content: randomBytes(megabytes * 1024 * 1024) }], compression: 'none' }] });
+    return pushLayout(layoutDir, tag, registry, { name: 'cache/unpack-space' });
+  }
+
+  it('out of space mid-unpack: the last boot\'s image is collected and the unpack retried', async () => {
+    const root = join(work, `small-${counter++}`);
+    mkdirSync(root);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', root]);
+    try {
+      const layout = cacheLayout(root);
+      await prepareLayout(layout, logger().log, { verify: false });
+      const storage = storageOnCache(layout, undefined, { ...createDefaultPlan().cache, minFree: { bytes: 0 } }, async () => {});
+      const [previous, current] = [await bulkyImage('previous', 6), await bulkyImage('current', 6)];
+      // The previous boot: its blobs and its unpacked tree stay on the cache (12 MiB).
+      const earlier = new ImageCache(storage, logger().log);
+      const previousImage = (await earlier.get(previous, 'always', PULL)).image;
+      await earlier.unpack(previousImage, unpackedImageDir(storage.imagesDir, previousImage.manifestDigest));
+      // This boot: the pull fits (18 MiB), the unpack does not (24 MiB) until the previous image goes.
+      const { log, text } = logger();
+      const cache = new ImageCache(storage, log);
+      const currentImage = (await cache.get(current, 'always', PULL)).image;
+      const dir = unpackedImageDir(storage.imagesDir, currentImage.manifestDigest);
+      await cache.unpack(currentImage, dir);
+      expect(text()).toContain(`out of space while unpacking ${parseReference(current).canonical}`);
+      expect(text()).toMatch(/removed \S+:previous/);
+      expect(readFileSync(join(dir, 'bulk.bin')).length).toBe(6 * 1024 * 1024);
+      expect(existsSync(unpackedImageDir(storage.imagesDir, previousImage.manifestDigest))).toBe(false);
+    } finally {
+      execFileSync('umount', [root]);
+    }
+  });
+
+  it('in RAM, an image that does not fit says so and what to do', async () => {
+    const ram = join(work, `ram-${counter++}`);
+    mkdirSync(ram);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', ram]);
+    try {
+      const storeDir = join(work, `ram-store-${counter++}`);
+      const storage: Storage = {
+        storeDir,
+        volumesDir: join(ram, 'volumes'),
+        imagesDir: join(ram, 'images'),
+        scratchDir: join(ram, 'scratch'),
+        persistent: false,
+        cache: undefined,
+        device: undefined,
+        settings: createDefaultPlan().cache,
+        close: async () => {},
+      };
+      mkdirSync(storage.imagesDir);
+      const reference = await bulkyImage('too-big', 6);
+      const cache = new ImageCache(storage, logger().log);
+      const { image } = await cache.get(reference, 'always', PULL);
+      const dir = unpackedImageDir(storage.imagesDir, image.manifestDigest);
+      const error = await cache.unpack(image, dir).catch((caught: unknown) => caught);
+      expect(describeError(error)).toMatch(/does not fit in RAM: out of space while unpacking it \(\d+ of \d+ MB free\)[\s\S]*hint: give the job a cache disk \(b2c\.cache_device\)/);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      execFileSync('umount', [ram]);
     }
   });
 });
