@@ -153,22 +153,30 @@ describe('ImageCache', () => {
     }
   });
 
-  it('out of space mid-pull: unused images are collected and the pull retried; an image that cannot fit says so', async () => {
-    // A real filesystem that fills up: a 24 MiB tmpfs of our own.
+  /** An image of one uncompressed layer holding `megabytes` of random bytes. */
+  async function bulkyImage(tag: string, megabytes: number): Promise<string> {
+    const layoutDir = join(work, `layout-${counter++}`);
+    await buildImageLayout(layoutDir, tag, { layers: [{ files: [{ path: 'bulk.bin', content: randomBytes(megabytes * 1024 * 1024) }], compression: 'none' }] });
+    return pushLayout(layoutDir, tag, registry, { name: 'cache/space' });
+  }
+
+  /** A real file system that fills up: a 24 MiB tmpfs of our own, holding a cache that collects only when space runs out. */
+  async function withSmallCache(test: (storage: Storage) => Promise<void>): Promise<void> {
     const root = join(work, `small-${counter++}`);
     mkdirSync(root);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', root]);
     try {
       const layout = cacheLayout(root);
       await prepareLayout(layout, logger().log, { verify: false });
-      // Collection only when space runs out, not before.
-      const storage = storageOnCache(layout, undefined, { ...createDefaultPlan().cache, minFree: { bytes: 0 } }, async () => {});
-      const bulky = async (tag: string, megabytes: number): Promise<string> => {
-        const layoutDir = join(work, `layout-${counter++}`);
-        await buildImageLayout(layoutDir, tag, { layers: [{ files: [{ path: 'bulk.bin', content: randomBytes(megabytes * 1024 * 1024) }], compression: 'none' }] });
-        return pushLayout(layoutDir, tag, registry, { name: 'cache/space' });
-      };
-      const [first, second, huge] = [await bulky('first', 14), await bulky('second', 14), await bulky('huge', 30)];
+      await test(storageOnCache(layout, undefined, { ...createDefaultPlan().cache, minFree: { bytes: 0 } }, async () => {}));
+    } finally {
+      execFileSync('umount', [root]);
+    }
+  }
+
+  it('out of space mid-pull: unused images are collected and the pull retried; an image that cannot fit says so', async () => {
+    await withSmallCache(async (storage) => {
+      const [first, second, huge] = [await bulkyImage('first', 14), await bulkyImage('second', 14), await bulkyImage('huge', 30)];
       await new ImageCache(storage, logger().log).get(first, 'always', PULL);
       const { log, text } = logger();
       const pulled = await new ImageCache(storage, log).get(second, 'always', PULL);
@@ -176,25 +184,11 @@ describe('ImageCache', () => {
       expect(text()).toContain('out of space while pulling');
       expect(text()).toMatch(/removed \S+:first/);
       await expect(new ImageCache(storage, logger().log).get(huge, 'always', PULL)).rejects.toThrow(/does not fit in the cache, even after removing every image this boot does not use/);
-    } finally {
-      execFileSync('umount', [root]);
-    }
+    });
   });
 
-  async function bulkyImage(tag: string, megabytes: number): Promise<string> {
-    const layoutDir = join(work, `layout-${counter++}`);
-    await buildImageLayout(layoutDir, tag, { layers: [{ files: [{ path: 'bulk.bin', content: randomBytes(megabytes * 1024 * 1024) }], compression: 'none' }] });
-    return pushLayout(layoutDir, tag, registry, { name: 'cache/unpack-space' });
-  }
-
   it('out of space mid-unpack: the last boot\'s image is collected and the unpack retried', async () => {
-    const root = join(work, `small-${counter++}`);
-    mkdirSync(root);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', root]);
-    try {
-      const layout = cacheLayout(root);
-      await prepareLayout(layout, logger().log, { verify: false });
-      const storage = storageOnCache(layout, undefined, { ...createDefaultPlan().cache, minFree: { bytes: 0 } }, async () => {});
+    await withSmallCache(async (storage) => {
       const [previous, current] = [await bulkyImage('previous', 6), await bulkyImage('current', 6)];
       // The previous boot: its blobs and its unpacked tree stay on the cache (12 MiB).
       const earlier = new ImageCache(storage, logger().log);
@@ -210,9 +204,7 @@ describe('ImageCache', () => {
       expect(text()).toMatch(/removed \S+:previous/);
       expect(readFileSync(join(dir, 'bulk.bin')).length).toBe(6 * 1024 * 1024);
       expect(existsSync(unpackedImageDir(storage.imagesDir, previousImage.manifestDigest))).toBe(false);
-    } finally {
-      execFileSync('umount', [root]);
-    }
+    });
   });
 
   it('in RAM, an image that does not fit says so and what to do', async () => {
