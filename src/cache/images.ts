@@ -3,7 +3,7 @@
 import type { PullPolicy } from '../cmdline/plan.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { parseReference, pullImage, unpackImage, type PulledImage, type PullOptions } from '../oci/index.ts';
+import { parseReference, pullAndUnpack, unpackImage, type PulledImage, type PullOptions, type ResolvedImage } from '../oci/index.ts';
 import { parseImageConfig, parseManifestDocument, type ImageManifest } from '../oci/manifest.ts';
 import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from '../oci/platform.ts';
 import type { ImageReference } from '../oci/reference.ts';
@@ -19,7 +19,10 @@ export interface CachedImage {
   offline: boolean;
 }
 
-export type CachePullOptions = Omit<PullOptions, 'store' | 'log'>;
+export type CachePullOptions = Omit<PullOptions, 'store' | 'log'> & {
+  /** When the image is pulled: where to unpack it while it downloads (see pullAndUnpack). */
+  unpackTarget?: (resolved: ResolvedImage) => string | undefined;
+};
 
 /** Whether b2c.cache_offline lets `reference` run from the cache while its registry is down. */
 export function offlineAllowed(reference: ImageReference, setting: Storage['settings']['offline']): boolean {
@@ -134,8 +137,9 @@ export class ImageCache {
   async #pull(referenceText: string, options: CachePullOptions): Promise<PulledImage> {
     // pullImage's own fallback to stored images is off: b2c.cache_offline decides, and every offline
     // run is announced (see get).
-    const pullOptions: PullOptions = { ...options, store: this.store, log: this.#log, storeFallback: false };
-    return this.#makingRoom(referenceText, 'pulling', () => pullImage(referenceText, pullOptions));
+    const { unpackTarget, ...rest } = options;
+    const pullOptions: PullOptions = { ...rest, store: this.store, log: this.#log, storeFallback: false };
+    return this.#makingRoom(referenceText, 'pulling', () => pullAndUnpack(referenceText, unpackTarget ?? (() => undefined), pullOptions));
   }
 
   /**

@@ -6,7 +6,7 @@ import type { Descriptor, ImageConfig, ImageManifest } from './manifest.ts';
 import { hostPlatform, normalizePlatform, type Platform } from './platform.ts';
 import type { ImageReference } from './reference.ts';
 import { refName, resolveImage, type ResolvedImage } from './resolve.ts';
-import { withSources, type MirrorConfig } from './sources.ts';
+import { withSources, type MirrorConfig, type Source } from './sources.ts';
 import { applyLayer, applyLayerFeed, LayerFeed, prepareStaging } from './unpack.ts';
 import type { UnpackLimits } from './unpack-layer.ts';
 
@@ -75,15 +75,14 @@ function rememberReference(resolved: ResolvedImage, topDigest: string, options: 
  * into the store (blobs already there are not downloaded again). Mirrors are tried first.
  */
 export async function pullImage(referenceText: string, options: PullOptions): Promise<PulledImage> {
-  return withSources(referenceText, options, async (sources) => {
-    const { sourceRef, topDigest, configDownloaded, ...resolved } = await resolveImage(referenceText, sources, options);
-    const tally: DownloadTally = { blobs: configDownloaded ? 1 : 0, bytes: configDownloaded ? resolved.manifest.config.size : 0 };
-    const downloads = downloadLayers(sourceRef, { ...resolved, configDownloaded }, await missingLayers(resolved.manifest, options.store), options, tally);
-    await Promise.all(downloads.values());
-    await rememberReference({ ...resolved, configDownloaded }, topDigest, options);
-    return { ...resolved, blobsDownloaded: tally.blobs, bytesDownloaded: tally.bytes };
-  });
+  return pullAndUnpack(referenceText, () => undefined, options);
 }
+
+/**
+ * Where pullAndUnpack unpacks an image: a directory, or a choice made once the manifest is known
+ * (undefined: only store the blobs, e.g. because an unpacked tree of that manifest exists already).
+ */
+export type UnpackTarget = string | ((resolved: ResolvedImage) => string | undefined);
 
 /**
  * pullImage + unpackImage with the two overlapped: every missing layer downloads at once (a few at a
@@ -91,44 +90,58 @@ export async function pullImage(referenceText: string, options: PullOptions): Pr
  * the store), and each later layer is unpacked as soon as it is complete, strictly in order. The
  * target appears only after every digest, size and diff_id matched.
  */
-export async function pullAndUnpack(referenceText: string, targetDir: string, options: PullOptions & { limits?: UnpackLimits }): Promise<PulledImage> {
+export async function pullAndUnpack(referenceText: string, target: UnpackTarget, options: PullOptions & { limits?: UnpackLimits }): Promise<PulledImage> {
   return withSources(referenceText, options, async (sources) => {
-    const { sourceRef, topDigest, configDownloaded, ...resolved } = await resolveImage(referenceText, sources, options);
-    const image = resolved.reference.canonical;
-    const tally: DownloadTally = { blobs: configDownloaded ? 1 : 0, bytes: configDownloaded ? resolved.manifest.config.size : 0 };
-    const staging = prepareStaging(targetDir, image, options.limits);
-    try {
-      const missing = await missingLayers(resolved.manifest, options.store);
-      const first = resolved.layers[0];
-      const streamed = first !== undefined && missing[0]?.digest === first.descriptor.digest && resolved.layers.filter((layer) => layer.descriptor.digest === first.descriptor.digest).length === 1 ? new LayerFeed() : undefined;
-      const tees = new Map<string, BlobTee>();
-      if (streamed !== undefined && first !== undefined) tees.set(first.descriptor.digest, streamed);
-      const downloads = downloadLayers(sourceRef, { ...resolved, configDownloaded }, missing, options, tally, tees);
-      for (const [index, layer] of resolved.layers.entries()) {
-        const download = downloads.get(layer.descriptor.digest);
-        if (index === 0 && streamed !== undefined && download !== undefined) {
-          const fed = download.then(
-            () => streamed.end(),
-            (error: unknown) => {
-              streamed.fail(error);
-              throw error;
-            },
-          );
-          const [downloaded, unpacked] = await Promise.allSettled([fed, applyLayerFeed(streamed, layer, staging.state, image)]);
-          if (downloaded.status === 'rejected') throw downloaded.reason;
-          if (unpacked.status === 'rejected') throw unpacked.reason;
-        } else {
-          await download;
-          await applyLayer(options.store, layer, staging.state, image, { justVerified: download !== undefined });
-        }
-      }
-      await Promise.all(downloads.values());
-      staging.commit();
-    } catch (error) {
-      staging.discard();
-      throw error;
-    }
-    await rememberReference({ ...resolved, configDownloaded }, topDigest, options);
-    return { ...resolved, blobsDownloaded: tally.blobs, bytesDownloaded: tally.bytes };
+    const { sourceRef, topDigest, ...resolved } = await resolveImage(referenceText, sources, options);
+    const tally: DownloadTally = { blobs: resolved.configDownloaded ? 1 : 0, bytes: resolved.configDownloaded ? resolved.manifest.config.size : 0 };
+    const missing = await missingLayers(resolved.manifest, options.store);
+    const targetDir = typeof target === 'string' ? target : target(resolved);
+    if (targetDir === undefined) await Promise.all(downloadLayers(sourceRef, resolved, missing, options, tally).values());
+    else await downloadAndUnpack(sourceRef, resolved, missing, targetDir, options, tally);
+    await rememberReference(resolved, topDigest, options);
+    const { configDownloaded: _configDownloaded, ...image } = resolved;
+    return { ...image, blobsDownloaded: tally.blobs, bytesDownloaded: tally.bytes };
   });
+}
+
+async function downloadAndUnpack(
+  source: Source,
+  resolved: ResolvedImage,
+  missing: Descriptor[],
+  targetDir: string,
+  options: PullOptions & { limits?: UnpackLimits },
+  tally: DownloadTally,
+): Promise<void> {
+  const image = resolved.reference.canonical;
+  const staging = prepareStaging(targetDir, image, options.limits);
+  try {
+    const first = resolved.layers[0];
+    const streamed = first !== undefined && missing[0]?.digest === first.descriptor.digest && resolved.layers.filter((layer) => layer.descriptor.digest === first.descriptor.digest).length === 1 ? new LayerFeed() : undefined;
+    const tees = new Map<string, BlobTee>();
+    if (streamed !== undefined && first !== undefined) tees.set(first.descriptor.digest, streamed);
+    const downloads = downloadLayers(source, resolved, missing, options, tally, tees);
+    for (const [index, layer] of resolved.layers.entries()) {
+      const download = downloads.get(layer.descriptor.digest);
+      if (index === 0 && streamed !== undefined && download !== undefined) {
+        const fed = download.then(
+          () => streamed.end(),
+          (error: unknown) => {
+            streamed.fail(error);
+            throw error;
+          },
+        );
+        const [downloaded, unpacked] = await Promise.allSettled([fed, applyLayerFeed(streamed, layer, staging.state, image)]);
+        if (downloaded.status === 'rejected') throw downloaded.reason;
+        if (unpacked.status === 'rejected') throw unpacked.reason;
+      } else {
+        await download;
+        await applyLayer(options.store, layer, staging.state, image, { justVerified: download !== undefined });
+      }
+    }
+    await Promise.all(downloads.values());
+    staging.commit();
+  } catch (error) {
+    staging.discard();
+    throw error;
+  }
 }

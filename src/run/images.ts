@@ -2,8 +2,8 @@
 // before anything runs, so a registry outage or a corrupted blob stops the job before it started
 // rather than half way through.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ContainerSpec } from '../cmdline/plan.ts';
+import { unpackedImageDir } from '../cache/gc.ts';
 import type { ImageCache } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
 import { parsePlatform, type PulledImage } from '../oci/index.ts';
@@ -16,8 +16,6 @@ export interface ReadyImage {
   fromCache: boolean;
   /** The registry could not be reached and the stored copy ran (b2c.cache_offline). */
   offline: boolean;
-  pullSeconds: number;
-  unpackSeconds: number;
 }
 
 export interface ImageSetOptions {
@@ -58,20 +56,29 @@ export class ImageSet {
     const { log, clock } = this.#options;
     const started = clock();
     log.info(`Pulling ${container.image}`);
+    // A fresh pull unpacks while it downloads; an image from the cache is unpacked after, unless an
+    // earlier boot left its tree.
+    let unpackedWhilePulling = false;
     const { image, offline } = await this.#options.cache.get(container.image, container.pull, {
       platform: container.platform === undefined ? undefined : parsePlatform(container.platform),
       tlsVerify: container.tlsVerify,
       credentials: container.creds,
       authfile: container.authfile,
       proxy: this.#options.proxy,
+      unpackTarget: (resolved) => {
+        const dir = unpackedImageDir(this.#options.imagesDir, resolved.manifestDigest);
+        if (existsSync(dir)) return undefined;
+        unpackedWhilePulling = true;
+        return dir;
+      },
     });
     const pulled = clock();
-    const lowerDir = join(this.#options.imagesDir, image.manifestDigest.replace(':', '-'));
+    const lowerDir = unpackedImageDir(this.#options.imagesDir, image.manifestDigest);
+    const overlapped = unpackedWhilePulling && existsSync(lowerDir);
     if (!existsSync(lowerDir)) await this.#options.cache.unpack(image, lowerDir);
     const unpacked = clock();
-    log.info(
-      `Pulled ${image.reference.canonical}@${image.manifestDigest}: ${image.blobsDownloaded} blob(s), ${(image.bytesDownloaded / 1e6).toFixed(1)} MB downloaded in ${(pulled - started).toFixed(2)} s, unpacked in ${(unpacked - pulled).toFixed(2)} s`,
-    );
-    return { image, lowerDir, fromCache: image.blobsDownloaded === 0, offline, pullSeconds: pulled - started, unpackSeconds: unpacked - pulled };
+    const summary = `Pulled ${image.reference.canonical}@${image.manifestDigest}: ${image.blobsDownloaded} blob(s), ${(image.bytesDownloaded / 1e6).toFixed(1)} MB downloaded`;
+    log.info(overlapped ? `${summary} and unpacked in ${(pulled - started).toFixed(2)} s` : `${summary} in ${(pulled - started).toFixed(2)} s, unpacked in ${(unpacked - pulled).toFixed(2)} s`);
+    return { image, lowerDir, fromCache: image.blobsDownloaded === 0, offline };
   }
 }

@@ -1,7 +1,7 @@
 // The pipeline with real parts: docker-registry, images pushed with skopeo, bundles run by crun.
 // Containers write what they see into a bind-mounted directory; the console is not captured here.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -231,6 +231,30 @@ describe('pipeline on the host', () => {
     expect(existsSync(join(out, 'ran'))).toBe(false);
     expect(console).toContain('failed verification');
     expect(result.summary.containers.map((record) => record.outcome)).toEqual(['skipped', 'skipped']);
+  }, 60_000);
+
+  it('a fresh pull unpacks while it downloads; a tree left by an earlier job is used as it is', async () => {
+    const state = tmpfsState();
+    try {
+      const jobs: string[] = [];
+      const trees: number[] = [];
+      for (let job = 0; job < 2; job++) {
+        const { log, text } = capturingLogger();
+        const parsed = plan([`b2c.container="--tls-verify=false ${demo} true"`]);
+        // The same storage both times, as a cache device would be across boots.
+        const storage = await openStorage(parsed, log, { ramRoot: state.dir });
+        const result = await runPipeline(parsed, { storage, crun: { prefix: CRUN_PREFIX, stateDir: join(state.dir, 'crun') }, log, resolvConf: '/etc/resolv.conf', stopGraceMs: 500 });
+        expect(result.status).toBe(0);
+        jobs.push(text());
+        const digest = /Pulled \S+@(sha256:[0-9a-f]{64})/.exec(text())?.[1] ?? '';
+        trees.push(statSync(join(storage.imagesDir, digest.replace(':', '-'), 'bin', 'busybox')).ino);
+      }
+      expect(jobs[0]).toMatch(/Pulled \S+: 2 blob\(s\), [\d.]+ MB downloaded and unpacked in/);
+      expect(jobs[1]).toMatch(/Pulled \S+: 0 blob\(s\), 0\.0 MB downloaded in [\d.]+ s, unpacked in/);
+      expect(trees[1]).toBe(trees[0]);
+    } finally {
+      state.remove();
+    }
   }, 60_000);
 
   it('S3 mirroring on a volume stops the job before anything runs', async () => {
