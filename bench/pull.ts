@@ -4,11 +4,10 @@
 //   node_modules/.bin/node bench/pull.ts [--runs N] [--skip-large]
 // Inputs are built once and cached under build/bench/ (a debootstrap minbase root filesystem made
 // from the Debian mirror apt is configured with, and OCI layouts of it).
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { pushLayout } from '../test/support/image.ts';
 import { startRegistry } from '../test/support/registry.ts';
 import { BENCH, DEBIAN_LAYERS, ensureLayout, ensureLoopDevices, ensureRootfs, LARGE_LAYERS, onFreshFileSystem, ROOT, sh, type FileSystemKind } from './inputs.ts';
@@ -82,17 +81,9 @@ async function main(): Promise<void> {
   ensureRootfs();
   const layouts = [{ label: 'debian-minbase', layout: ensureLayout('layout-debian', DEBIAN_LAYERS) }];
   if (!SKIP_LARGE) layouts.push({ label: 'debian+1.5GB', layout: ensureLayout('layout-large', LARGE_LAYERS) });
-  const cli = join(BENCH, 'ocinit-cli.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'src/cli/main.ts')],
-    outfile: cli,
-    bundle: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'esm',
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
-  });
+  // The CLI exactly as it ships: dist/cli.js, bundled by build.mjs with the same options as always.
+  execFileSync(process.execPath, [join(ROOT, 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  const cli = join(ROOT, 'dist', 'cli.js');
   const node = process.execPath;
   const registry = await startRegistry();
   const scratch = mkdtempSync(join(BENCH, 'run-'));
