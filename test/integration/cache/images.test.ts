@@ -2,7 +2,7 @@
 // outage fallback for digest-pinned images, last-use records and collection.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,6 +204,21 @@ describe('ImageCache', () => {
       expect(text()).toMatch(/removed \S+:previous/);
       expect(readFileSync(join(dir, 'bulk.bin')).length).toBe(6 * 1024 * 1024);
       expect(existsSync(unpackedImageDir(storage.imagesDir, previousImage.manifestDigest))).toBe(false);
+    });
+  });
+
+  it('a pull that unpacks as it downloads and runs out of space is retried after collection, tree and all', async () => {
+    await withSmallCache(async (storage) => {
+      const [previous, current] = [await bulkyImage('previous-overlap', 6), await bulkyImage('current-overlap', 6)];
+      const treeOf = (resolved: { manifestDigest: string }): string => unpackedImageDir(storage.imagesDir, resolved.manifestDigest);
+      const earlier = new ImageCache(storage, logger().log);
+      await earlier.get(previous, 'always', { ...PULL, unpackTarget: treeOf });
+      const { log, text } = logger();
+      const { image } = await new ImageCache(storage, log).get(current, 'always', { ...PULL, unpackTarget: treeOf });
+      expect(text()).toContain(`out of space while pulling ${parseReference(current).canonical}`);
+      expect(text()).toMatch(/removed \S+:previous-overlap/);
+      expect(readFileSync(join(treeOf(image), 'bulk.bin')).length).toBe(6 * 1024 * 1024);
+      expect(readdirSync(storage.imagesDir).filter((name) => name.includes('ocinit-'))).toEqual([]);
     });
   });
 
