@@ -143,13 +143,14 @@ async function unpackStream(source: Readable, head: Buffer, layer: PulledLayer, 
   try {
     if (compressed === undefined) await pipeline(source, inflate, sink);
     else await pipeline(source, compressed, inflate, sink);
+    const actualDiffId = uncompressed.actual();
+    if (actualDiffId !== diffId) throw mismatch(descriptor.digest, 'layer', `diff_id ${diffId}`, actualDiffId, image);
+    reader.end();
   } catch (error) {
+    // A stream that stopped inside a file (and so fails its diff_id) leaves that file open otherwise.
     reader.abandon();
     throw error;
   }
-  const actualDiffId = uncompressed.actual();
-  if (actualDiffId !== diffId) throw mismatch(descriptor.digest, 'layer', `diff_id ${diffId}`, actualDiffId, image);
-  reader.end();
 }
 
 /**

@@ -2,7 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectImage, pullAndUnpack, pullImage, unpackImage } from '../../../src/oci/index.ts';
@@ -284,6 +284,22 @@ describe('pullAndUnpack: downloading and unpacking overlapped', () => {
     await expect(pullAndUnpack(reference, target, { store: new ContentStore(fresh('store')), tlsVerify: false })).rejects.toThrow("unsafe layer entry '../owned'");
     expect(existsSync(outside)).toBe(false);
     expect(existsSync(target)).toBe(false);
+  });
+
+  it('closes the file it was writing when a layer ends inside it and fails its diff_id', async () => {
+    const truncated = rawTar([{ name: 'partial', data: 'x'.repeat(100_000) }], { end: false }).subarray(0, 50_000);
+    const { reference } = await push({ layers: [{ tar: truncated, diffId: `sha256:${'0'.repeat(64)}` }] }, 'cut-short', 'test/cut-short');
+    const target = fresh('rootfs');
+    const staging = join(target, '..', `.${basename(target)}.ocinit-`);
+    await expect(pullAndUnpack(reference, target, { store: new ContentStore(fresh('store')), tlsVerify: false })).rejects.toThrow('diff_id');
+    const open = readdirSync('/proc/self/fd').map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    });
+    expect(open.filter((path) => path.startsWith(staging))).toEqual([]);
   });
 
   it('blames a hostile stored layer, not the disk, when unpacking stops early', async () => {
