@@ -196,9 +196,10 @@ export async function applyLayer(
   try {
     await unpackStream(store.open(descriptor.digest), readHead(store.blobPath(descriptor.digest)), layer, state, image, whiteouts, compressed);
   } catch (error) {
-    // A stored blob that fails to unpack may simply have rotted on disk. The failure may have stopped
-    // the read early, so the whole blob is hashed again before the layer itself is blamed.
-    if (!(error instanceof DigestMismatchError) && !(await store.verify(descriptor.digest, descriptor.size))) throw await rotted('other bytes');
+    // A stored blob that fails to unpack, or unpacks to the wrong diff_id, may simply have rotted on
+    // disk (an uncompressed layer's flipped bit shows only as a diff_id mismatch). The failure may
+    // have stopped the read early, so the whole blob is hashed again before the layer is blamed.
+    if (!(await store.verify(descriptor.digest, descriptor.size))) throw await rotted('other bytes');
     throw describeLayerError(error, layer, image);
   }
   const actual = compressed.verifier.actual();

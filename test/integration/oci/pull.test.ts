@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectImage, pullAndUnpack, pullImage, unpackImage } from '../../../src/oci/index.ts';
 import { rawTar } from '../../support/tar.ts';
-import { putManifest, uploadBlob } from '../../support/distribution.ts';
+import { pushLayoutViaApi, putManifest, uploadBlob } from '../../support/distribution.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { describeError } from '../../../src/log/errors.ts';
 import { buildImageLayout, buildTar, pushLayout, sha256, tagLayout, writeImage, writeIndex, type ImageSpec } from '../../support/image.ts';
@@ -204,6 +204,22 @@ describe('pull and unpack from a real registry', () => {
     expect(repaired.blobsDownloaded).toBe(1);
     await unpackImage(repaired, target, { store });
     expect(readFileSync(join(target, 'f'), 'utf8')).toBe('y'.repeat(3000));
+  });
+
+  it('discards a stored uncompressed layer whose flipped bit shows only as a diff_id mismatch', async () => {
+    // Pushed through the API as it is: skopeo would compress the layer on the way.
+    const layout = fresh('layout');
+    await buildImageLayout(layout, 'rot-plain', { layers: [{ compression: 'none', files: [{ path: 'f', content: 'z'.repeat(3000) }] }] });
+    await pushLayoutViaApi(layout, 'rot-plain', registry, 'test/rot-plain');
+    const reference = `${registry.host}/test/rot-plain:rot-plain`;
+    const store = new ContentStore(fresh('store'));
+    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const digest = pulled.layers[0]?.descriptor.digest ?? '';
+    const bytes = readFileSync(store.blobPath(digest));
+    bytes[1000] = (bytes[1000] ?? 0) ^ 0x01; // inside the file's data: the tar still parses
+    writeFileSync(store.blobPath(digest), bytes);
+    await expect(unpackImage(pulled, fresh('rootfs'), { store })).rejects.toThrow(`stored layer ${digest} failed verification`);
+    expect(existsSync(store.blobPath(digest))).toBe(false);
   });
 
   it('says the cache is full instead of retrying when the store runs out of space', async () => {
