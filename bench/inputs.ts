@@ -107,7 +107,7 @@ export type FileSystemKind = 'ext4' | 'tmpfs';
  * system, so no run pays for what an earlier one left behind (ext4 allocates inodes more slowly
  * after a large tree was deleted, which slowed whichever tool ran next).
  */
-export function onFreshFileSystem<T>(kind: FileSystemKind, sizeBytes: number, mountPoint: string, work: (dir: string) => T): T {
+export async function onFreshFileSystem<T>(kind: FileSystemKind, sizeBytes: number, mountPoint: string, work: (dir: string) => T | Promise<T>): Promise<T> {
   mkdirSync(mountPoint, { recursive: true });
   let device: string | undefined;
   const image = `${mountPoint}.img`;
@@ -122,7 +122,7 @@ export function onFreshFileSystem<T>(kind: FileSystemKind, sizeBytes: number, mo
   }
   try {
     execFileSync('sync');
-    return work(mountPoint);
+    return await work(mountPoint);
   } finally {
     execFileSync('umount', [mountPoint]);
     if (device !== undefined) execFileSync('losetup', ['-d', device]);

@@ -13,7 +13,7 @@ import { pullAndUnpack, pullImage, unpackImage } from '../src/oci/index.ts';
 import { ContentStore } from '../src/store/index.ts';
 import { pushLayout } from '../test/support/image.ts';
 import { startRegistry } from '../test/support/registry.ts';
-import { BENCH, DEBIAN_LAYERS, ensureLayout, ensureRootfs } from './inputs.ts';
+import { BENCH, DEBIAN_LAYERS, ensureLayout, ensureRootfs, onFreshFileSystem } from './inputs.ts';
 import { median } from './stats.ts';
 
 const args = process.argv.slice(2);
@@ -33,19 +33,14 @@ interface RateResult {
 type Mode = 'sequential' | 'overlapped';
 
 async function pullOnce(mode: Mode, reference: string, scratch: string): Promise<number> {
-  const dir = join(scratch, 'fs');
-  mkdirSync(dir, { recursive: true });
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2g,mode=0755', 'bench', dir]);
-  try {
+  return onFreshFileSystem('tmpfs', 2 * 2 ** 30, join(scratch, 'fs'), async (dir) => {
     const store = new ContentStore(join(dir, 'store'));
     const target = join(dir, 'rootfs');
     const started = performance.now();
     if (mode === 'sequential') await unpackImage(await pullImage(reference, { store, tlsVerify: false }), target, { store });
     else await pullAndUnpack(reference, target, { store, tlsVerify: false });
     return (performance.now() - started) / 1000;
-  } finally {
-    execFileSync('umount', [dir]);
-  }
+  });
 }
 
 /** In a network namespace of its own (see main): shapes lo, serves the image, pulls it both ways. */

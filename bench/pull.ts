@@ -100,12 +100,12 @@ async function main(): Promise<void> {
       console.log(`${label}: ${(blobBytes / 1e6).toFixed(0)} MB of blobs, ${runs} runs of each tool per file system`);
       for (const fs of ['ext4', 'tmpfs'] as const) {
         const row: Row = { image: label, fs, runs, ours: [], peer: [] };
-        const ocinit = (): void => {
-          row.ours.push(onFreshFileSystem(fs, fsBytes, mountPoint, (dir) => timed([node, cli, 'pull', '--tls-verify=false', '--store', join(dir, 'store'), reference, join(dir, 'rootfs')])));
+        const ocinit = async (): Promise<void> => {
+          row.ours.push(await onFreshFileSystem(fs, fsBytes, mountPoint, (dir) => timed([node, cli, 'pull', '--tls-verify=false', '--store', join(dir, 'store'), reference, join(dir, 'rootfs')])));
         };
-        const peer = (): void => {
+        const peer = async (): Promise<void> => {
           row.peer.push(
-            onFreshFileSystem(fs, fsBytes, mountPoint, (dir) => {
+            await onFreshFileSystem(fs, fsBytes, mountPoint, (dir) => {
               const skopeo = timed(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${reference}`, `oci:${join(dir, 'oci')}:v1`]);
               const umoci = timed(['umoci', 'unpack', '--image', `${join(dir, 'oci')}:v1`, join(dir, 'bundle')]);
               return { seconds: skopeo.seconds + umoci.seconds, cpuSeconds: skopeo.cpuSeconds + umoci.cpuSeconds, maxRssKb: Math.max(skopeo.maxRssKb, umoci.maxRssKb) };
@@ -115,11 +115,11 @@ async function main(): Promise<void> {
         for (let run = 0; run < runs; run++) {
           // Alternate which tool goes first, so that a drift in machine load is shared out evenly.
           if (run % 2 === 0) {
-            ocinit();
-            peer();
+            await ocinit();
+            await peer();
           } else {
-            peer();
-            ocinit();
+            await peer();
+            await ocinit();
           }
           const ours = row.ours.at(-1);
           const theirs = row.peer.at(-1);

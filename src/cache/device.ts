@@ -7,7 +7,7 @@ import { listBlockDevices, partitionName, readDeviceContent, waitFor } from '../
 import { checkExt4, formatExt4, partitionWholeDisk } from '../system/disk-tools.ts';
 import { runCommand } from '../system/exec.ts';
 import { mount } from '../system/mount.ts';
-import { CACHE_LABEL, isCachePartition, unsuitableBecause, type CacheDecision, type InventoryEntry } from './select.ts';
+import { CACHE_LABEL, isCachePartition, isPartitionMadeForCache, unsuitableBecause, type CacheDecision, type InventoryEntry } from './select.ts';
 
 /** Devices must keep the same list this long before `auto` settles for wiping one. */
 const SETTLE_MS = 1000;
@@ -21,7 +21,7 @@ export async function takeInventory(): Promise<InventoryEntry[]> {
 function found(plan: Plan, inventory: readonly InventoryEntry[]): 'final' | 'candidate' | undefined {
   const cache = plan.cacheDevice;
   if (cache.kind === 'device') return inventory.some((entry) => entry.device.path === cache.path) ? 'final' : undefined;
-  if (inventory.some((entry) => isCachePartition(entry) || entry.device.partitionLabel === CACHE_LABEL)) return 'final';
+  if (inventory.some((entry) => isCachePartition(entry) || isPartitionMadeForCache(entry))) return 'final';
   return inventory.some((entry) => entry.device.kind === 'disk' && unsuitableBecause(entry, inventory) === undefined) ? 'candidate' : undefined;
 }
 

@@ -27,6 +27,11 @@ export function isCachePartition(entry: InventoryEntry): boolean {
   return entry.content.kind === 'ext' && entry.content.label === CACHE_LABEL;
 }
 
+/** A GPT partition ocinit made for the cache (named B2C_CACHE), whatever it holds now. */
+export function isPartitionMadeForCache(entry: InventoryEntry): boolean {
+  return entry.device.kind === 'partition' && entry.device.partitionLabel === CACHE_LABEL;
+}
+
 /** Why a disk may not be taken by `auto`, or undefined when it may. */
 export function unsuitableBecause(entry: InventoryEntry, inventory: readonly InventoryEntry[]): string | undefined {
   const { device, content } = entry;
@@ -101,7 +106,7 @@ function findCachePartition(inventory: readonly InventoryEntry[], disk?: string)
 function unformattedCachePartition(inventory: readonly InventoryEntry[], disk?: string): CacheDecision | undefined {
   const entry = inventory.find(
     (candidate) =>
-      candidate.device.kind === 'partition' && candidate.device.partitionLabel === CACHE_LABEL && !isCachePartition(candidate) && !candidate.device.readOnly && (disk === undefined || candidate.device.disk === disk),
+      isPartitionMadeForCache(candidate) && !isCachePartition(candidate) && !candidate.device.readOnly && (disk === undefined || candidate.device.disk === disk),
   );
   if (entry === undefined) return undefined;
   return {

@@ -199,7 +199,7 @@ export async function applyLayer(
     // A stored blob that fails to unpack, or unpacks to the wrong diff_id, may simply have rotted on
     // disk (an uncompressed layer's flipped bit shows only as a diff_id mismatch). The failure may
     // have stopped the read early, so the whole blob is hashed again before the layer is blamed.
-    if (!(await store.verify(descriptor.digest, descriptor.size))) throw await rotted('other bytes');
+    if (!(await store.verify(descriptor.digest, descriptor.size))) throw await rotted('different bytes when hashed again from disk');
     throw describeLayerError(error, layer, image);
   }
   const actual = compressed.verifier.actual();

@@ -74,8 +74,9 @@ export class ImageSet {
     });
     const pulled = clock();
     const lowerDir = unpackedImageDir(this.#options.imagesDir, image.manifestDigest);
-    const overlapped = unpackedWhilePulling && existsSync(lowerDir);
-    if (!existsSync(lowerDir)) await this.#options.cache.unpack(image, lowerDir);
+    const present = existsSync(lowerDir);
+    const overlapped = unpackedWhilePulling && present;
+    if (!present) await this.#options.cache.unpack(image, lowerDir);
     const unpacked = clock();
     const summary = `Pulled ${image.reference.canonical}@${image.manifestDigest}: ${image.blobsDownloaded} blob(s), ${(image.bytesDownloaded / 1e6).toFixed(1)} MB downloaded`;
     log.info(overlapped ? `${summary} and unpacked in ${(pulled - started).toFixed(2)} s` : `${summary} in ${(pulled - started).toFixed(2)} s, unpacked in ${(unpacked - pulled).toFixed(2)} s`);
