@@ -7,7 +7,7 @@ import { hostPlatform, normalizePlatform, type Platform } from './platform.ts';
 import type { ImageReference } from './reference.ts';
 import { refName, resolveImage, type ResolvedImage } from './resolve.ts';
 import { withSources, type MirrorConfig, type Source } from './sources.ts';
-import { applyLayer, applyLayerFeed, LayerFeed, prepareStaging } from './unpack.ts';
+import { applyLayer, applyLayerFeed, LayerFeed, prepareStaging, UnpackingStoppedError } from './unpack.ts';
 import type { UnpackLimits } from './unpack-layer.ts';
 
 export type { LayerProgress } from './download.ts';
@@ -131,8 +131,10 @@ async function downloadAndUnpack(
           },
         );
         const [downloaded, unpacked] = await Promise.allSettled([fed, applyLayerFeed(streamed, layer, staging.state, image)]);
+        // A download stopped because unpacking failed: the unpacker's error is the reason (an unsafe
+        // entry, a full disk). Otherwise the download's failure came first.
+        if (unpacked.status === 'rejected' && (downloaded.status === 'fulfilled' || downloaded.reason instanceof UnpackingStoppedError)) throw unpacked.reason;
         if (downloaded.status === 'rejected') throw downloaded.reason;
-        if (unpacked.status === 'rejected') throw unpacked.reason;
       } else {
         await download;
         await applyLayer(options.store, layer, staging.state, image, { justVerified: download !== undefined });

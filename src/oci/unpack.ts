@@ -61,6 +61,9 @@ function readHead(path: string): Buffer {
   return head;
 }
 
+/** Thrown to the download of a layer whose unpacking failed: the unpacker's own error says why. */
+export class UnpackingStoppedError extends OcinitError {}
+
 /**
  * A layer's compressed bytes pushed in while they download (the download also writes them to the
  * store and verifies their digest), so unpacking starts before the blob is complete.
@@ -85,7 +88,7 @@ export class LayerFeed {
       this.#headLength += chunk.length;
       if (this.#headLength >= 4) this.#resolveHead(Buffer.concat(this.#headParts));
     }
-    if (this.stream.destroyed) throw new OcinitError('unpacking stopped');
+    if (this.stream.destroyed) throw new UnpackingStoppedError('unpacking stopped');
     if (this.stream.write(chunk)) return;
     await new Promise<void>((resolve, reject) => {
       const onDrain = (): void => {
@@ -94,7 +97,7 @@ export class LayerFeed {
       };
       const onClose = (): void => {
         this.stream.off('drain', onDrain);
-        reject(new OcinitError('unpacking stopped'));
+        reject(new UnpackingStoppedError('unpacking stopped'));
       };
       this.stream.once('drain', onDrain);
       this.stream.once('close', onClose);

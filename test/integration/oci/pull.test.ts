@@ -302,6 +302,14 @@ describe('pullAndUnpack: downloading and unpacking overlapped', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('reports why the first layer stopped unpacking, not that its download was stopped with it', async () => {
+    // The bad entry comes first and 32 MB follow: the download is still going when unpacking stops.
+    const hostile = rawTar([{ name: '../owned', data: 'x' }, { name: 'padding', data: randomBytes(32_000_000) }]);
+    const { reference } = await push({ layers: [{ tar: hostile, compression: 'none' }] }, 'hostile-big', 'test/hostile-big');
+    const error = await pullAndUnpack(reference, fresh('rootfs'), { store: new ContentStore(fresh('store')), tlsVerify: false }).catch((caught: unknown) => caught);
+    expect(describeError(error)).toContain("unsafe layer entry '../owned'");
+  });
+
   it('closes the file it was writing when a layer ends inside it and fails its diff_id', async () => {
     const truncated = rawTar([{ name: 'partial', data: 'x'.repeat(100_000) }], { end: false }).subarray(0, 50_000);
     const { reference } = await push({ layers: [{ tar: truncated, diffId: `sha256:${'0'.repeat(64)}` }] }, 'cut-short', 'test/cut-short');
