@@ -1,4 +1,4 @@
-import { ProxyAgent, type Dispatcher } from 'undici';
+import { ProxyAgent, type Dispatcher } from '../oci/http-client.ts';
 import { OcinitError } from '../log/errors.ts';
 import { Secret } from '../log/secret.ts';
 import { displayUrl } from './url.ts';

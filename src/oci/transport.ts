@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, request, type Dispatcher } from './http-client.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { Secret } from '../log/secret.ts';
