@@ -134,7 +134,8 @@ async function unpackStream(source: Readable, head: Buffer, layer: PulledLayer, 
   const compression = layerCompression(descriptor.mediaType);
   if (compression === undefined) throw new OcinitError(`layer ${descriptor.digest} has media type '${descriptor.mediaType}', which ocinit cannot unpack`, { blob: descriptor.digest, image });
   const uncompressed = new DigestVerifier(parseDigest(diffId, 'diff_id'));
-  const reader = new TarReader(new LayerApplier(state, whiteouts));
+  const applier = new LayerApplier(state, whiteouts);
+  const reader = new TarReader(applier);
   const inflate = decompressor(compression, head);
   const sink = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
     for await (const chunk of chunks) {
@@ -146,12 +147,16 @@ async function unpackStream(source: Readable, head: Buffer, layer: PulledLayer, 
   try {
     if (compressed === undefined) await pipeline(source, inflate, sink);
     else await pipeline(source, compressed, inflate, sink);
+    await applier.settle();
     const actualDiffId = uncompressed.actual();
     if (actualDiffId !== diffId) throw mismatch(descriptor.digest, 'layer', `diff_id ${diffId}`, actualDiffId, image);
     reader.end();
   } catch (error) {
     // A stream that stopped inside a file (and so fails its diff_id) leaves that file open otherwise.
     reader.abandon();
+    // Device nodes still being made go on in their own processes: let them end before the caller
+    // removes the staging directory.
+    await applier.settle().catch(() => undefined);
     throw error;
   }
 }

@@ -19,9 +19,11 @@ function snapshotOutside(): string {
 async function apply(layers: Buffer[], limits?: UnpackLimits): Promise<void> {
   const state = new UnpackState(root, limits);
   for (const tar of layers) {
-    const reader = new TarReader(new LayerApplier(state));
+    const applier = new LayerApplier(state);
+    const reader = new TarReader(applier);
     // Feed in odd-sized pieces so that headers and data straddle chunk boundaries.
     for (let offset = 0; offset < tar.length; offset += 777) await reader.write(tar.subarray(offset, offset + 777));
+    await applier.settle();
     reader.end();
   }
   state.finish();
@@ -160,6 +162,16 @@ describe('layer entries', () => {
     expect(readdirSync(root).sort()).toEqual(['dev', 'via']);
     const tty = lstatSync(join(root, 'dev/tty'));
     expect([tty.isCharacterDevice(), tty.mode & 0o777, tty.uid, tty.mtimeMs]).toEqual([true, 0o620, 3, 1_200_000_000_000]);
+  });
+
+  it('fails the layer when a device node cannot be made, even when no later entry waits for it', async () => {
+    // Nodes are made in the background while later entries apply: the layer's end must wait for them.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'nr_inodes=3', 'ocinit-test', root]);
+    try {
+      await expect(apply([rawTar([{ name: 'dev/', type: '5' }, { name: 'dev/null', type: '3', devMajor: 1, devMinor: 3 }, { name: 'dev/zero', type: '3', devMajor: 1, devMinor: 5 }])])).rejects.toThrow(/creating the device nodes and FIFOs dev\/null, dev\/zero failed.*dev\/zero: No space left/s);
+    } finally {
+      execFileSync('umount', [root]);
+    }
   });
 
   it('refuses a name under a device node of the same layer, as under any non-directory', async () => {
