@@ -1,5 +1,5 @@
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, chmodSync, chownSync, utimesSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { OcinitError } from '../log/errors.ts';
 import { runChecked } from '../system/exec.ts';
 import type { EntryBody, TarEntry, TarSink } from './tar.ts';
@@ -108,9 +108,10 @@ export class UnpackState {
   readonly knownDirectories = new Set<string>();
 
   constructor(root: string, limits: UnpackLimits = {}) {
-    this.root = root;
+    // Normalized: paths below it are built by appending '/name' (see resolveDirectory).
+    this.root = resolve(root);
     this.limits = { ...DEFAULT_LIMITS, ...limits };
-    this.knownDirectories.add(root);
+    this.knownDirectories.add(this.root);
   }
 
   countBytes(count: number): void {
@@ -150,6 +151,8 @@ export class LayerApplier implements TarSink {
   #nodeBatch: { target: string; entry: TarEntry }[] = [];
   #nodeBatchMade: Promise<void> = Promise.resolve();
   #nodeFailure: unknown;
+  /** The last entry parent resolved (see #resolveParent). */
+  #lastParent: { key: string; real: string } | undefined;
 
   constructor(state: UnpackState, whiteouts: WhiteoutStrategy = flattenWhiteouts) {
     this.#state = state;
@@ -202,9 +205,10 @@ export class LayerApplier implements TarSink {
       }
       return done instanceof Promise ? done.then(() => undefined) : undefined;
     }
-    const parent = this.resolveDirectory(components, true);
+    const parent = this.#resolveParent(components);
     if (parent === undefined) throw hostile('parent is not a directory', entry.path);
-    const target = join(parent, name);
+    // Components are clean names (no '/', '.', '..' or ''), and resolved paths are normalized.
+    const target = parent === '/' ? `/${name}` : `${parent}/${name}`;
     this.#mustNotBePending(target);
     this.#markWritten(target);
     switch (entry.type) {
@@ -227,6 +231,24 @@ export class LayerApplier implements TarSink {
   }
 
   /**
+   * resolveDirectory(components, true) for an entry's parent, remembered for the next entry: the
+   * entries of one directory come together in an archive. Resolution depends only on what exists
+   * along the path, and creating new names cannot change it; so the remembered answer holds until
+   * something is removed or replaced (see #forgetResolutions).
+   */
+  #resolveParent(components: readonly string[]): string | undefined {
+    const key = components.join('/');
+    if (this.#lastParent !== undefined && this.#lastParent.key === key) return this.#lastParent.real;
+    const real = this.resolveDirectory(components, true);
+    this.#lastParent = real === undefined ? undefined : { key, real };
+    return real;
+  }
+
+  #forgetResolutions(): void {
+    this.#lastParent = undefined;
+  }
+
+  /**
    * The real path of the directory `components` name inside the root, following symlinks within the
    * root. Missing directories are created when `create` is set, else undefined is returned.
    */
@@ -234,17 +256,20 @@ export class LayerApplier implements TarSink {
     const state = this.#state;
     const stack = [...components].reverse();
     const real: string[] = [];
+    /** `real` as a path below the root (join() costs more than the whole lookup). */
+    let realPath = state.root === '/' ? '' : state.root;
     let hops = 0;
     while (stack.length > 0) {
       const part = stack.pop() ?? '';
       if (part === '' || part === '.') continue;
       if (part === '..') {
-        real.pop();
+        if (real.pop() !== undefined) realPath = realPath.slice(0, realPath.lastIndexOf('/'));
         continue;
       }
-      const candidate = join(state.root, ...real, part);
+      const candidate = `${realPath}/${part}`;
       if (state.knownDirectories.has(candidate)) {
         real.push(part);
+        realPath = candidate;
         continue;
       }
       this.#mustNotBePending(candidate);
@@ -256,7 +281,10 @@ export class LayerApplier implements TarSink {
       } else if (stat.isSymbolicLink()) {
         if (++hops > MAX_SYMLINK_HOPS) throw hostile('too many levels of symbolic links', components.join('/'));
         const link = readlinkSync(candidate);
-        if (link.startsWith('/')) real.length = 0;
+        if (link.startsWith('/')) {
+          real.length = 0;
+          realPath = state.root === '/' ? '' : state.root;
+        }
         stack.push(...link.split('/').reverse());
         continue;
       } else if (!stat.isDirectory()) {
@@ -265,8 +293,9 @@ export class LayerApplier implements TarSink {
       }
       state.knownDirectories.add(candidate);
       real.push(part);
+      realPath = candidate;
     }
-    return join(state.root, ...real);
+    return realPath === '' ? '/' : realPath;
   }
 
   /** Removes a path from a lower layer (not one this layer wrote). Never follows a symlink. */
@@ -287,6 +316,7 @@ export class LayerApplier implements TarSink {
   #remove(path: string): void {
     const stat = lstatSync(path, { throwIfNoEntry: false });
     if (stat === undefined) return;
+    this.#forgetResolutions();
     if (stat.isDirectory()) this.#forgetDirectories(path);
     rmSync(path, { recursive: true, force: true });
   }
@@ -326,6 +356,7 @@ export class LayerApplier implements TarSink {
     const stat = lstatSync(path, { throwIfNoEntry: false });
     if (stat === undefined) return false;
     if (keepDirectory && stat.isDirectory()) return true;
+    this.#forgetResolutions();
     if (stat.isDirectory()) this.#forgetDirectories(path);
     rmSync(path, { recursive: true, force: true });
     return false;

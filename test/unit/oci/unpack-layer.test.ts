@@ -136,6 +136,38 @@ describe('layer entries', () => {
     expect(lstatSync(join(root, 'k')).mode & 0o777).toBe(0o755);
   });
 
+  it('resolves each entry against the tree as the entries before it left it', async () => {
+    // Directories replaced by symlinks and files, and back, between entries of the same layer.
+    await apply([
+      rawTar([
+        { name: 'c/b/', type: '5' },
+        { name: 'a/b/one', data: '1' },
+        { name: 'a', type: '2', linkname: 'c' },
+        { name: 'a/b/two', data: '2' },
+        { name: 'c/b', type: '2', linkname: '../d' },
+        { name: 'a/b/three', data: '3' },
+        { name: 'd', data: 'not a directory' },
+        { name: 'd/', type: '5' },
+        { name: 'a/b/four', data: '4' },
+      ]),
+    ]);
+    expect(readlinkSync(join(root, 'a'))).toBe('c');
+    expect(readdirSync(join(root, 'd'))).toEqual(['four']);
+    expect(readFileSync(join(root, 'd/four'), 'utf8')).toBe('4');
+    expect(readdirSync(root).sort()).toEqual(['a', 'c', 'd']);
+    expect(readlinkSync(join(root, 'c/b'))).toBe('../d');
+  });
+
+  it('resolves a directory again after a whiteout removed the symlink it went through', async () => {
+    await apply([
+      rawTar([{ name: 'c/', type: '5' }, { name: 'l', type: '2', linkname: 'c' }]),
+      rawTar([{ name: 'l/one', data: '1' }, { name: '.wh.l' }, { name: 'l/two', data: '2' }]),
+    ]);
+    expect(readdirSync(join(root, 'c'))).toEqual(['one']);
+    expect(lstatSync(join(root, 'l')).isDirectory()).toBe(true);
+    expect(readdirSync(join(root, 'l'))).toEqual(['two']);
+  });
+
   it('keeps archive order for device nodes and FIFOs', async () => {
     await apply([
       rawTar([
