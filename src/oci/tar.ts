@@ -64,24 +64,34 @@ function numeric(block: Buffer, start: number, length: number, what: string): nu
     }
     return value;
   }
-  const text = field.toString('latin1').replace(/[\0 ]+$/, '').replace(/^[ ]+/, '');
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw malformed(`${what} field is not octal (${JSON.stringify(text)})`);
-  const value = Number.parseInt(text, 8);
+  // Octal digits, optionally led by spaces and ended by NULs or spaces. Read byte by byte: every
+  // header has eight such fields, and string conversions and regexps cost more than the rest of it.
+  let end = length;
+  while (end > 0 && (field[end - 1] === 0 || field[end - 1] === 0x20)) end--;
+  let begin = 0;
+  while (begin < end && field[begin] === 0x20) begin++;
+  let value = 0;
+  for (let index = begin; index < end; index++) {
+    const digit = (field[index] ?? 0) - 0x30;
+    if (digit < 0 || digit > 7) throw malformed(`${what} field is not octal (${JSON.stringify(field.subarray(begin, end).toString('latin1'))})`);
+    value = value * 8 + digit;
+  }
   if (!Number.isSafeInteger(value)) throw malformed(`${what} out of range`);
   return value;
 }
 
 function checksumMatches(block: Buffer): boolean {
   const stored = numeric(block, 148, 8, 'checksum');
-  let unsigned = 0;
-  let signed = 0;
+  // The checksum field itself counts as eight spaces; old tars summed signed bytes.
+  let unsigned = 8 * 0x20;
+  let highBytes = 0;
   for (let index = 0; index < BLOCK; index++) {
-    const byte = index >= 148 && index < 156 ? 0x20 : (block[index] ?? 0);
+    if (index === 148) index = 156;
+    const byte = block[index] ?? 0;
     unsigned += byte;
-    signed += byte > 127 ? byte - 256 : byte;
+    if (byte > 127) highBytes++;
   }
-  return stored === unsigned || stored === signed;
+  return stored === unsigned || stored === unsigned - 256 * highBytes;
 }
 
 function parsePax(body: Buffer): Map<string, Buffer> {

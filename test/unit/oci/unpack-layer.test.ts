@@ -210,6 +210,12 @@ describe('layer entries', () => {
     await expect(apply([rawTar([{ name: 'dev/null', type: '3', devMajor: 1, devMinor: 3 }, { name: 'dev/null/x', data: 'x' }])])).rejects.toThrow("'dev/null' is not a directory");
   });
 
+  it('reads octal fields padded with spaces and NULs, and a checksum summed as signed bytes', async () => {
+    // 'é' is two bytes over 127: old tars summed them as negative numbers, 512 less in all.
+    await apply([rawTar([{ name: 'café', data: 'x', checksumDelta: -512, patch: { offset: 100, bytes: Buffer.from('  644 \0\0', 'latin1') } }])]);
+    expect(lstatSync(join(root, 'café')).mode & 0o7777).toBe(0o644);
+  });
+
   it('accepts data after the end-of-archive marker and a missing marker', async () => {
     await apply([Buffer.concat([rawTar([{ name: 'f', data: 'x' }]), Buffer.from('trailing garbage')]), rawTar([{ name: 'g', data: 'y' }], { end: false })]);
     expect(readdirSync(root).sort()).toEqual(['f', 'g']);
