@@ -96,8 +96,15 @@ export async function pullAndUnpack(referenceText: string, target: UnpackTarget,
     const tally: DownloadTally = { blobs: resolved.configDownloaded ? 1 : 0, bytes: resolved.configDownloaded ? resolved.manifest.config.size : 0 };
     const missing = await missingLayers(resolved.manifest, options.store);
     const targetDir = typeof target === 'string' ? target : target(resolved);
-    if (targetDir === undefined) await Promise.all(downloadLayers(sourceRef, resolved, missing, options, tally).values());
-    else await downloadAndUnpack(sourceRef, resolved, missing, targetDir, options, tally);
+    if (targetDir === undefined) {
+      const downloads = downloadLayers(sourceRef, resolved, missing, options, tally);
+      try {
+        await Promise.all(downloads.values());
+      } catch (error) {
+        await abandonDownloads(sourceRef, downloads);
+        throw error;
+      }
+    } else await downloadAndUnpack(sourceRef, resolved, missing, targetDir, options, tally);
     await rememberReference(resolved, topDigest, options);
     const { configDownloaded: _configDownloaded, ...image } = resolved;
     return { ...image, blobsDownloaded: tally.blobs, bytesDownloaded: tally.bytes };
@@ -114,12 +121,13 @@ async function downloadAndUnpack(
 ): Promise<void> {
   const image = resolved.reference.canonical;
   const staging = prepareStaging(targetDir, image, options.limits);
+  let downloads = new Map<string, Promise<void>>();
   try {
     const first = resolved.layers[0];
     const streamed = first !== undefined && missing[0]?.digest === first.descriptor.digest && resolved.layers.filter((layer) => layer.descriptor.digest === first.descriptor.digest).length === 1 ? new LayerFeed() : undefined;
     const tees = new Map<string, BlobTee>();
     if (streamed !== undefined && first !== undefined) tees.set(first.descriptor.digest, streamed);
-    const downloads = downloadLayers(source, resolved, missing, options, tally, tees);
+    downloads = downloadLayers(source, resolved, missing, options, tally, tees);
     for (const [index, layer] of resolved.layers.entries()) {
       const download = downloads.get(layer.descriptor.digest);
       if (index === 0 && streamed !== undefined && download !== undefined) {
@@ -143,7 +151,17 @@ async function downloadAndUnpack(
     await Promise.all(downloads.values());
     staging.commit();
   } catch (error) {
+    await abandonDownloads(source, downloads);
     staging.discard();
     throw error;
   }
+}
+
+/**
+ * After a failure: cuts off the downloads still running and waits for each to remove its temporary
+ * file, so that nothing half-written is left in the store when the failure is reported.
+ */
+async function abandonDownloads(source: Source, downloads: Map<string, Promise<void>>): Promise<void> {
+  await source.transport.destroy();
+  await Promise.allSettled(downloads.values());
 }

@@ -117,6 +117,7 @@ export class RegistryTransport {
   readonly #attempts: number;
   readonly #retryDelayMs: number;
   #origin: Promise<{ origin: string; challenge: Challenge | undefined }> | undefined;
+  #destroyed = false;
   readonly #tokens = new Map<string, Token>();
 
   constructor(options: TransportOptions) {
@@ -143,17 +144,18 @@ export class RegistryTransport {
         : new ProxyAgent({ uri: options.proxy, requestTls: tls, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs });
   }
 
-  /** True once the caller's AbortSignal fired. */
+  /** True once the caller's AbortSignal fired, or destroy() cut off what was in flight. */
   get cancelled(): boolean {
-    return this.#signal?.aborted === true;
+    return this.#destroyed || this.#signal?.aborted === true;
   }
 
   async close(): Promise<void> {
     await this.#dispatcher.close();
   }
 
-  /** Aborts whatever is still in flight. */
+  /** Aborts whatever is still in flight; nothing is retried after. */
   async destroy(): Promise<void> {
+    this.#destroyed = true;
     await this.#dispatcher.destroy();
   }
 
@@ -320,7 +322,7 @@ export class RegistryTransport {
         response = await attempt();
       } catch (error) {
         if (error instanceof OcinitError) throw error;
-        if (this.#signal?.aborted) throw new OcinitError(`${what} was cancelled`, { cause: error });
+        if (this.cancelled) throw new OcinitError(`${what} was cancelled`, { cause: error });
         if (last || !retryConnectionErrors || !isConnectionError(error)) throw this.#networkError(error, what);
         this.log?.warn(`registry ${this.host}: ${(error as Error).message} while ${what}; retrying in ${delay} ms (attempt ${number + 1}/${this.#attempts})`);
         await sleep(delay, this.#signal);

@@ -169,6 +169,30 @@ describe('cancellation', () => {
   });
 });
 
+describe('a failed pull', () => {
+  it('cuts off the downloads still running and removes their temporary files before it reports the failure', async () => {
+    const layout = fresh('layout');
+    const built = await buildImageLayout(layout, 'v1', { layers: [{ files: [{ path: 'one', content: 'one' }] }, { files: [{ path: 'two', content: 'two' }] }] });
+    const image = await pushLayout(layout, 'v1', registry, { name: 'net/two', creds: `bob:${PASSWORD}` });
+    const [first, second] = built.layers.map((layer) => layer.digest);
+    const faults = await startFaultProxy(registry.host);
+    try {
+      faults.rules.push({ match: (_method, path) => path.includes(`blobs/${second}`), fault: { kind: 'stall' }, times: 1000 });
+      faults.rules.push({ match: (_method, path) => path.includes(`blobs/${first}`), fault: { kind: 'status', status: 404 }, times: 1000 });
+      for (const target of [undefined, fresh('rootfs')]) {
+        const storeDir = fresh('store');
+        const options = { store: new ContentStore(storeDir), ...FAST, credentials: creds() };
+        const through = image.replace(registry.host, faults.host);
+        await expect(target === undefined ? pullImage(through, options) : pullAndUnpack(through, target, options)).rejects.toThrow('HTTP 404');
+        expect(faults.requests.filter((request) => request.path.includes(`blobs/${second}`)).length).toBeGreaterThan(0);
+        expect(readdirSync(join(storeDir, 'tmp'))).toEqual([]);
+      }
+    } finally {
+      await faults.stop();
+    }
+  });
+});
+
 describe('registry outage', () => {
   it('uses the image pulled before when the registry cannot be reached, but not when it says the tag is gone', async () => {
     const proxy = await startFaultProxy(registry.host);
