@@ -255,21 +255,21 @@ export class LayerApplier implements TarSink {
   resolveDirectory(components: readonly string[], create: boolean): string | undefined {
     const state = this.#state;
     const stack = [...components].reverse();
-    const real: string[] = [];
-    /** `real` as a path below the root (join() costs more than the whole lookup). */
-    let realPath = state.root === '/' ? '' : state.root;
+    // The real path so far, built by appending '/name' (join() costs more than the whole lookup);
+    // it never goes above the root, as if chrooted.
+    const root = state.root === '/' ? '' : state.root;
+    let real = root;
     let hops = 0;
     while (stack.length > 0) {
       const part = stack.pop() ?? '';
       if (part === '' || part === '.') continue;
       if (part === '..') {
-        if (real.pop() !== undefined) realPath = realPath.slice(0, realPath.lastIndexOf('/'));
+        if (real.length > root.length) real = real.slice(0, real.lastIndexOf('/'));
         continue;
       }
-      const candidate = `${realPath}/${part}`;
+      const candidate = `${real}/${part}`;
       if (state.knownDirectories.has(candidate)) {
-        real.push(part);
-        realPath = candidate;
+        real = candidate;
         continue;
       }
       this.#mustNotBePending(candidate);
@@ -281,21 +281,17 @@ export class LayerApplier implements TarSink {
       } else if (stat.isSymbolicLink()) {
         if (++hops > MAX_SYMLINK_HOPS) throw hostile('too many levels of symbolic links', components.join('/'));
         const link = readlinkSync(candidate);
-        if (link.startsWith('/')) {
-          real.length = 0;
-          realPath = state.root === '/' ? '' : state.root;
-        }
+        if (link.startsWith('/')) real = root;
         stack.push(...link.split('/').reverse());
         continue;
       } else if (!stat.isDirectory()) {
         if (!create) return undefined;
-        throw new OcinitError(`layer entry under '${components.join('/')}': '${[...real, part].join('/')}' is not a directory`, { hint: 'the image layers are inconsistent' });
+        throw new OcinitError(`layer entry under '${components.join('/')}': '${candidate.slice(root.length + 1)}' is not a directory`, { hint: 'the image layers are inconsistent' });
       }
       state.knownDirectories.add(candidate);
-      real.push(part);
-      realPath = candidate;
+      real = candidate;
     }
-    return realPath === '' ? '/' : realPath;
+    return real === '' ? '/' : real;
   }
 
   /** Removes a path from a lower layer (not one this layer wrote). Never follows a symlink. */
