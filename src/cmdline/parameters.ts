@@ -14,7 +14,10 @@ export interface ParameterDefinition {
   aliases: readonly string[];
   /** The value's shape, for docs and hints. */
   syntax: string;
-  /** The default, as the docs show it. */
+  /**
+   * The default, as the docs show it. A default that is a value is rendered from `DEFAULTS` (the
+   * default Plan), never written a second time here; `(…)` texts describe an absent value.
+   */
   defaultText: string;
   doc: string;
   example: string;
@@ -63,13 +66,16 @@ export function createDefaultPlan(): Plan {
   };
 }
 
+/** The default Plan, read by the table's `defaultText`s so that docs and behaviour cannot drift. */
+const DEFAULTS: Readonly<Plan> = createDefaultPlan();
+
 /** b2c has no timeouts (farms watch the console); ours stop a hung job and still report it. */
 function timeoutParameter(name: string, field: 'containerTimeoutSeconds' | 'pipelineTimeoutSeconds', doc: string): ParameterDefinition {
   return {
     name,
     aliases: [],
     syntax: 'SECONDS',
-    defaultText: 'none',
+    defaultText: '(none)',
     doc,
     example: `${name}=3600`,
     differences: 'Not in boot2container, which waits forever.',
@@ -151,12 +157,8 @@ function listParameter<T>(
   };
 }
 
-function shutdownCommandParameter(
-  name: string,
-  field: 'shutdownCommand' | 'rebootCommand',
-  defaultText: string,
-  doc: string,
-): ParameterDefinition {
+function shutdownCommandParameter(name: string, field: 'shutdownCommand' | 'rebootCommand', doc: string): ParameterDefinition {
+  const defaultText = DEFAULTS.shutdown[field];
   const example = `${name}="${defaultText}"`;
   return {
     name,
@@ -266,7 +268,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     name: 'b2c.pipefail',
     aliases: [],
     syntax: '(flag) | =true|false',
-    defaultText: 'false',
+    defaultText: String(DEFAULTS.pipefail),
     doc: 'After the first failing container, skip the remaining b2c.container (post containers still run).',
     example: 'b2c.pipefail',
     differences: '`=true|false` is accepted; b2c ignored `b2c.pipefail=...` entirely.',
@@ -293,7 +295,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     name: 'b2c.poweroff_delay',
     aliases: [],
     syntax: 'SECONDS',
-    defaultText: '0',
+    defaultText: String(DEFAULTS.shutdown.poweroffDelaySeconds),
     doc: "Before powering off, print `It's now safe to turn off your computer` and wait this long (lets a PDU cut power).",
     example: 'b2c.poweroff_delay=15',
     differences: 'A value that is not a number is an error; b2c passed it to `sleep`, which failed and powered off at once.',
@@ -306,18 +308,13 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       else plan.shutdown = { ...plan.shutdown, poweroffDelaySeconds: seconds };
     },
   },
-  shutdownCommandParameter('b2c.shutdown_cmd', 'shutdownCommand', 'poweroff -f', 'The command that powers the machine off.'),
-  shutdownCommandParameter(
-    'b2c.reboot_cmd',
-    'rebootCommand',
-    'reboot -f',
-    'The command that reboots the machine when a container asked for a reboot.',
-  ),
+  shutdownCommandParameter('b2c.shutdown_cmd', 'shutdownCommand', 'The command that powers the machine off.'),
+  shutdownCommandParameter('b2c.reboot_cmd', 'rebootCommand', 'The command that reboots the machine when a container asked for a reboot.'),
   {
     name: 'b2c.cache_device',
     aliases: [],
     syntax: 'none | auto | reset | /dev/DEVICE | FILESYSTEM-NAME',
-    defaultText: 'none',
+    defaultText: DEFAULTS.cacheDevice.kind,
     doc: 'Persistent cache (ext4 labelled B2C_CACHE) mounted at /storage. `auto` uses the first partition labelled B2C_CACHE or formats the first disk; `reset` reformats it.',
     example: 'b2c.cache_device=auto',
     differences: 'A value that is none of these (or names no b2c.filesystem) is an error; b2c silently ran without a cache.',
@@ -333,7 +330,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     {
       name: 'b2c.cache_auto',
       syntax: 'wipe | empty',
-      defaultText: 'wipe',
+      defaultText: DEFAULTS.cache.auto,
       doc: 'What b2c.cache_device=auto/reset may take when no B2C_CACHE partition exists. `wipe` (boot2container): the first suitable disk, whatever it holds, is repartitioned (logged loudly). `empty`: only a blank disk (first MiB all zeros, no partitions); otherwise the cache stays in RAM.',
       example: 'b2c.cache_auto=empty',
       differences: 'ocinit only. Even with `wipe`, auto never takes an optical drive, a read-only or virtual device, a disk under 512 MiB, or a disk holding an EFI system or bootable partition (likely the boot medium); name such a disk with b2c.cache_device=/dev/X to use it.',
@@ -350,7 +347,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     {
       name: 'b2c.cache_wait',
       syntax: 'SECONDS',
-      defaultText: '10',
+      defaultText: String(DEFAULTS.cache.waitSeconds),
       doc: 'How long to wait for the cache device (or, with auto, for any disk) to appear before going on without a cache.',
       example: 'b2c.cache_wait=30',
       differences: 'ocinit only; boot2container waited a fixed 10 s.',
@@ -367,7 +364,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     name: 'b2c.cache_verify',
     aliases: [],
     syntax: '(flag) | =true|false',
-    defaultText: 'false',
+    defaultText: String(DEFAULTS.cache.verify),
     doc: 'At mount, re-hash every cached blob against its digest and discard those that do not match (they are downloaded again when needed). Blobs are always verified when read; this also catches corruption in blobs only checked by size.',
     example: 'b2c.cache_verify',
     differences: 'ocinit only.',
@@ -384,7 +381,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     {
       name: 'b2c.cache_offline',
       syntax: 'digest | always | never',
-      defaultText: 'digest',
+      defaultText: DEFAULTS.cache.offline,
       doc: 'When the registry cannot be reached, run an image from the cache anyway: `digest` only for references pinned by digest (`image@sha256:...`), `always` also for tags (the digest the tag last resolved to, which may be stale), `never` fails the pull like boot2container. Every such run is announced in the log and the status summary.',
       example: 'b2c.cache_offline=always',
       differences: 'ocinit only; boot2container failed the job whenever the registry was down.',
@@ -401,7 +398,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     {
       name: 'b2c.cache_min_free',
       syntax: 'SIZE | PERCENT%',
-      defaultText: '10%',
+      defaultText: 'percent' in DEFAULTS.cache.minFree ? `${DEFAULTS.cache.minFree.percent}%` : String(DEFAULTS.cache.minFree.bytes),
       doc: 'Keep at least this much of the cache free: below it, images not used by this boot are removed, least recently used first. An image that does not fit triggers the same collection.',
       example: 'b2c.cache_min_free=20g',
       differences: 'ocinit only; boot2container never collected its cache.',
@@ -435,7 +432,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     {
       name: 'b2c.ntp_peer',
       syntax: 'none | auto | HOST',
-      defaultText: 'none',
+      defaultText: DEFAULTS.ntpPeer.kind,
       doc: 'Set the clock from this NTP server (`auto`: pool.ntp.org). Registry TLS needs a sane clock; a failure is not fatal.',
       example: 'b2c.ntp_peer=10.42.0.1',
       stage: 'early',
@@ -465,7 +462,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     name: 'b2c.dhcp_timeout',
     aliases: [],
     syntax: 'SECONDS',
-    defaultText: '10',
+    defaultText: String(DEFAULTS.dhcpTimeoutSeconds),
     doc: 'How long DHCP may take once a link has carrier, on all candidate interfaces at once, before the boot ends with the network error.',
     example: 'b2c.dhcp_timeout=30',
     differences: 'Ours: b2c retried udhcpc for about 10 s with no way to change it.',
@@ -508,7 +505,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     {
       name: 'b2c.hostname',
       syntax: 'NAME',
-      defaultText: 'boot2container',
+      defaultText: DEFAULTS.hostname,
       doc: "The machine's host name.",
       example: 'b2c.hostname=dut-42',
       differences: 'An invalid host name is an error.',
