@@ -55,9 +55,18 @@ export async function waitForInventory(plan: Plan, log: Logger): Promise<Invento
   return settled ?? last;
 }
 
-/** Carries out a decision; returns the device holding the B2C_CACHE filesystem, ready to mount. */
-export async function applyDecision(decision: Exclude<CacheDecision, { action: 'ram' }>, log: Logger): Promise<string> {
+/** A filesystem ready to be mounted as the cache. */
+export interface PreparedCache {
+  device: string;
+  fstype: 'ext4' | 'auto';
+}
+
+/** Carries out a decision; returns the filesystem to mount (a B2C_CACHE one unless mounted as is). */
+export async function applyDecision(decision: Exclude<CacheDecision, { action: 'ram' }>, log: Logger): Promise<PreparedCache> {
   switch (decision.action) {
+    case 'mount-as-is':
+      log.warn(`cache: using ${decision.device}: ${decision.reason}`);
+      return { device: decision.device, fstype: decision.fstype };
     case 'mount':
       log.info(`cache: using ${decision.device}: ${decision.reason}`);
       if (!(await checkExt4(decision.device, log))) {
@@ -66,11 +75,11 @@ export async function applyDecision(decision: Exclude<CacheDecision, { action: '
         log.warn(`cache: FORMATTING ${decision.device} (everything on it is erased): its filesystem has errors e2fsck could not repair`);
         await formatExt4(decision.device, CACHE_LABEL, log);
       }
-      return decision.device;
+      return { device: decision.device, fstype: 'ext4' };
     case 'format':
       log.warn(`cache: FORMATTING ${decision.device} (everything on it is erased): ${decision.reason}`);
       await formatExt4(decision.device, CACHE_LABEL, log);
-      return decision.device;
+      return { device: decision.device, fstype: 'ext4' };
     case 'partition': {
       log.warn(`cache: ERASING THE WHOLE DISK ${decision.disk}: ${decision.reason}. It gets one GPT partition formatted ext4 and labelled ${CACHE_LABEL}.`);
       await partitionWholeDisk(decision.disk, CACHE_LABEL, log);
@@ -79,18 +88,18 @@ export async function applyDecision(decision: Exclude<CacheDecision, { action: '
       const appeared = await waitFor(() => (listBlockDevices().some((device) => device.path === partition) ? true : undefined), 10_000);
       if (appeared === undefined) throw new OcinitError(`${partition} did not appear after partitioning ${decision.disk}`, { parameter: 'b2c.cache_device' });
       await formatExt4(partition, CACHE_LABEL, log);
-      return partition;
+      return { device: partition, fstype: 'ext4' };
     }
   }
 }
 
 /**
- * Mounts the ext4 cache filesystem. The modules are loaded first: ext4 needs crc32c (a soft
- * dependency modprobe does not load on its own) and the kernel may not find modprobe itself.
+ * Mounts the cache filesystem. The modules are loaded first: ext4 needs crc32c (a soft dependency
+ * modprobe does not load on its own) and the kernel may not find modprobe itself.
  */
-export async function mountExt4(device: string, target: string, log: Logger): Promise<void> {
+export async function mountPrepared(prepared: PreparedCache, target: string, log: Logger): Promise<void> {
   await runCommand(['modprobe', '-a', 'crc32c', 'ext4']).catch(() => undefined);
-  await mount({ fstype: 'ext4', source: device, target }, log);
+  await mount({ fstype: prepared.fstype, source: prepared.device, target }, log);
 }
 
 /** b2c.cache_device=NAME: the b2c.filesystem of that name is mounted as the cache, as described. */

@@ -7,7 +7,7 @@ import type { CacheSettings, Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { syncAll, unmount } from '../system/disk-tools.ts';
-import { applyDecision, mountExt4, mountNamedFilesystem, waitForInventory } from './device.ts';
+import { applyDecision, mountNamedFilesystem, mountPrepared, waitForInventory } from './device.ts';
 import { cacheLayout, markCleanShutdown, prepareLayout, type CacheLayout } from './layout.ts';
 import { decideCache } from './select.ts';
 import { enableSwap, type ActiveSwap } from './swap.ts';
@@ -108,9 +108,9 @@ async function mountCache(plan: Plan, mountPoint: string, log: Logger): Promise<
     log.warn(`cache: not using a cache device: ${decision.reason}; images and volumes stay in RAM for this boot`);
     return undefined;
   }
-  const device = await applyDecision(decision, log);
-  await mountExt4(device, mountPoint, log);
-  return device;
+  const prepared = await applyDecision(decision, log);
+  await mountPrepared(prepared, mountPoint, log);
+  return prepared.device;
 }
 
 export interface OpenStorageOptions {

@@ -19,6 +19,11 @@ export type AutoPolicy = 'wipe' | 'empty';
 
 export type CacheDecision =
   | { action: 'mount'; device: string; reason: string }
+  /**
+   * A partition the operator named that holds a labelled (or unidentified) filesystem: mounted as
+   * it is, never checked with a repairing e2fsck, never formatted, whatever happens.
+   */
+  | { action: 'mount-as-is'; device: string; fstype: 'ext4' | 'auto'; reason: string }
   | { action: 'format'; device: string; reason: string }
   | { action: 'partition'; disk: string; reason: string }
   | { action: 'ram'; reason: string };
@@ -117,6 +122,29 @@ function unformattedCachePartition(inventory: readonly InventoryEntry[], disk?: 
 }
 
 /**
+ * b2c.cache_device=/dev/PARTITION, with boot2container's rule (`try_to_use_cache_device`): format it
+ * only when it has no filesystem label; any label, whatever it says, means someone's data, which is
+ * mounted as it is. The initramfs has no blkid: what `describeContent` cannot identify may carry a
+ * label we cannot read (XFS, btrfs...), so it is mounted as is too, never formatted.
+ */
+function namedPartition(entry: InventoryEntry): CacheDecision {
+  const path = entry.device.path;
+  const { content } = entry;
+  if (isCachePartition(entry)) return { action: 'mount', device: path, reason: `${path} is labelled ${CACHE_LABEL}` };
+  const labelled = content.label !== undefined && content.label !== '';
+  if (labelled || content.kind === 'unknown' || content.kind === 'gpt' || content.kind === 'mbr') {
+    const why = labelled ? `it holds ${describeContent(entry)}` : `it holds ${describeContent(entry)}, which may carry a label ocinit cannot read`;
+    return {
+      action: 'mount-as-is',
+      device: path,
+      fstype: content.kind === 'ext' ? 'ext4' : 'auto',
+      reason: `${path} is mounted as it is, never formatted: ${why} (only a partition without a filesystem label is formatted)`,
+    };
+  }
+  return { action: 'format', device: path, reason: `${path} holds ${describeContent(entry)} without a filesystem label: b2c.cache_device names it, so it is formatted` };
+}
+
+/**
  * The decision for `none`, `auto`, `reset` and `/dev/X` (a `b2c.filesystem` name is mounted as the
  * operator described it, so it never gets here).
  */
@@ -140,10 +168,8 @@ export function decideCache(cache: CacheDevice, inventory: readonly InventoryEnt
       const entry = inventory.find((candidate) => candidate.device.path === cache.path);
       if (entry === undefined) return { action: 'ram', reason: `${cache.path} does not exist` };
       if (entry.device.readOnly) return { action: 'ram', reason: `${cache.path} is read-only` };
+      if (entry.device.kind === 'partition') return namedPartition(entry);
       if (isCachePartition(entry)) return { action: 'mount', device: cache.path, reason: `${cache.path} is labelled ${CACHE_LABEL}` };
-      if (entry.device.kind === 'partition') {
-        return { action: 'format', device: cache.path, reason: `${cache.path} holds ${describeContent(entry)}, not a ${CACHE_LABEL} filesystem: b2c.cache_device names it, so it is formatted` };
-      }
       const onDisk = findCachePartition(inventory, entry.device.name);
       if (onDisk !== undefined) return { action: 'mount', device: onDisk.device.path, reason: `${onDisk.device.path} on ${cache.path} is labelled ${CACHE_LABEL}` };
       const unformatted = unformattedCachePartition(inventory, entry.device.name);

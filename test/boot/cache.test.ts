@@ -134,6 +134,24 @@ describe('b2c.cache_device on QEMU disks', () => {
     expect(contentAt(other, 0)).toEqual({ kind: 'empty' });
   });
 
+  it('b2c.cache_device=/dev/PARTITION with any filesystem label mounts it as it is: its files stay, nothing is formatted', async () => {
+    const image = disk('labelled.img');
+    partitionImage(image, 'label: gpt\n,,L\n');
+    const offset = partitionOffset(image, 1);
+    if (offset === undefined) throw new Error('partition missing');
+    formatExt4At(image, offset, GIB - 2 * 1024 ** 2, 'rootfs');
+    const keep = join(work, 'rootfs-file');
+    writeFileSync(keep, 'the DUT operating system\n');
+    writeImageFile(image, offset, keep, '/etc-os-release');
+
+    const result = await bootWith([image], ['b2c.cache_device=/dev/vda1']);
+    expect(result.console).toMatch(/cache: using \/dev\/vda1: \/dev\/vda1 is mounted as it is, never formatted: it holds an ext filesystem labelled rootfs/);
+    expect(result.console).not.toMatch(/ERASING|FORMATTING/);
+    expect(contentAt(image, offset)).toEqual({ kind: 'ext', label: 'rootfs' });
+    expect(readImageFile(image, offset, '/etc-os-release')).toBe('the DUT operating system\n');
+    expect(readImageFile(image, offset, '/ocinit-cache.json')).toContain('ocinit-cache');
+  });
+
   it('a B2C_CACHE partition whose format was cut short is formatted again, even with b2c.cache_auto=empty', async () => {
     // What a power cut between sfdisk and mke2fs leaves: the GPT partition ocinit names, no filesystem.
     const image = disk('cut-format.img');

@@ -84,11 +84,33 @@ describe('decideCache', () => {
     expect(decideCache({ kind: 'reset' }, [entry('sda', blank)], 'wipe')).toMatchObject({ action: 'partition', disk: '/dev/sda' });
   });
 
-  it('/dev/X: a labelled device is mounted, another partition formatted, a disk searched then repartitioned', () => {
+  it('/dev/PARTITION: formatted only without a filesystem label; any label is mounted as it is (boot2container\'s try_to_use_cache_device)', () => {
+    const device = (path: string): CacheDevice => ({ kind: 'device', path });
+    const labelled: [DeviceContent, string][] = [
+      [otherFs, 'ext4'],
+      [{ kind: 'vfat', label: 'DATA' }, 'auto'],
+      [{ kind: 'swap', label: 'swap0' }, 'auto'],
+    ];
+    for (const [content, fstype] of labelled) {
+      const decision = decideCache(device('/dev/sda1'), [entry('sda', gpt), entry('sda1', content)], 'wipe');
+      expect(decision).toMatchObject({ action: 'mount-as-is', device: '/dev/sda1', fstype });
+      expect(decision.reason).toContain(`labelled ${content.label ?? ''}`);
+      expect(decision.reason).toContain('never formatted');
+    }
+    // What ocinit cannot read (no blkid in the initramfs) may carry a label: never formatted either.
+    expect(decideCache(device('/dev/sda1'), [entry('sda', gpt), entry('sda1', { kind: 'unknown' })], 'wipe')).toMatchObject({ action: 'mount-as-is', fstype: 'auto' });
+    const unlabelled: DeviceContent[] = [blank, { kind: 'ext', label: '' }, { kind: 'ext' }, { kind: 'vfat', label: '' }, { kind: 'swap', label: '' }];
+    for (const content of unlabelled) {
+      expect(decideCache(device('/dev/sda1'), [entry('sda', gpt), entry('sda1', content)], 'wipe'), JSON.stringify(content)).toMatchObject({ action: 'format', device: '/dev/sda1' });
+    }
+    expect(decideCache(device('/dev/sda1'), [entry('sda', gpt), entry('sda1', cacheFs)], 'wipe')).toMatchObject({ action: 'mount', device: '/dev/sda1' });
+  });
+
+  it('/dev/X: a labelled device is mounted, a disk searched then repartitioned', () => {
     const inventory = [entry('sda', gpt), entry('sda1', otherFs), entry('sdb', gpt), entry('sdb1', otherFs), entry('sdb2', cacheFs)];
     const device = (path: string): CacheDevice => ({ kind: 'device', path });
     expect(decideCache(device('/dev/sdb2'), inventory, 'wipe')).toMatchObject({ action: 'mount', device: '/dev/sdb2' });
-    expect(decideCache(device('/dev/sda1'), inventory, 'wipe')).toMatchObject({ action: 'format', device: '/dev/sda1' });
+    expect(decideCache(device('/dev/sda1'), inventory, 'wipe')).toMatchObject({ action: 'mount-as-is', device: '/dev/sda1' });
     expect(decideCache(device('/dev/sdb'), inventory, 'wipe')).toMatchObject({ action: 'mount', device: '/dev/sdb2' });
     expect(decideCache(device('/dev/sda'), inventory, 'wipe')).toMatchObject({ action: 'partition', disk: '/dev/sda' });
     expect(decideCache(device('/dev/sdz'), inventory, 'wipe')).toMatchObject({ action: 'ram', reason: '/dev/sdz does not exist' });
