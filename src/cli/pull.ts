@@ -1,13 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeError } from '../log/errors.ts';
 import { Logger, log } from '../log/logger.ts';
 import { parseCredentials, parsePlatform, pullAndUnpack, type LayerProgress, type MirrorConfig, type PullOptions, type UnpackLimits } from '../oci/index.ts';
+import { MIRROR_SYNTAX, mergeMirrorConfigs, mirrorConfigOf, parseMirrorEntry, type MirrorEntry } from '../oci/mirrors.ts';
+import { parseRegistriesConf } from '../oci/registries-conf.ts';
 import { ContentStore } from '../store/index.ts';
 import type { CliCommand } from './command.ts';
 
 const REGISTRY_FLAGS =
-  '[--tls-verify=false] [--platform OS/ARCH[/VARIANT]] [--creds USER:PASSWORD] [--authfile FILE] [--ca-file FILE] [--proxy URL] [--mirror REGISTRY=HOST[/PREFIX][,insecure]]... [--store DIR]';
+  `[--tls-verify=false] [--platform OS/ARCH[/VARIANT]] [--creds USER:PASSWORD] [--authfile FILE] [--ca-file FILE] [--proxy URL] [--mirror ${MIRROR_SYNTAX}]... [--registries-conf FILE] [--store DIR]`;
 const USAGE = `usage: ocinit pull ${REGISTRY_FLAGS} [--max-size BYTES] [--max-entries N] IMAGE DIR`;
 
 export interface RegistryArguments {
@@ -24,7 +27,8 @@ function defaultStoreDir(): string {
 /** Parses the registry flags shared by `pull` and `inspect`; returns an error message for bad usage. */
 export function parseRegistryArguments(args: readonly string[]): RegistryArguments | string {
   const parsed: RegistryArguments = { options: {}, storeDir: defaultStoreDir(), limits: {}, positional: [] };
-  const mirrors: MirrorConfig = {};
+  const mirrorEntries: MirrorEntry[] = [];
+  let fileMirrors: MirrorConfig = {};
   for (let index = 0; index < args.length; index++) {
     const arg = args[index] ?? '';
     if (!arg.startsWith('--')) {
@@ -61,11 +65,21 @@ export function parseRegistryArguments(args: readonly string[]): RegistryArgumen
         parsed.storeDir = value;
         break;
       case '--mirror': {
-        const match = /^([^=]+)=([^,]+)(,insecure)?$/.exec(value);
-        if (match === null) return '--mirror takes REGISTRY=HOST[/PREFIX][,insecure]';
-        const registry = match[1] ?? '';
-        (mirrors[registry] ??= []).push({ location: match[2] ?? '', insecure: match[3] !== undefined });
-        parsed.options.mirrors = mirrors;
+        const entry = parseMirrorEntry(value);
+        if (typeof entry === 'string') return `--mirror: ${entry}`;
+        mirrorEntries.push(entry);
+        break;
+      }
+      case '--registries-conf': {
+        let text: string;
+        try {
+          text = readFileSync(value, 'utf8');
+        } catch (error) {
+          return `--registries-conf: cannot read ${value}: ${(error as Error).message}`;
+        }
+        const config = parseRegistriesConf(text);
+        if (typeof config === 'string') return `--registries-conf ${value}: ${config}`;
+        fileMirrors = config;
         break;
       }
       case '--max-size':
@@ -80,6 +94,9 @@ export function parseRegistryArguments(args: readonly string[]): RegistryArgumen
         return `unknown option '${name}'`;
     }
   }
+  // `--mirror`s come after the file's mirrors for the same prefix, whatever the order of the flags.
+  const mirrors = mergeMirrorConfigs(fileMirrors, mirrorConfigOf(mirrorEntries));
+  if (Object.keys(mirrors).length > 0) parsed.options.mirrors = mirrors;
   return parsed;
 }
 

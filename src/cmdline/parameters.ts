@@ -1,3 +1,4 @@
+import { MIRROR_SYNTAX, parseMirrorEntry } from '../oci/mirrors.ts';
 import { parseContainer } from './container.ts';
 import { parseInterface, parseIp, parseProxy } from './network.ts';
 import type { ContainerParameter, NtpPeer, Plan } from './plan.ts';
@@ -57,6 +58,7 @@ export function createDefaultPlan(): Plan {
     extraArgsUrl: undefined,
     proxy: undefined,
     proxies: [],
+    registryMirrors: [],
     volumes: [],
     filesystems: [],
     minio: [],
@@ -561,6 +563,25 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       plan.proxy = raw;
       plan.proxies = proxies;
     },
+  ),
+  listParameter(
+    {
+      name: 'b2c.registry_mirror',
+      aliases: [],
+      syntax: MIRROR_SYNTAX,
+      doc:
+        "A mirror of a registry (repeatable), as registries.conf's `[[registry.mirror]]`: images under REGISTRY[/NAMESPACE] are tried from each of its mirrors in order, then from the registry itself (the longest matching prefix wins; a path after the mirror's host replaces the namespace). `insecure` allows plain HTTP and unchecked certificates for that mirror only. `pull-from-mirror` (default `all`) limits the mirror to references by digest or by tag; blobs and manifests by digest are verified whatever their source. Credentials from `--creds` go only to the registry; a mirror gets those of its own host in `--authfile`. A mirror that fails is a warning and the next source is tried.",
+      example: 'b2c.registry_mirror=docker.io=10.42.0.1:5000/hub,insecure',
+      differences: 'Not in boot2container (podman read /etc/containers/registries.conf inside its initramfs, which a job could not change).',
+      stage: 'late',
+    },
+    (value, context) => {
+      const entry = parseMirrorEntry(value);
+      if (typeof entry !== 'string') return entry;
+      context.problem(entry, 'e.g. b2c.registry_mirror=docker.io=10.42.0.1:5000/hub,insecure');
+      return undefined;
+    },
+    (plan) => plan.registryMirrors,
   ),
   listParameter(
     {

@@ -1,4 +1,5 @@
 import type { Secret } from '../log/secret.ts';
+import type { MirrorEntry } from '../oci/mirrors.ts';
 
 /**
  * The typed result of reading the kernel command line: the only input the later boot phases get.
@@ -40,6 +41,8 @@ export interface Plan {
   proxy: string | undefined;
   /** b2c.proxy, typed: one entry per scheme (`all` when a single URL was given). */
   proxies: ProxySetting[];
+  /** b2c.registry_mirror (ours): registries.conf-style mirrors, in order per prefix. */
+  registryMirrors: MirrorEntry[];
   volumes: VolumeSpec[];
   filesystems: FilesystemSpec[];
   minio: MinioAlias[];

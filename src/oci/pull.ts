@@ -12,7 +12,7 @@ import type { UnpackLimits } from './unpack-layer.ts';
 
 export type { LayerProgress } from './download.ts';
 export type { ResolvedImage } from './resolve.ts';
-export type { MirrorConfig, RegistryMirror } from './sources.ts';
+export type { MirrorConfig, RegistryMirror } from './mirrors.ts';
 
 export interface PullOptions {
   store: ContentStore;

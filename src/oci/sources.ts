@@ -1,17 +1,10 @@
 import { credentialsFromAuthFile, type Credentials } from './auth.ts';
 import type { PullOptions } from './pull.ts';
 import { parseReference, type ImageReference } from './reference.ts';
+import { mirrorsFor } from './mirrors.ts';
 import { RegistryTransport } from './transport.ts';
 
-/** A mirror tried before the registry it mirrors: `host[:port][/path/prefix]`. */
-export interface RegistryMirror {
-  location: string;
-  /** Plain HTTP allowed and certificates not checked for this mirror. */
-  insecure?: boolean;
-}
-
-/** registries.conf-style: registry as written in references (`docker.io`, `host:5000`) → its mirrors, in order. */
-export type MirrorConfig = Record<string, RegistryMirror[]>;
+export type { MirrorConfig, RegistryMirror } from './mirrors.ts';
 
 /** One place an image can come from: a mirror or the registry itself. */
 export interface Source {
@@ -25,7 +18,7 @@ export function scopeOf(repository: string): string {
 }
 
 /**
- * The mirrors configured for the reference's registry, in order, then the registry itself. `--creds`
+ * The mirrors that may serve the reference (see mirrorsFor), in order, then the registry itself. `--creds`
  * go only to the registry; a mirror gets credentials only from its own entry in the auth file.
  */
 export async function buildSources(reference: ImageReference, options: PullOptions): Promise<Source[]> {
@@ -39,11 +32,7 @@ export async function buildSources(reference: ImageReference, options: PullOptio
     retryDelayMs: options.retryDelayMs,
   };
   const sources: Source[] = [];
-  for (const mirror of options.mirrors?.[reference.registry] ?? []) {
-    const slash = mirror.location.indexOf('/');
-    const host = slash < 0 ? mirror.location : mirror.location.slice(0, slash);
-    const prefix = slash < 0 ? '' : mirror.location.slice(slash + 1).replace(/\/+$/, '');
-    const repository = prefix === '' ? reference.repository : `${prefix}/${reference.repository}`;
+  for (const { mirror, host, repository } of mirrorsFor(options.mirrors, reference)) {
     const credentials = options.authfile === undefined ? undefined : await credentialsFromAuthFile(options.authfile, host, repository);
     sources.push({
       label: `mirror ${mirror.location}`,

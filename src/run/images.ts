@@ -6,7 +6,7 @@ import type { ContainerSpec } from '../cmdline/plan.ts';
 import { unpackedImageDir } from '../cache/gc.ts';
 import type { ImageCache } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
-import { parsePlatform, type PulledImage } from '../oci/index.ts';
+import { parsePlatform, type MirrorConfig, type PulledImage } from '../oci/index.ts';
 
 export interface ReadyImage {
   image: PulledImage;
@@ -24,6 +24,8 @@ export interface ImageSetOptions {
   /** Where unpacked images live, one directory per manifest digest. */
   imagesDir: string;
   proxy?: string;
+  /** b2c.registry_mirror. */
+  mirrors?: MirrorConfig;
   log: Logger;
   clock: () => number;
 }
@@ -65,6 +67,7 @@ export class ImageSet {
       credentials: container.creds,
       authfile: container.authfile,
       proxy: this.#options.proxy,
+      mirrors: this.#options.mirrors,
       unpackTarget: (resolved) => {
         const dir = unpackedImageDir(this.#options.imagesDir, resolved.manifestDigest);
         if (existsSync(dir)) return undefined;

@@ -12,6 +12,7 @@ import { runPipeline } from './pipeline.ts';
 import { EXIT_NOT_STARTED } from './state.ts';
 import { formatSummary, type ContainerRecord, type RunSummary } from './summary.ts';
 import { prepareSwitchRoot } from './switch-root.ts';
+import { mirrorConfigOf } from '../oci/mirrors.ts';
 
 export { runPipeline, checkSupported, type PipelineOptions, type PipelineResult } from './pipeline.ts';
 export { formatSummary, parseSummary, SUMMARY_MARKER, type RunSummary, type ContainerRecord, type PhaseRecord } from './summary.ts';
@@ -46,7 +47,7 @@ async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary:
   const start = log.now();
   try {
     const target = await log.section('ocinit_switch_root', `Preparing b2c.switch_root: ${spec.image}`, () =>
-      prepareSwitchRoot(spec, { cache: new ImageCache(storage, log), proxy: plan.proxy, log, hostEnv: process.env }),
+      prepareSwitchRoot(spec, { cache: new ImageCache(storage, log), proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log, hostEnv: process.env }),
     );
     Object.assign(record, { digest: target.ready.image.manifestDigest, cached: target.ready.fromCache, outcome: 'switched' });
     summary.phases.push({ name: 'switch_root', start, duration: log.now() - start });

@@ -13,6 +13,7 @@ import { ImageSet, type ReadyImage } from './images.ts';
 import { EXIT_NOT_STARTED, EXIT_TIMEOUT, PipelineState } from './state.ts';
 import type { ContainerRecord, PhaseRecord, RunSummary } from './summary.ts';
 import { unsupportedVolumeFeatures, Volumes } from './volumes.ts';
+import { mirrorConfigOf } from '../oci/mirrors.ts';
 
 export interface PipelineOptions {
   /** Where the job's bytes go: src/cache's Storage (RAM, or the cache device). */
@@ -73,7 +74,7 @@ class PipelineRun {
     const { storage } = options;
     for (const dir of [storage.storeDir, storage.imagesDir, storage.volumesDir, storage.scratchDir]) mkdirSync(dir, { recursive: true });
     this.#cache = new ImageCache(storage, options.log);
-    this.#images = new ImageSet({ cache: this.#cache, imagesDir: storage.imagesDir, proxy: plan.proxy, log: options.log, clock: () => options.log.now() });
+    this.#images = new ImageSet({ cache: this.#cache, imagesDir: storage.imagesDir, proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log: options.log, clock: () => options.log.now() });
     this.#context = {
       containersDir: join(storage.scratchDir, 'containers'),
       volumes: new Volumes(storage.volumesDir, plan, options.log),

@@ -11,6 +11,7 @@ import { readEnvFiles } from './container.ts';
 import { mergeEnvironment, parseEnvList } from './env.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
 import { resolveInRoot } from './root-path.ts';
+import type { MirrorConfig } from '../oci/mirrors.ts';
 
 /** A tmpfs of its own: busybox switch_root moves the new root onto / and deletes the initramfs. */
 export const SWITCH_ROOT_MOUNT = '/run/ocinit/switch-root';
@@ -57,13 +58,13 @@ export function findInit(root: string, command: string, where: { parameter: stri
 
 export async function prepareSwitchRoot(
   spec: ContainerSpec,
-  options: { cache: ImageCache; proxy: string | undefined; log: Logger; hostEnv: Readonly<Record<string, string | undefined>>; mountPoint?: string },
+  options: { cache: ImageCache; proxy: string | undefined; mirrors?: MirrorConfig; log: Logger; hostEnv: Readonly<Record<string, string | undefined>>; mountPoint?: string },
 ): Promise<SwitchRootTarget> {
   const { log } = options;
   const mountPoint = options.mountPoint ?? SWITCH_ROOT_MOUNT;
   // The image takes RAM twice for a moment (its blobs in the store, the tree here); the store goes with the initramfs.
   await mountTmpfs(mountPoint, 'mode=0755,size=90%', log);
-  const images = new ImageSet({ cache: options.cache, imagesDir: mountPoint, proxy: options.proxy, log, clock: () => log.now() });
+  const images = new ImageSet({ cache: options.cache, imagesDir: mountPoint, proxy: options.proxy, mirrors: options.mirrors, log, clock: () => log.now() });
   const ready = await images.get(spec);
   // switch_root moves the new root onto /: it must be a mount point of its own.
   await bindMount(ready.lowerDir, ready.lowerDir, log);

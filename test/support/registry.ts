@@ -17,7 +17,23 @@ export interface RegistryOptions {
   allowForeignUrls?: boolean;
   /** Serve HTTPS with a certificate for 127.0.0.1 signed by a fresh CA (see `caFile`). */
   tls?: boolean;
+  /** Pull-through cache mode (distribution's `proxy: remoteurl:`) in front of this registry URL. */
+  proxyRemoteUrl?: string;
+  /** Record the access log (see `accessLog`). */
+  accessLog?: boolean;
+  /** Listen on this port instead of a free one (to restart a registry where it was). */
+  port?: number;
+  /** Keep blobs here instead of a fresh directory (a restarted mirror keeps its cache). */
+  storageDir?: string;
   binary?: string;
+}
+
+/** One line of distribution's access log (combined log format). */
+export interface AccessRecord {
+  method: string;
+  path: string;
+  status: number;
+  bytes: number;
 }
 
 export interface TestRegistry {
@@ -27,6 +43,8 @@ export interface TestRegistry {
   storageDir: string;
   /** With `tls`: the CA bundle that signed the registry's certificate. */
   caFile: string | undefined;
+  /** With `accessLog`: every request served so far. */
+  accessLog(): AccessRecord[];
   /** Where the registry keeps a blob's bytes (to corrupt it on purpose). */
   blobDataPath(digest: string): string;
   stop(): Promise<void>;
@@ -76,16 +94,16 @@ function makeCertificates(dir: string): { caFile: string; certificate: string; k
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const workDir = mkdtempSync(join(tmpdir(), 'ocinit-registry-'));
-  const storageDir = join(workDir, 'storage');
+  const storageDir = options.storageDir ?? join(workDir, 'storage');
   const address = options.ipv6 === true ? '::1' : '127.0.0.1';
   const hostPart = options.ipv6 === true ? '[::1]' : '127.0.0.1';
-  const port = await freePort(address);
+  const port = options.port ?? (await freePort(address));
   const lines = [
     'version: 0.1',
     'log:',
     '  level: warn',
     '  accesslog:',
-    '    disabled: true',
+    `    disabled: ${options.accessLog === true ? 'false' : 'true'}`,
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${storageDir}`,
@@ -99,6 +117,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   ];
   const certificates = options.tls === true ? makeCertificates(workDir) : undefined;
   if (certificates !== undefined) lines.push('  tls:', `    certificate: ${certificates.certificate}`, `    key: ${certificates.key}`);
+  if (options.proxyRemoteUrl !== undefined) lines.push('proxy:', `  remoteurl: ${options.proxyRemoteUrl}`);
   if (options.allowForeignUrls === true) lines.push('validation:', '  manifests:', '    urls:', '      allow:', "        - '^https?://'");
   if (options.users !== undefined) {
     const htpasswd = Object.entries(options.users)
@@ -119,7 +138,19 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   writeFileSync(join(workDir, 'config.yml'), `${lines.join('\n')}\n`);
   const child = spawn(options.binary ?? '/usr/bin/docker-registry', ['serve', join(workDir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const access: AccessRecord[] = [];
+  let partial = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString();
+    const lines = text.split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      // 127.0.0.1 - - [date] "GET /v2/x/blobs/sha256:... HTTP/1.1" 200 1234 "" "ocinit"
+      const match = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+|-)/.exec(line);
+      if (match !== null) access.push({ method: match[1] ?? '', path: match[2] ?? '', status: Number(match[3]), bytes: match[4] === '-' ? 0 : Number(match[4]) });
+      else output = (output + line + '\n').slice(-4000);
+    }
+  });
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   const url = `${certificates === undefined ? 'http' : 'https'}://${hostPart}:${port}`;
   try {
@@ -135,6 +166,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     url,
     storageDir,
     caFile: certificates?.caFile,
+    accessLog: () => [...access],
     blobDataPath(digest: string) {
       const [algorithm, hex] = digest.split(':');
       if (algorithm === undefined || hex === undefined) throw new Error(`not a digest: ${digest}`);

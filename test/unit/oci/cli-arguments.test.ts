@@ -44,7 +44,7 @@ describe('ocinit pull/inspect arguments', () => {
   it.each([
     [['--tls-verify=maybe'], '--tls-verify takes true or false'],
     [['--platform'], '--platform needs a value'],
-    [['--mirror', 'nonsense'], '--mirror takes REGISTRY=HOST'],
+    [['--mirror', 'nonsense'], "--mirror: 'nonsense' is not REGISTRY[/NAMESPACE]=HOST"],
     [['--max-size', '-1'], '--max-size takes a positive integer'],
     [['--frobnicate=1'], "unknown option '--frobnicate'"],
   ])('reports %j', (args, message) => {
