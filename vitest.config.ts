@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // and pushes them past their timeouts, so files run one at a time within a project.
 export default defineConfig({
   test: {
+    // One directory per run, shared by every project's files, and the teardown of what they start there.
+    globalSetup: ['test/support/global-setup.ts'],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       {

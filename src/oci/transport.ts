@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { Agent, ProxyAgent, request, type Dispatcher } from './http-client.ts';
+import { createDispatcher, isConnectionError, request, sleep, type Dispatcher } from './http-client.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { Secret } from '../log/secret.ts';
@@ -51,14 +50,6 @@ function flatHeaders(headers: Dispatcher.ResponseData['headers']): Record<string
   return result;
 }
 
-function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return (
-    typeof code === 'string' &&
-    (code.startsWith('UND_ERR') || ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND'].includes(code))
-  );
-}
-
 function isTimeout(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
@@ -71,21 +62,6 @@ export function retryAfterMs(value: string | undefined, now = Date.now()): numbe
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - now;
   if (!Number.isFinite(ms)) return undefined;
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** The registry's own error codes from an error body, e.g. `MANIFEST_UNKNOWN: manifest unknown`. */
@@ -129,19 +105,7 @@ export class RegistryTransport {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#attempts = options.attempts ?? 5;
     this.#retryDelayMs = options.retryDelayMs ?? 250;
-    let ca: string | undefined;
-    if (options.caFile !== undefined) {
-      try {
-        ca = readFileSync(options.caFile, 'utf8');
-      } catch (error) {
-        throw new OcinitError(`cannot read CA bundle ${options.caFile}: ${(error as Error).message}`);
-      }
-    }
-    const tls = { rejectUnauthorized: this.#tlsVerify, ...(ca === undefined ? {} : { ca }) };
-    this.#dispatcher =
-      options.proxy === undefined
-        ? new Agent({ connect: { ...tls, timeout: this.#timeoutMs }, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs })
-        : new ProxyAgent({ uri: options.proxy, requestTls: tls, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs });
+    this.#dispatcher = createDispatcher({ tlsVerify: this.#tlsVerify, caFile: options.caFile, proxy: options.proxy, timeoutMs: this.#timeoutMs });
   }
 
   /** True once the caller's AbortSignal fired, or destroy() cut off what was in flight. */
