@@ -1,20 +1,28 @@
 import { readFile } from 'node:fs/promises';
+import { bootEnvironment } from '../cmdline/boot-env.ts';
 import { formatPlan, formatProblem, parseCommandLine } from '../cmdline/index.ts';
 import { describeError, OcinitError } from '../log/errors.ts';
 import { redact } from '../log/secret.ts';
 import type { CliCommand } from './command.ts';
 
-const USAGE = 'usage: ocinit cmdline [--json] [--file PATH | -- CMDLINE...]   (neither: /proc/cmdline)';
+const USAGE = 'usage: ocinit cmdline [--json] [--env NAME=VALUE]... [--file PATH | -- CMDLINE...]   (neither: /proc/cmdline)';
+const HELP = `Prints the plan a boot would follow (exit 0), or every problem with its position and a hint (exit 1).
+
+$NAME in container strings expands from the environment the launcher has at boot: the line's own
+NAME=VALUE words (the kernel passes them to init), TERM=linux, HOME=/root and init's PATH, then each
+--env NAME=VALUE (what a boot loader adds), never from this shell's environment.`;
 
 interface Arguments {
   help: boolean;
   json: boolean;
   file: string | undefined;
   inline: string | undefined;
+  /** --env NAME=VALUE, on top of the boot's environment. */
+  env: Record<string, string>;
 }
 
 function parseArguments(args: string[]): Arguments | string {
-  const parsed: Arguments = { help: false, json: false, file: undefined, inline: undefined };
+  const parsed: Arguments = { help: false, json: false, file: undefined, inline: undefined, env: {} };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--json') parsed.json = true;
@@ -23,6 +31,12 @@ function parseArguments(args: string[]): Arguments | string {
       parsed.file = args[++i];
       if (parsed.file === undefined) return '--file needs a PATH';
     } else if (arg?.startsWith('--file=') === true) parsed.file = arg.slice('--file='.length);
+    else if (arg === '--env' || arg?.startsWith('--env=') === true) {
+      const assignment = arg === '--env' ? args[++i] : arg.slice('--env='.length);
+      const equals = assignment?.indexOf('=') ?? -1;
+      if (assignment === undefined || equals < 1) return '--env needs NAME=VALUE';
+      parsed.env[assignment.slice(0, equals)] = assignment.slice(equals + 1);
+    }
     else if (arg === '--') {
       parsed.inline = args.slice(i + 1).join(' ');
       break;
@@ -50,11 +64,10 @@ async function readCommandLine(args: Arguments): Promise<string> {
   }
 }
 
-/** Where `ocinit cmdline` writes, and the environment `--env NAME` reads from. */
+/** Where `ocinit cmdline` writes. */
 export interface CmdlineIo {
   stdout(text: string): void;
   stderr(text: string): void;
-  env: Readonly<Record<string, string | undefined>>;
 }
 
 /** `ocinit cmdline ARGS`: returns the exit code (0 valid, 1 problems, 2 usage or unreadable input). */
@@ -65,7 +78,7 @@ export async function runCmdline(argv: string[], io: CmdlineIo): Promise<number>
     return 2;
   }
   if (args.help) {
-    io.stdout(`${USAGE}\n\nPrints the plan a boot would follow (exit 0), or every problem with its position and a hint (exit 1).\n`);
+    io.stdout(`${USAGE}\n\n${HELP}\n`);
     return 0;
   }
   let text: string;
@@ -75,7 +88,7 @@ export async function runCmdline(argv: string[], io: CmdlineIo): Promise<number>
     io.stderr(`ocinit cmdline: ${describeError(error)}\n`);
     return 2;
   }
-  const result = parseCommandLine(text, { env: { ...io.env } });
+  const result = parseCommandLine(text, { env: { ...bootEnvironment(text), ...args.env } });
   const valid = result.problems.length === 0;
   if (args.json) {
     const { plan, problems, warnings } = result;
@@ -100,6 +113,5 @@ export const cmdlineCommand: CliCommand = {
     runCmdline(argv, {
       stdout: (text) => void process.stdout.write(text),
       stderr: (text) => void process.stderr.write(text),
-      env: process.env,
     }),
 };

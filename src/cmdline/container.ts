@@ -76,8 +76,14 @@ export function parseContainer(
     return undefined;
   };
 
-  const split = splitShellWords(text);
+  const split = splitShellWords(text, context.env);
   if (!split.ok) return fail(split.message, split.hint);
+  for (const name of split.unset) {
+    context.warning(
+      `${label}: $${name} is not set in the launcher's environment, so it expands to nothing (as in boot2container's shell)`,
+      `set it on the kernel command line (${name}=VALUE), or write '$${name}' in single quotes to leave it to the container's shell`,
+    );
+  }
   const words = split.words;
   if (words.length === 0) return fail('the container string is empty', 'write at least an image, e.g. docker://alpine:latest');
 

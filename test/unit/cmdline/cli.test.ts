@@ -18,7 +18,7 @@ interface Run {
 async function ocinit(...args: string[]): Promise<Run> {
   let stdout = '';
   let stderr = '';
-  const status = await runCmdline(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), env: {} });
+  const status = await runCmdline(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) });
   return { status, stdout, stderr };
 }
 
@@ -96,7 +96,25 @@ describe('ocinit cmdline', () => {
   it('explains itself with --help', async () => {
     const { status, stdout } = await ocinit('--help');
     expect(status).toBe(0);
-    expect(stdout).toMatch(/^usage: ocinit cmdline \[--json\] \[--file PATH \| -- CMDLINE\.\.\.\]/);
+    expect(stdout).toMatch(/^usage: ocinit cmdline \[--json\] \[--env NAME=VALUE\]\.\.\. \[--file PATH \| -- CMDLINE\.\.\.\]/);
+  });
+
+  it("expands $VAR from the boot's environment (the line's NAME=VALUE words, init's, --env), never the host's, and warns about unset ones", async () => {
+    process.env.OCINIT_TEST_HOST_ONLY = 'host';
+    try {
+      const line = `JOB_ID=42 b2c.container="alpine sh -c 'echo $JOB_ID' $JOB_ID \${HOME} $TERM $OCINIT_TEST_HOST_ONLY $RUNNER"`;
+      const plain = await ocinit('--', line);
+      expect(plain.status).toBe(0);
+      expect(plain.stdout).toContain('command: "sh" "-c" "echo $JOB_ID" "42" "/root" "linux"\n');
+      expect(plain.stdout).toContain("warning: b2c.container (token 1): b2c.container #1: $OCINIT_TEST_HOST_ONLY is not set in the launcher's environment");
+      expect(plain.stdout).toContain('$RUNNER is not set');
+      const given = await ocinit('--env', 'RUNNER=gitlab', '--env=JOB_ID=7', '--', line);
+      expect(given.stdout).toContain('command: "sh" "-c" "echo $JOB_ID" "7" "/root" "linux" "gitlab"\n');
+      expect(given.stdout).not.toContain('$RUNNER is not set');
+      expect((await ocinit('--env', 'NOEQUALS', '--', line)).status).toBe(2);
+    } finally {
+      delete process.env.OCINIT_TEST_HOST_ONLY;
+    }
   });
 
   it('refuses bad usage with exit 2', async () => {

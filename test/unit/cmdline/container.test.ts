@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CONTAINER_FLAGS } from '../../../src/cmdline/container-flags.ts';
-import { container, containerProblems } from './helpers.ts';
+import { collectingContext, container, containerProblems } from './helpers.ts';
+import { parseContainer } from '../../../src/cmdline/container.ts';
 
 describe('container strings: image and command', () => {
   it('takes the first word after the flags as the image, the rest as the command', () => {
@@ -92,6 +93,18 @@ describe('container flags', () => {
     expect(containerProblems('-e =x alpine')[0]).toMatch(/not NAME=VALUE/);
   });
 
+  it("expands $VAR from the launcher's environment as boot2container's shell did, warning about each unset one", () => {
+    const { warnings, context } = collectingContext({ CI_JOB_ID: '1234' });
+    const spec = parseContainer(`-e JOB=$CI_JOB_ID -v "\${VOLUME}results:/r" alpine sh -c 'echo $CI_JOB_ID' "$CI_JOB_ID"`, 'b2c.container', 1, context);
+    expect(spec?.env).toEqual([{ name: 'JOB', value: '1234' }]);
+    expect(spec?.volumes[0]).toMatchObject({ source: 'results', destination: '/r' });
+    expect(spec?.command).toEqual(['sh', '-c', 'echo $CI_JOB_ID', '1234']);
+    expect(spec?.source).toContain('$CI_JOB_ID');
+    expect(warnings.map((warning) => warning.message)).toEqual([
+      "b2c.container #1: $VOLUME is not set in the launcher's environment, so it expands to nothing (as in boot2container's shell)",
+    ]);
+  });
+
   it('keeps --env-file paths for run time', () => {
     expect(container('--env-file /user/job.env --env-file=/b.env alpine').envFiles).toEqual(['/user/job.env', '/b.env']);
     expect(containerProblems('--env-file job.env alpine')[0]).toMatch(/not an absolute path/);
@@ -111,7 +124,7 @@ describe('container flags', () => {
     expect(containerProblems('-v results:relative alpine')[0]).toMatch(/not an absolute path/);
     expect(containerProblems('-v a:/b:bogus alpine')[0]).toMatch(/unknown volume option/);
     expect(containerProblems('-v a:/b:ro:x alpine')[0]).toMatch(/SRC:DST/);
-    expect(containerProblems('-v bad$name:/b alpine')[0]).toMatch(/neither a host path nor a valid volume name/);
+    expect(containerProblems("-v 'bad$name:/b' alpine")[0]).toMatch(/neither a host path nor a valid volume name/);
     expect(containerProblems('-v alpine')).toEqual([
       "b2c.container #1: -v: the destination 'alpine' is not an absolute path",
       'b2c.container #1: no image after the flags',

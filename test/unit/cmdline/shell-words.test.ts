@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { splitShellWords } from '../../../src/cmdline/shell-words.ts';
 
-function words(text: string): string[] {
-  const result = splitShellWords(text);
+function words(text: string, env: Record<string, string> = {}): string[] {
+  const result = splitShellWords(text, env);
   if (!result.ok) throw new Error(`unexpected failure: ${result.message}`);
   return result.words;
 }
 
 function failure(text: string): string {
-  const result = splitShellWords(text);
+  const result = splitShellWords(text, { X: 'x' });
   if (result.ok) throw new Error(`expected a failure for ${text}`);
   return result.message;
 }
@@ -52,5 +52,37 @@ describe('splitShellWords', () => {
     expect(failure('img ls > /dev/null')).toMatch(/operator '>'/);
     expect(failure('img ls #comment')).toMatch(/comment/);
     expect(words(`img 'a;b' c#d`)).toEqual(['img', 'a;b', 'c#d']);
+  });
+
+  it('expands $NAME and ${NAME} from the environment, unquoted and in double quotes, never in single quotes', () => {
+    const env = { JOB: 'job-42', URL: 'http://10.42.0.1:9000' };
+    expect(words(`-e ID=$JOB img sh -c 'echo $JOB' "\${URL}/a" $JOB-\${JOB}x`, env)).toEqual(['-e', 'ID=job-42', 'img', 'sh', '-c', 'echo $JOB', 'http://10.42.0.1:9000/a', 'job-42-job-42x']);
+    expect(words('a\\$JOB "\\$JOB"', env)).toEqual(['a$JOB', '$JOB']);
+  });
+
+  it('splits an unquoted expansion on blanks as sh does; double quotes keep it one word; an empty one vanishes', () => {
+    const env = { ARGS: '  -v  a:/b ', EMPTY: '' };
+    expect(words('x$ARGS img', env)).toEqual(['x', '-v', 'a:/b', 'img']);
+    expect(words('"$ARGS" img', env)).toEqual(['  -v  a:/b ', 'img']);
+    expect(words('$EMPTY img "$EMPTY" \'\'$EMPTY', env)).toEqual(['img', '', '']);
+  });
+
+  it('lists each unset variable once; it expands to nothing (an empty word when double-quoted)', () => {
+    const result = splitShellWords('img $A "$B" ${A} $JOB', { JOB: '1' });
+    expect(result).toEqual({ ok: true, words: ['img', '', '1'], unset: ['A', 'B'] });
+  });
+
+  it('keeps a $ that starts no expansion, and globs literally', () => {
+    expect(words('img $ a$ "$" $/x *.txt')).toEqual(['img', '$', 'a$', '$', '$/x', '*.txt']);
+  });
+
+  it('refuses expansions that would have run or meant something only at the launcher', () => {
+    expect(failure('img "$(reboot)"')).toMatch(/command substitution at character 6/);
+    expect(failure('img "`reboot`"')).toMatch(/command substitution/);
+    expect(failure('img $(reboot)')).toMatch(/command substitution/);
+    expect(failure('img ${X:-default}')).toMatch(/unsupported expansion '\$\{X:-default\}'/);
+    expect(failure('img ${X')).toMatch(/unsupported expansion/);
+    expect(failure('img "$1"')).toMatch(/'\$1' at character 6 is a parameter of the launcher's shell/);
+    expect(failure('img $$')).toMatch(/parameter of the launcher/);
   });
 });
