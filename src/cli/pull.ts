@@ -6,6 +6,7 @@ import { Logger, log } from '../log/logger.ts';
 import { parseCredentials, parsePlatform, pullAndUnpack, type LayerProgress, type MirrorConfig, type PullOptions, type UnpackLimits } from '../oci/index.ts';
 import { MIRROR_SYNTAX, mergeMirrorConfigs, mirrorConfigOf, parseMirrorEntry, type MirrorEntry } from '../oci/mirrors.ts';
 import { parseRegistriesConf } from '../oci/registries-conf.ts';
+import { proxyForEveryScheme } from '../net/proxy-config.ts';
 import { ContentStore } from '../store/index.ts';
 import type { CliCommand } from './command.ts';
 
@@ -59,7 +60,8 @@ export function parseRegistryArguments(args: readonly string[]): RegistryArgumen
         parsed.options.caFile = value;
         break;
       case '--proxy':
-        parsed.options.proxy = value;
+        if (!URL.canParse(value)) return `--proxy: '${value}' is not a URL (e.g. http://127.0.0.1:3128)`;
+        parsed.options.proxy = proxyForEveryScheme(value);
         break;
       case '--store':
         parsed.storeDir = value;

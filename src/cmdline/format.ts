@@ -1,4 +1,5 @@
 import { containerLabel, emptyContainerSpec } from './container.ts';
+import { describeProxy } from '../net/proxy-config.ts';
 import { createDefaultPlan } from './parameters.ts';
 import type { ContainerSpec, IpConfig, MirrorTarget, Plan, Problem, VolumeSpec } from './plan.ts';
 
@@ -90,7 +91,7 @@ export function formatPlan(plan: Plan): string {
     ...describeNetwork(plan),
     `NTP peer: ${ntp}`,
     `Extra arguments URL: ${plan.extraArgsUrl ?? 'none'}`,
-    `Hostname: ${plan.hostname}; keymap: ${plan.keymap ?? 'default'}; proxy: ${plan.proxy ?? 'none'}`,
+    `Hostname: ${plan.hostname}; keymap: ${plan.keymap ?? 'default'}; proxy: ${describeProxy(plan.proxy)}`,
     ...section('Filesystems', plan.filesystems.map((fs) => `${fs.name}: ${fs.source}${fs.type === undefined ? '' : ` (${fs.type})`}${fs.options.length === 0 ? '' : ` opts ${fs.options.join(',')}`}`)),
     ...section('MinIO aliases', plan.minio.map((alias) => `${alias.alias}: ${alias.url} (keys ${String(alias.accessKey)})`)),
     ...(plan.additionalImageStores.length === 0 ? [] : [`Additional image stores: ${plan.additionalImageStores.join(', ')}`]),

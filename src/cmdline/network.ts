@@ -1,4 +1,5 @@
-import type { InterfaceSpec, IpConfig, ProxySetting } from './plan.ts';
+import { proxyForEveryScheme, type ProxyConfig } from '../net/proxy-config.ts';
+import type { InterfaceSpec, IpConfig } from './plan.ts';
 import { isCidr, isHostName, isHttpUrl, isIpAddress, protectUrlCredentials, splitNamedOptions, type ValueContext } from './values.ts';
 
 const INTERFACE_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
@@ -119,13 +120,16 @@ function classfulNetmask(address: string): string {
   return '255.255.255.0';
 }
 
-const PROXY_SCHEMES: readonly ProxySetting['scheme'][] = ['http', 'https', 'ftp', 'all'];
+const PROXY_SCHEMES = ['http', 'https', 'all', 'ftp'] as const;
 
-/** `URL` (every scheme) or `SCHEME=URL[,SCHEME=URL...]`, the form CI-tron writes. */
-export function parseProxy(text: string, context: ValueContext): ProxySetting[] | undefined {
+/**
+ * `URL` (every scheme) or `SCHEME=URL[,SCHEME=URL...]`, the form CI-tron writes (`https=URL` is
+ * https_proxy). `ftp=` is accepted from such templates with a warning: ocinit fetches nothing over FTP.
+ */
+export function parseProxy(text: string, context: ValueContext): ProxyConfig | undefined {
   protectUrlCredentials(text);
-  if (isHttpUrl(text)) return [{ scheme: 'all', url: text }];
-  const proxies: ProxySetting[] = [];
+  if (isHttpUrl(text)) return proxyForEveryScheme(text);
+  let config: { http: string | undefined; https: string | undefined } = { http: undefined, https: undefined };
   for (const pair of text.split(',')) {
     const equals = pair.indexOf('=');
     const scheme = PROXY_SCHEMES.find((candidate) => candidate === pair.slice(0, equals));
@@ -134,7 +138,9 @@ export function parseProxy(text: string, context: ValueContext): ProxySetting[] 
       context.problem(`'${pair}' is not a proxy URL nor SCHEME=URL`, 'e.g. b2c.proxy=http://10.42.0.1:3128 or b2c.proxy="https=http://10.42.0.1:3128"');
       return undefined;
     }
-    proxies.push({ scheme, url });
+    if (scheme === 'ftp') context.warning(`'${pair}': ocinit fetches nothing over FTP, so this proxy is never used`);
+    else if (scheme === 'all') config = proxyForEveryScheme(url);
+    else config = { ...config, [scheme]: url };
   }
-  return proxies;
+  return config;
 }

@@ -57,7 +57,6 @@ export function createDefaultPlan(): Plan {
     keymap: undefined,
     extraArgsUrl: undefined,
     proxy: undefined,
-    proxies: [],
     registryMirrors: [],
     volumes: [],
     filesystems: [],
@@ -554,15 +553,12 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       name: 'b2c.proxy',
       syntax: 'URL | SCHEME=URL[,SCHEME=URL...]',
       defaultText: '(none)',
-      doc: 'HTTP(S) proxy for registry and mirror traffic: one URL for every scheme, or per scheme (`https=URL`; schemes http, https, ftp, all), as CI-tron writes it. Empty unsets it.',
+      doc: 'HTTP(S) proxy for every download ocinit makes (registries, mirrors, b2c.extra_args_url, S3): one URL for every scheme, or per scheme as CI-tron writes it (`https=URL`: https:// URLs through URL, the others direct; schemes http, https, all; later pairs override earlier ones). Empty unsets it.',
       example: 'b2c.proxy="https=http://10.42.0.1:8080"',
       stage: 'late',
     },
-    (value, context) => (value === '' ? { raw: undefined, proxies: [] } : mapDefined(parseProxy(value, context), (proxies) => ({ raw: value, proxies }))),
-    (plan, { raw, proxies }) => {
-      plan.proxy = raw;
-      plan.proxies = proxies;
-    },
+    (value, context) => (value === '' ? { config: undefined } : mapDefined(parseProxy(value, context), (config) => ({ config }))),
+    (plan, { config }) => void (plan.proxy = config),
   ),
   listParameter(
     {

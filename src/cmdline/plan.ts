@@ -1,4 +1,5 @@
 import type { Secret } from '../log/secret.ts';
+import type { ProxyConfig } from '../net/proxy-config.ts';
 import type { MirrorEntry } from '../oci/mirrors.ts';
 
 /**
@@ -37,10 +38,8 @@ export interface Plan {
   hostname: string;
   keymap: string | undefined;
   extraArgsUrl: string | undefined;
-  /** b2c.proxy as written. */
-  proxy: string | undefined;
-  /** b2c.proxy, typed: one entry per scheme (`all` when a single URL was given). */
-  proxies: ProxySetting[];
+  /** b2c.proxy: the proxy for each scheme, for every HTTP client (registries, mirrors, extra arguments, S3). */
+  proxy: ProxyConfig | undefined;
   /** b2c.registry_mirror (ours): registries.conf-style mirrors, in order per prefix. */
   registryMirrors: MirrorEntry[];
   volumes: VolumeSpec[];
@@ -52,11 +51,6 @@ export interface Plan {
   nbd: NbdSpec[];
   /** b2c.debug_crash (ours): makes the launcher throw / SIGKILL itself after parsing, to test crash handling. */
   debugCrash: 'exception' | 'kill' | undefined;
-}
-
-export interface ProxySetting {
-  scheme: 'all' | 'http' | 'https' | 'ftp';
-  url: string;
 }
 
 export interface ShutdownSettings {

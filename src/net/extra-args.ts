@@ -3,6 +3,7 @@ import { fetch } from 'undici';
 import { OcinitError, describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { Secret } from '../log/secret.ts';
+import type { ProxyConfig } from './proxy-config.ts';
 import { proxyDispatcher } from './proxy.ts';
 import { displayUrl } from './url.ts';
 
@@ -14,7 +15,8 @@ const MAX_BYTES = 1 << 20;
 
 export interface ExtraArgsOptions {
   log: Logger;
-  proxy?: string | undefined;
+  /** b2c.proxy. */
+  proxy?: ProxyConfig | undefined;
   attempts?: number | undefined;
   /** Per attempt. */
   timeoutMs?: number | undefined;

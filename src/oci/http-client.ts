@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import { OcinitError } from '../log/errors.ts';
+import { proxyForProtocol, type ProxyConfig } from '../net/proxy-config.ts';
 import AgentClass from 'undici/lib/dispatcher/agent.js';
 import DispatcherClass from 'undici/lib/dispatcher/dispatcher.js';
 import ProxyAgentClass from 'undici/lib/dispatcher/proxy-agent.js';
@@ -30,7 +31,8 @@ export interface DispatcherOptions {
   tlsVerify: boolean;
   /** A CA bundle to trust besides the system's. */
   caFile?: string | undefined;
-  proxy?: string | undefined;
+  /** b2c.proxy: each request goes through the proxy of its URL's scheme, or direct. */
+  proxy?: ProxyConfig | undefined;
   /** No connection, response headers or body bytes for this long fails the request. */
   timeoutMs: number;
 }
@@ -47,9 +49,56 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
   const tls = { rejectUnauthorized: options.tlsVerify, ...(ca === undefined ? {} : { ca }) };
   const timeouts = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
-  return options.proxy === undefined
-    ? new Agent({ connect: { ...tls, timeout: options.timeoutMs }, ...timeouts })
-    : new ProxyAgent({ uri: options.proxy, requestTls: tls, ...timeouts });
+  const { proxy } = options;
+  const agents = new Map<string | undefined, Dispatcher>();
+  const agentFor = (uri: string | undefined): Dispatcher => {
+    let agent = agents.get(uri);
+    if (agent === undefined) {
+      agent = uri === undefined ? new Agent({ connect: { ...tls, timeout: options.timeoutMs }, ...timeouts }) : new ProxyAgent({ uri, requestTls: tls, ...timeouts });
+      agents.set(uri, agent);
+    }
+    return agent;
+  };
+  const http = agentFor(proxyForProtocol(proxy, 'http:'));
+  const https = agentFor(proxyForProtocol(proxy, 'https:'));
+  return http === https ? http : new SchemeDispatcher(http, https);
+}
+
+/** b2c.proxy's per-scheme form (`https=URL`): each request goes to the dispatcher of its origin's scheme. */
+class SchemeDispatcher extends DispatcherClass {
+  readonly #http: Dispatcher;
+  readonly #https: Dispatcher;
+
+  constructor(http: Dispatcher, https: Dispatcher) {
+    super();
+    this.#http = http;
+    this.#https = https;
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const origin = options.origin === undefined ? '' : String(options.origin);
+    return (origin.startsWith('http:') ? this.#http : this.#https).dispatch(options, handler);
+  }
+
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    const done = Promise.all([this.#http.close(), this.#https.close()]).then(() => undefined);
+    if (callback === undefined) return done;
+    void done.then(callback);
+  }
+
+  override destroy(): Promise<void>;
+  override destroy(error: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(error: Error | null, callback: () => void): void;
+  override destroy(first?: Error | null | (() => void), second?: () => void): Promise<void> | void {
+    const error = typeof first === 'function' || first === undefined ? null : first;
+    const callback = typeof first === 'function' ? first : second;
+    const done = Promise.all([this.#http.destroy(error), this.#https.destroy(error)]).then(() => undefined);
+    if (callback === undefined) return done;
+    void done.then(callback);
+  }
 }
 
 /** Failures worth another attempt: the connection, not the server's answer. */

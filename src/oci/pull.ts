@@ -9,6 +9,7 @@ import { refName, resolveImage, type ResolvedImage } from './resolve.ts';
 import { withSources, type MirrorConfig, type Source } from './sources.ts';
 import { applyLayer, applyLayerFeed, LayerFeed, prepareStaging, UnpackingStoppedError } from './unpack.ts';
 import type { UnpackLimits } from './unpack-layer.ts';
+import type { ProxyConfig } from '../net/proxy-config.ts';
 
 export type { LayerProgress } from './download.ts';
 export type { ResolvedImage } from './resolve.ts';
@@ -22,7 +23,8 @@ export interface PullOptions {
   authfile?: string;
   caFile?: string;
   mirrors?: MirrorConfig;
-  proxy?: string;
+  /** b2c.proxy. */
+  proxy?: ProxyConfig | undefined;
   log?: Logger;
   signal?: AbortSignal;
   onProgress?: (progress: LayerProgress) => void;

@@ -3,6 +3,7 @@ import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { Secret } from '../log/secret.ts';
 import { basicAuthorization, parseChallenges, type Challenge, type Credentials } from './auth.ts';
+import type { ProxyConfig } from '../net/proxy-config.ts';
 
 export interface TransportOptions {
   /** `host[:port]` of the registry API. */
@@ -10,7 +11,8 @@ export interface TransportOptions {
   /** false: plain HTTP allowed (tried when HTTPS fails) and certificates not checked. */
   tlsVerify?: boolean;
   caFile?: string;
-  proxy?: string;
+  /** b2c.proxy. */
+  proxy?: ProxyConfig | undefined;
   credentials?: Credentials;
   log?: Logger;
   signal?: AbortSignal;

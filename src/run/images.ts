@@ -7,6 +7,7 @@ import { unpackedImageDir } from '../cache/gc.ts';
 import type { ImageCache } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
 import { parsePlatform, type MirrorConfig, type PulledImage } from '../oci/index.ts';
+import type { ProxyConfig } from '../net/proxy-config.ts';
 
 export interface ReadyImage {
   image: PulledImage;
@@ -23,7 +24,8 @@ export interface ImageSetOptions {
   cache: ImageCache;
   /** Where unpacked images live, one directory per manifest digest. */
   imagesDir: string;
-  proxy?: string;
+  /** b2c.proxy. */
+  proxy?: ProxyConfig | undefined;
   /** b2c.registry_mirror. */
   mirrors?: MirrorConfig;
   log: Logger;

@@ -12,6 +12,7 @@ import { mergeEnvironment, parseEnvList } from './env.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
 import { resolveInRoot } from './root-path.ts';
 import type { MirrorConfig } from '../oci/mirrors.ts';
+import type { ProxyConfig } from '../net/proxy-config.ts';
 
 /** A tmpfs of its own: busybox switch_root moves the new root onto / and deletes the initramfs. */
 export const SWITCH_ROOT_MOUNT = '/run/ocinit/switch-root';
@@ -58,7 +59,7 @@ export function findInit(root: string, command: string, where: { parameter: stri
 
 export async function prepareSwitchRoot(
   spec: ContainerSpec,
-  options: { cache: ImageCache; proxy: string | undefined; mirrors?: MirrorConfig; log: Logger; hostEnv: Readonly<Record<string, string | undefined>>; mountPoint?: string },
+  options: { cache: ImageCache; proxy: ProxyConfig | undefined; mirrors?: MirrorConfig; log: Logger; hostEnv: Readonly<Record<string, string | undefined>>; mountPoint?: string },
 ): Promise<SwitchRootTarget> {
   const { log } = options;
   const mountPoint = options.mountPoint ?? SWITCH_ROOT_MOUNT;

@@ -11,6 +11,7 @@ import type { Secret } from '../log/secret.ts';
 import { createDispatcher, isConnectionError, request, sleep, type Dispatcher } from '../oci/http-client.ts';
 import { EMPTY_SHA256, encodeKeyPath, sha256Hex, signedHeaders, UNSIGNED_PAYLOAD, uriEncode } from './signer.ts';
 import { element, escapeXml, parseError, parseListPage, type ListedObject } from './xml.ts';
+import type { ProxyConfig } from '../net/proxy-config.ts';
 
 export interface S3Endpoint {
   /** The b2c.minio alias, for messages. */
@@ -26,7 +27,8 @@ export interface S3Endpoint {
 export interface S3ClientOptions {
   tlsVerify?: boolean;
   caFile?: string;
-  proxy?: string;
+  /** b2c.proxy. */
+  proxy?: ProxyConfig | undefined;
   log?: Logger;
   timeoutMs?: number;
   /** Attempts for connection errors, 5xx and 429 (default 5); the delay doubles from retryDelayMs. */

@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OcinitError } from '../../../src/log/errors.ts';
 import { Logger } from '../../../src/log/logger.ts';
 import { fetchExtraArgs } from '../../../src/net/index.ts';
+import { proxyForEveryScheme } from '../../../src/net/proxy-config.ts';
+import { parseCommandLine } from '../../../src/cmdline/index.ts';
+import { startTinyproxy, type Tinyproxy } from '../../support/tinyproxy.ts';
 
 // b2c.extra_args_url against a real HTTP server on loopback, directly and through Debian's tinyproxy.
 
@@ -16,21 +14,11 @@ const seen: IncomingMessage[] = [];
 let flakyCalls = 0;
 let server: Server;
 let base: string;
-let proxy: ChildProcess;
-let proxyUrl: string;
-let proxyDir: string;
+let proxy: Tinyproxy;
 
 function captureLog(): { log: Logger; text: () => string } {
   let text = '';
   return { log: new Logger({ sink: (chunk) => (text += chunk), color: false }), text: () => text };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
 async function failure(promise: Promise<unknown>): Promise<OcinitError> {
@@ -72,26 +60,13 @@ beforeAll(async () => {
   const address = server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
 
-  const port = await freePort();
-  proxyDir = mkdtempSync(join(tmpdir(), 'ocinit-proxy-'));
-  writeFileSync(join(proxyDir, 'tinyproxy.conf'), `Port ${port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\nMaxClients 10\nLogLevel Info\n`);
-  proxy = spawn('tinyproxy', ['-d', '-c', join(proxyDir, 'tinyproxy.conf')], { stdio: 'ignore' });
-  proxyUrl = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const up = await fetch(proxyUrl).then(
-      () => true,
-      () => false,
-    );
-    if (up) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  proxy = await startTinyproxy();
 });
 
 afterAll(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
-  proxy.kill();
-  rmSync(proxyDir, { recursive: true, force: true });
+  await proxy.stop();
 });
 
 describe('fetchExtraArgs', () => {
@@ -140,7 +115,16 @@ describe('fetchExtraArgs', () => {
   it('goes through b2c.proxy', async () => {
     const { log } = captureLog();
     const before = seen.length;
-    expect(await fetchExtraArgs(`${base}/args.txt`, { log, proxy: proxyUrl })).toBe(ARGS);
+    expect(await fetchExtraArgs(`${base}/args.txt`, { log, proxy: proxyForEveryScheme(proxy.url) })).toBe(ARGS);
     expect(seen.slice(before).map((request) => request.headers.via)).toEqual([expect.stringContaining('tinyproxy')]);
+  });
+
+  it("goes through b2c.proxy's per-scheme form for its own scheme only", async () => {
+    const { log } = captureLog();
+    const plan = (value: string) => parseCommandLine(`b2c.proxy="${value}"`, { env: {} }).plan.proxy;
+    const before = seen.length;
+    expect(await fetchExtraArgs(`${base}/args.txt`, { log, proxy: plan(`http=${proxy.url}`) })).toBe(ARGS);
+    expect(await fetchExtraArgs(`${base}/args.txt`, { log, proxy: plan(`https=${proxy.url}`) })).toBe(ARGS);
+    expect(seen.slice(before).map((request) => request.headers.via)).toEqual([expect.stringContaining('tinyproxy'), undefined]);
   });
 });

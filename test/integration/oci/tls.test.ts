@@ -8,6 +8,7 @@ import { ContentStore } from '../../../src/store/index.ts';
 import { startConnectProxy } from '../../support/connect-proxy.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { proxyForEveryScheme } from '../../../src/net/proxy-config.ts';
 
 let registry: TestRegistry;
 let work: string;
@@ -48,7 +49,7 @@ describe('TLS', () => {
   it('goes through an HTTP proxy with CONNECT', async () => {
     const proxy = await startConnectProxy();
     try {
-      const pulled = await pullImage(reference, { store: new ContentStore(fresh('store')), caFile: registry.caFile, proxy: proxy.url });
+      const pulled = await pullImage(reference, { store: new ContentStore(fresh('store')), caFile: registry.caFile, proxy: proxyForEveryScheme(proxy.url) });
       expect(pulled.layers).toHaveLength(1);
       expect(proxy.targets.length).toBeGreaterThan(0);
       expect(new Set(proxy.targets)).toEqual(new Set([registry.host]));

@@ -162,7 +162,7 @@ b2c.run="-v job-1-results:/builds/project  -w /builds/project --tls-verify=false
     const merged = mergeExtraArgs(initial.plan, extra, { env: {} });
     expect(merged.problems).toEqual([]);
     expect(merged.warnings).toEqual([]);
-    expect(merged.plan.proxy).toBe('https=http://10.42.0.1:8123');
+    expect(merged.plan.proxy).toEqual({ http: undefined, https: 'http://10.42.0.1:8123' });
     const job = merged.plan.containers[1];
     expect(job).toMatchObject({
       entrypoint: ['sh'],

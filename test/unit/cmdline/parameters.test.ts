@@ -161,15 +161,16 @@ describe('single parameters', () => {
 
   it('b2c.keymap, b2c.extra_args_url, b2c.proxy: optional strings, empty unsets', () => {
     const { plan } = valid('b2c.keymap=de-latin1 b2c.extra_args_url=http://10.42.0.1:8000/args b2c.proxy=http://10.42.0.1:3128');
-    expect([plan.keymap, plan.extraArgsUrl, plan.proxy]).toEqual(['de-latin1', 'http://10.42.0.1:8000/args', 'http://10.42.0.1:3128']);
+    expect([plan.keymap, plan.extraArgsUrl, plan.proxy]).toEqual(['de-latin1', 'http://10.42.0.1:8000/args', { http: 'http://10.42.0.1:3128', https: 'http://10.42.0.1:3128' }]);
     expect(valid('b2c.keymap=fr b2c.keymap=').plan.keymap).toBeUndefined();
-    expect(valid('b2c.proxy="https=http://10.42.0.1:8080"').plan.proxy).toBe('https=http://10.42.0.1:8080');
-    expect(valid('b2c.proxy=http://10.42.0.1:3128').plan.proxies).toEqual([{ scheme: 'all', url: 'http://10.42.0.1:3128' }]);
-    expect(valid('b2c.proxy=https=http://p:1,http=http://q:2').plan.proxies).toEqual([
-      { scheme: 'https', url: 'http://p:1' },
-      { scheme: 'http', url: 'http://q:2' },
-    ]);
-    expect(valid('b2c.proxy=http://p:1 b2c.proxy=').plan).toMatchObject({ proxy: undefined, proxies: [] });
+    // One typed form whatever the spelling: per scheme (CI-tron's https=URL), later pairs override.
+    expect(valid('b2c.proxy="https=http://10.42.0.1:8080"').plan.proxy).toEqual({ http: undefined, https: 'http://10.42.0.1:8080' });
+    expect(valid('b2c.proxy=https=http://p:1,http=http://q:2').plan.proxy).toEqual({ http: 'http://q:2', https: 'http://p:1' });
+    expect(valid('b2c.proxy=all=http://p:1,http=http://q:2').plan.proxy).toEqual({ http: 'http://q:2', https: 'http://p:1' });
+    const ftp = valid('b2c.proxy=ftp=http://f:1,https=http://p:1');
+    expect(ftp.plan.proxy).toEqual({ http: undefined, https: 'http://p:1' });
+    expect(ftp.warnings[0]?.message).toMatch(/ocinit fetches nothing over FTP/);
+    expect(valid('b2c.proxy=http://p:1 b2c.proxy=').plan).toMatchObject({ proxy: undefined });
     expect(invalid('b2c.extra_args_url=ftp://x/args')[0]?.parameter).toBe('b2c.extra_args_url');
     expect(invalid('b2c.proxy=gopher=http://x')[0]?.parameter).toBe('b2c.proxy');
     expect(invalid('b2c.keymap=../x')[0]?.parameter).toBe('b2c.keymap');

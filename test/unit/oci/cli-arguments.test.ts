@@ -35,7 +35,7 @@ describe('ocinit pull/inspect arguments', () => {
     expect(args.options.platform).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
     expect(args.options.credentials?.username).toBe('bob');
     expect(args.options.credentials?.password.reveal()).toBe('pa:ss');
-    expect([args.options.authfile, args.options.caFile, args.options.proxy, args.storeDir]).toEqual(['/a.json', '/ca.pem', 'http://proxy:3128', '/var/cache/ocinit']);
+    expect([args.options.authfile, args.options.caFile, args.options.proxy, args.storeDir]).toEqual(['/a.json', '/ca.pem', { http: 'http://proxy:3128', https: 'http://proxy:3128' }, '/var/cache/ocinit']);
     expect(args.options.mirrors).toEqual({ 'docker.io': [{ location: 'mirror.lab:5000/hub', insecure: true }, { location: 'second.lab', insecure: false }] });
     expect(args.limits).toEqual({ maxBytes: 1000, maxEntries: 10 });
     expect(parsed(['--tls-verify', 'x']).options.tlsVerify).toBe(true);
