@@ -34,6 +34,27 @@ function run(command: string, args: string[], cwd: string): string {
   return result.stdout;
 }
 
+function logTail(dir: string, name: string): string {
+  try {
+    return readFileSync(join(dir, 'log', `${name}.log`), 'utf8').split('\n').slice(-30).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** A daemon that forks itself into the background; once seen failing its start here, so it gets three tries. */
+async function startDaemon(command: string, args: string[], dir: string, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      run(command, args, dir);
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw new Error(`${(error as Error).message}\n${logTail(dir, name)}`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
 async function waitForS3(url: string, dir: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -99,7 +120,7 @@ export async function startS3Gateway(dir: string, options: S3GatewayOptions = {}
     run('ceph-mon', [...conf, '-i', 'a'], dir);
     run('ceph', [...conf, 'osd', 'create', osdUuid], dir);
     run('ceph-osd', [...conf, '-i', '0', '--mkfs', '--osd-uuid', osdUuid], dir);
-    run('ceph-osd', [...conf, '-i', '0'], dir);
+    await startDaemon('ceph-osd', [...conf, '-i', '0'], dir, 'osd.0');
     run('radosgw', [...conf, '-n', 'client.rgw'], dir);
     const url = `http://127.0.0.1:${port}`;
     await waitForS3(url, dir);
