@@ -32,6 +32,23 @@ const VOLUME_OPTIONS = new Set([
   'ro', 'rw', 'z', 'Z', 'O', 'U', 'exec', 'noexec', 'suid', 'nosuid', 'dev', 'nodev', 'bind', 'rbind',
   'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'unbindable', 'runbindable', 'nocopy', 'copy', 'idmap',
 ]);
+/** podman's volume options ocinit recognises but cannot honour: refused rather than ignored. */
+const UNSUPPORTED_VOLUME_OPTIONS = new Map([
+  ['O', 'an overlay on the source'],
+  ['U', 'chown to the container user'],
+  ['idmap', 'an id-mapped mount'],
+  ['copy', "copying the image's files into the volume"],
+]);
+/**
+ * --mount options beyond type/source/destination/ro/tmpfs-*, per type. relabel (SELinux) is
+ * harmless with no SELinux policy loaded; volume-nocopy is what ocinit always does.
+ */
+const MOUNT_OPTIONS: Record<'bind' | 'volume' | 'tmpfs', readonly string[]> = {
+  bind: ['bind-propagation', 'bind-nonrecursive', 'relabel'],
+  volume: ['relabel', 'volume-nocopy'],
+  tmpfs: [],
+};
+const PROPAGATIONS = ['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'unbindable', 'runbindable'];
 const ULIMIT_NAMES = new Set([
   'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio',
   'rttime', 'sigpending', 'stack',
@@ -91,6 +108,12 @@ function parseVolume(value: string, context: FlagContext): VolumeMount | undefin
     context.problem(`unknown volume option(s) ${unknown.join(', ')}`, `use any of ${[...VOLUME_OPTIONS].join(', ')}`);
     return undefined;
   }
+  const refused = options.filter((option) => UNSUPPORTED_VOLUME_OPTIONS.has(option));
+  if (refused.length > 0) {
+    const what = refused.map((option) => `${option} (${UNSUPPORTED_VOLUME_OPTIONS.get(option) ?? ''})`).join(', ');
+    context.problem(`volume option(s) ${what} not supported by ocinit`, `drop them; supported: ${[...VOLUME_OPTIONS].filter((option) => !UNSUPPORTED_VOLUME_OPTIONS.has(option)).join(', ')}`);
+    return undefined;
+  }
   let kind: VolumeMount['kind'] = 'named';
   if (source === '') kind = 'anonymous';
   else if (source.startsWith('/') || source.startsWith('.')) kind = 'bind';
@@ -128,6 +151,15 @@ function parseMount(value: string, context: FlagContext): MountSpec | undefined 
   }
   if (!isAbsolutePath(destination))
     return void context.problem(`'${value}' has no absolute destination`, 'add destination=/PATH (or dst=, target=)');
+  if (type === 'bind' || type === 'volume' || type === 'tmpfs') {
+    const allowed = MOUNT_OPTIONS[type];
+    const unknown = Object.keys(options).filter((key) => !allowed.includes(key));
+    if (unknown.length > 0)
+      return void context.problem(`type=${type}: option(s) ${unknown.join(', ')} not supported by ocinit`, `drop them${allowed.length > 0 ? `; supported besides source, destination, ro: ${allowed.join(', ')}` : ''}`);
+    const propagation = options['bind-propagation'];
+    if (propagation !== undefined && !PROPAGATIONS.includes(propagation))
+      return void context.problem(`bind-propagation=${propagation} is not one of ${PROPAGATIONS.join(', ')}`);
+  }
   if (type === 'tmpfs') return { type, destination, ...(size === undefined ? {} : { size }), ...(mode === undefined ? {} : { mode }), options };
   if (type === 'bind') {
     if (!isAbsolutePath(source)) return void context.problem(`a bind mount needs an absolute source=/PATH`);
@@ -217,17 +249,17 @@ function setSize(value: string, context: FlagContext, set: (bytes: number) => vo
 /** Every podman-run flag ocinit accepts. Anything else in a container string is an error. */
 export const CONTAINER_FLAGS: readonly ContainerFlag[] = [
   bool(['--tty', '-t'], 'Allocate a pseudo-terminal (the console) for the container.', (s, v) => void (s.tty = v)),
-  bool(['--interactive', '-i'], "Keep the container's stdin open (the console).", (s, v) => void (s.interactive = v)),
+  bool(['--interactive', '-i'], "Keep the container's stdin open: the console. Without -i (and without -t) stdin is /dev/null, as with podman; with -t the terminal is the console, input included.", (s, v) => void (s.interactive = v)),
   valued(['--env', '-e'], 'NAME=VALUE | NAME', "Set an environment variable; NAME alone takes the launcher's value.", parseEnv),
   valued(['--env-file'], 'PATH', 'Read NAME=VALUE lines from PATH (inside the initramfs or a volume) at run time.', (s, v, c) => {
     if (isAbsolutePath(v)) s.envFiles.push(v);
     else c.problem(`'${v}' is not an absolute path`);
   }),
-  valued(['--volume', '-v'], 'SRC:DST[:OPTIONS] | DST', 'Mount a named volume (b2c.volume), a host path, or an anonymous volume.', (s, v, c) => {
+  valued(['--volume', '-v'], 'SRC:DST[:OPTIONS] | DST', 'Mount a named volume (b2c.volume), a host path, or an anonymous volume. OPTIONS ro, rw, bind (not recursive; rbind is the default), propagation (shared, rslave, ...), exec, noexec, suid, nosuid, dev, nodev are applied; nocopy is what ocinit always does (it never copies the image\'s files into a volume, unlike podman); z and Z have no effect, as no SELinux policy is loaded in the initramfs; O, U, idmap and copy are errors.', (s, v, c) => {
     const volume = parseVolume(v, c);
     if (volume !== undefined) s.volumes.push(volume);
   }),
-  valued(['--mount'], 'type=bind|volume|tmpfs,source=SRC,destination=DST[,ro][,...]', 'Mount with explicit options.', (s, v, c) => {
+  valued(['--mount'], 'type=bind|volume|tmpfs,source=SRC,destination=DST[,ro][,...]', 'Mount with explicit options. Also bind-propagation=, bind-nonrecursive (bind), volume-nocopy (volume: always so), relabel= (no effect: no SELinux policy is loaded); any other option is an error.', (s, v, c) => {
     const mount = parseMount(v, c);
     if (mount !== undefined) s.mounts.push(mount);
   }),
@@ -285,11 +317,21 @@ export const CONTAINER_FLAGS: readonly ContainerFlag[] = [
     if (isHostName(v)) s.hostname = v;
     else c.problem(`'${v}' is not a valid host name`);
   }),
-  valued(['--name'], 'NAME', 'Container name (shown in logs; services can be addressed by it).', (s, v, c) => {
+  valued(['--name'], 'NAME', 'Container name, shown beside `b2c.container #N` in the log.', (s, v, c) => {
     if (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v)) s.name = v;
     else c.problem(`'${v}' is not a valid container name`, 'use letters, digits, _ . -');
   }),
-  bool(['--rm'], 'Remove the container when it exits (the default, like boot2container; =false keeps it).', (s, v) => void (s.rm = v)),
+  {
+    names: ['--rm'],
+    takesValue: false,
+    syntax: '[=true]',
+    doc: "Remove the container when it exits: always so (boot2container's default); `--rm=false` is an error, since nothing could inspect a kept container.",
+    apply(_spec, value, context) {
+      const remove = parseBoolean(value);
+      if (remove === undefined) context.problem(`'${value}' is not true or false`);
+      else if (!remove) context.problem('--rm=false: ocinit removes every container when it exits, nothing could inspect it afterwards', 'drop --rm=false; copy what you need into a volume');
+    },
+  },
   valued(['--platform'], 'OS/ARCH[/VARIANT]', 'Pick this platform from a multi-platform image.', (s, v, c) => {
     if (/^[a-z0-9_]+\/[a-z0-9_]+(\/[a-z0-9_]+)?$/.test(v)) s.platform = v;
     else c.problem(`'${v}' is not OS/ARCH[/VARIANT]`, 'e.g. linux/arm64/v8');
@@ -303,10 +345,25 @@ export const CONTAINER_FLAGS: readonly ContainerFlag[] = [
     if (isAbsolutePath(v)) s.authfile = v;
     else c.problem(`'${v}' is not an absolute path`);
   }),
-  valued(['--security-opt'], 'OPTION', 'Security option, e.g. seccomp=unconfined, label=disable (repeatable).', (s, v, c) => {
-    if (v === '') c.problem('empty security option');
-    else s.securityOpt.push(v);
-  }),
+  valued(
+    ['--security-opt'],
+    'no-new-privileges[=true|false] | seccomp=unconfined | apparmor=unconfined | label=...',
+    'Repeatable. `no-new-privileges`: the process cannot gain privileges (setuid, file capabilities). `seccomp=unconfined` and `apparmor=unconfined` are what every ocinit container gets anyway (it loads no seccomp filter and no AppArmor profile). `label=...` is accepted and has no effect: no SELinux policy is loaded in the initramfs, so there is nothing to label or disable. Other options (seccomp or AppArmor profiles, mask, unmask, proc-opts) are errors.',
+    (s, v, c) => {
+      const noNewPrivileges = /^no-new-privileges(?:[=:](.*))?$/.exec(v);
+      if (noNewPrivileges !== null) {
+        const enabled = noNewPrivileges[1] === undefined ? true : parseBoolean(noNewPrivileges[1]);
+        if (enabled === undefined) return void c.problem(`'${v}' is not no-new-privileges[=true|false]`);
+        s.noNewPrivileges = enabled;
+      } else if (v !== 'seccomp=unconfined' && v !== 'apparmor=unconfined' && !v.startsWith('label=')) {
+        return void c.problem(
+          `security option '${v}' is not supported by ocinit`,
+          'ocinit loads no seccomp filter, AppArmor profile or SELinux policy; supported: no-new-privileges, seccomp=unconfined, apparmor=unconfined, label=...',
+        );
+      }
+      s.securityOpt.push(v);
+    },
+  ),
   valued(['--ulimit'], 'NAME=SOFT[:HARD]', 'Resource limit (-1 or unlimited for no limit; repeatable).', (s, v, c) => {
     const ulimit = parseUlimit(v, c);
     if (ulimit !== undefined) s.ulimits.push(ulimit);

@@ -39,11 +39,11 @@ export function emptyContainerSpec(parameter: ContainerParameter, index: number,
     devices: [],
     hostname: undefined,
     name: undefined,
-    rm: true,
     platform: undefined,
     creds: undefined,
     authfile: undefined,
     securityOpt: [],
+    noNewPrivileges: false,
     ulimits: [],
     init: false,
     shmSize: undefined,
@@ -67,6 +67,8 @@ export function parseContainer(
   parameter: ContainerParameter,
   index: number,
   context: ValueContext,
+  /** When given, the only flags (by long name) that mean something for this parameter; others are errors. */
+  allowedFlags?: readonly string[],
 ): ContainerSpec | undefined {
   const label = containerLabel({ parameter, index });
   let failed = false;
@@ -90,7 +92,9 @@ export function parseContainer(
   const spec = emptyContainerSpec(parameter, index, text);
   const applyFlag = (flag: ContainerFlag, name: string, value: string): void => {
     const flagContext: FlagContext = { env: context.env, problem: (message, hint) => fail(`${name}: ${message}`, hint) };
-    flag.apply(spec, value, flagContext);
+    const longName = flag.names[0] ?? name;
+    if (allowedFlags !== undefined && !allowedFlags.includes(longName)) fail(`${name} has no meaning for ${parameter}`, `${parameter} takes only ${allowedFlags.join(', ')}`);
+    else flag.apply(spec, value, flagContext);
   };
   const unsupported = (name: string): undefined =>
     fail(

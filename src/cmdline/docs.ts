@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { CONTAINER_FLAGS } from './container-flags.ts';
 import { PARAMETERS, type ParameterDefinition } from './parameters.ts';
 import { HOOK_CONDITIONS } from './storage.ts';
+import { FEATURES } from './support.ts';
 
 /** Where the generated reference lives, relative to the repository root. */
 export const DOCS_PATH = 'docs/cmdline.md';
@@ -50,6 +51,14 @@ export function renderCommandLineDocs(): string {
     '- **Extra arguments that come too late** (parameters that act before the network is up) are reported instead of silently ignored.',
     '- **Secrets never reach the console.**',
     '- **Container strings never run anything at the launcher**: `$(...)`, backquotes, `${NAME:-default}` and the shell\'s own parameters (`$1`, `$?`, `$$`) are errors with a hint (single-quote them for the container\'s shell); boot2container\'s `eval` ran or expanded them in its init. Globs (`*.txt`) stay literal instead of matching the initramfs\'s files.',
+    '',
+    '## Not supported yet',
+    '',
+    "These parse, but this ocinit cannot honour them yet, so `ocinit cmdline` and the boot refuse them with the same error (src/cmdline/support.ts) instead of accepting and ignoring them:",
+    '',
+    ...Object.values(FEATURES)
+      .filter((feature) => !feature.supported)
+      .map((feature) => `- ${feature.description[0]?.toUpperCase() ?? ''}${feature.description.slice(1)}: ${feature.uses}.`),
     '',
     '## Parameters',
     '',

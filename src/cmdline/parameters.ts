@@ -210,7 +210,7 @@ function singleParameter<T>(
 /** A single optional string: empty unsets it, anything else must pass `valid`. */
 function optionalParameter(
   meta: Omit<ParameterDefinition, 'apply' | 'repeatable' | 'flag' | 'aliases'>,
-  field: 'keymap' | 'extraArgsUrl',
+  field: 'extraArgsUrl',
   valid: (value: string) => boolean,
   expected: string,
 ): ParameterDefinition {
@@ -223,6 +223,9 @@ function optionalParameter(
   };
   return singleParameter(meta, parse, (plan, parsed) => void (plan[field] = parsed.value));
 }
+
+/** What b2c.switch_root uses of a container string: how to pull, and the init's command and environment. */
+const SWITCH_ROOT_FLAGS = ['--tls-verify', '--creds', '--authfile', '--platform', '--pull', '--entrypoint', '--env', '--env-file'];
 
 const CONTAINER_DIFFERENCES =
   'Every flag is checked before anything runs: an unsupported or misspelt flag is an error naming the container, where boot2container let podman fail mid-pipeline. `$VAR` is not expanded (b2c `eval`ed the string in its own shell). Unquoted `; & | < > ( )` and `#` are errors instead of shell syntax.';
@@ -254,7 +257,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     aliases: [],
     syntax: '[PODMAN-RUN-FLAGS] [docker://]IMAGE [INIT [ARG...]]',
     defaultText: '(none)',
-    doc: "Boot a whole OS from an image: after the pipeline (if its status is 0; with no containers, at once), pull and verify IMAGE, unpack it into RAM, move /dev, /proc and /sys into it and hand PID 1 to its init: INIT ARGS when given, else the image's Entrypoint+Cmd, else /sbin/init. The init's environment is the image's Env, then --env-file and -e. Pull flags (--tls-verify, --creds, --platform ...) apply; the other container flags have no meaning here and are ignored.",
+    doc: "Boot a whole OS from an image: after the pipeline (if its status is 0; with no containers, at once), pull and verify IMAGE, unpack it into RAM, move /dev, /proc and /sys into it and hand PID 1 to its init: INIT ARGS when given, else the image's Entrypoint+Cmd, else /sbin/init. The init's environment is the image's Env, then --env-file and -e. Its flags: the pull flags (--tls-verify, --creds, --authfile, --platform, --pull), --entrypoint, -e and --env-file; any other container flag has no meaning here and is an error.",
     example: 'b2c.switch_root="--tls-verify=false 10.42.0.1:5000/debian-systemd:12 /sbin/init systemd.unit=multi-user.target"',
     differences: 'Not in boot2container.',
     repeatable: false,
@@ -262,7 +265,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     stage: 'late',
     apply(plan, value, context) {
       const text = nonEmpty(value, context, 'b2c.switch_root="registry:5000/os:1"');
-      if (text !== undefined) plan.switchRoot = parseContainer(text, 'b2c.switch_root', 1, context);
+      if (text !== undefined) plan.switchRoot = parseContainer(text, 'b2c.switch_root', 1, context, SWITCH_ROOT_FLAGS);
     },
   },
   {
@@ -520,18 +523,25 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     (plan, name) => void (plan.hostname = name),
   ),
 
-  optionalParameter(
+  singleParameter(
     {
       name: 'b2c.keymap',
-      syntax: 'KEYMAP',
-      defaultText: '(kernel default)',
-      doc: 'Console keymap (a .kmap file name without extension).',
-      example: 'b2c.keymap=fr',
+      syntax: 'us',
+      defaultText: '(the kernel\'s built-in US keymap)',
+      doc: "Console keymap. ocinit's console is the serial line, where the keymap of the terminal at the other end applies; a keymap would only change a keyboard plugged into the machine, which nobody types on during a CI job. So ocinit carries no keymaps: `us` (the kernel's own) is accepted, any other keymap is an error rather than silently ignored.",
+      example: 'b2c.keymap=us',
+      differences: 'boot2container loaded the keymap with busybox loadkmap; ocinit refuses any keymap but us (see above).',
       stage: 'late',
     },
-    'keymap',
-    (value) => /^[A-Za-z0-9_.-]+$/.test(value),
-    'a keymap name',
+    (value, context) => {
+      if (value === '' || value === 'us') return { keymap: value === '' ? undefined : value };
+      context.problem(
+        `keymap '${value}' is not available: ocinit carries no console keymaps (its console is the serial line, where the terminal's own keymap applies)`,
+        'drop b2c.keymap, or write b2c.keymap=us (the kernel default)',
+      );
+      return undefined;
+    },
+    (plan, { keymap }) => void (plan.keymap = keymap),
   ),
   optionalParameter(
     {

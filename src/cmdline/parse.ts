@@ -2,6 +2,7 @@ import { createDefaultPlan, findParameter, parameterNames } from './parameters.t
 import type { MergeResult, ParseOptions, ParseResult, Plan, Problem } from './plan.ts';
 import { tokenizeCommandLine } from './tokenize.ts';
 import { checkReferences, checkVolumeTypos, rememberPositions } from './references.ts';
+import { refuseUnsupported } from './support.ts';
 import { didYouMean, type ValueContext } from './values.ts';
 
 interface Collected {
@@ -103,6 +104,7 @@ function applyLine(plan: Plan, text: string, options: ParseOptions, origin: 'cmd
       warning: report(collected.warnings),
     };
     definition.apply(plan, token.value, context);
+    refuseUnsupported(definition.name, token.value ?? '', context, options.features);
     rememberPositions(plan, token.position, origin);
   }
   return collected;

@@ -1,3 +1,4 @@
+import type { Feature, FeatureId } from './support.ts';
 import type { Secret } from '../log/secret.ts';
 import type { ProxyConfig } from '../net/proxy-config.ts';
 import type { MirrorEntry } from '../oci/mirrors.ts';
@@ -201,12 +202,12 @@ export interface ContainerSpec {
   devices: DeviceSpec[];
   hostname: string | undefined;
   name: string | undefined;
-  /** Default true: b2c removes every container when it exits; --rm=false keeps it. */
-  rm: boolean;
   platform: string | undefined;
   creds: { username: string; password: Secret } | undefined;
   authfile: string | undefined;
+  /** As written, for the plan printout; the ones that act are typed (noNewPrivileges). */
   securityOpt: string[];
+  noNewPrivileges: boolean;
   ulimits: UlimitSpec[];
   init: boolean;
   /** Bytes. */
@@ -288,6 +289,8 @@ export interface ParseResult {
 export interface ParseOptions {
   /** The launcher's environment, for `--env NAME` without a value. */
   env?: Record<string, string | undefined>;
+  /** What the build can honour (src/cmdline/support.ts); tests of the syntax alone may pass every feature. */
+  features?: Readonly<Record<FeatureId, Feature>>;
 }
 
 export interface MergeResult extends ParseResult {

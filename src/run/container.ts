@@ -38,6 +38,8 @@ export interface Bundle {
   id: string;
   dir: string;
   spec: RuntimeSpec;
+  /** The console with -i or -t (crun relays a terminal's input); /dev/null otherwise, as with podman. */
+  stdin: 'console' | 'none';
   /** Unmounts the root and removes the bundle. */
   remove(): Promise<void>;
 }
@@ -137,7 +139,7 @@ export async function createBundle(container: ContainerSpec, ready: ReadyImage, 
       devices: container.privileged ? [] : container.devices.map((device) => ({ ...deviceNumbers(device.hostPath, where), path: device.containerPath })),
     });
     writeFileSync(join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
-    return { id, dir, spec, remove };
+    return { id, dir, spec, stdin: container.interactive || spec.process.terminal ? 'console' : 'none', remove };
   } catch (error) {
     await remove();
     throw error;
@@ -160,7 +162,7 @@ export async function stopContainer(running: RunningContainer, graceMs: number):
 /** Runs the bundle in the foreground; `deadline` (ms since epoch) stops it with status 124. */
 export async function runBundle(bundle: Bundle, context: ContainerContext, deadline: number | undefined): Promise<ContainerOutcome> {
   await deleteContainer(bundle.id, context.crun);
-  const running = startContainer(bundle.id, bundle.dir, context.crun);
+  const running = startContainer(bundle.id, bundle.dir, context.crun, bundle.stdin);
   let timer: NodeJS.Timeout | undefined;
   const expired =
     deadline === undefined

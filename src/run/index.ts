@@ -14,7 +14,7 @@ import { formatSummary, type ContainerRecord, type RunSummary } from './summary.
 import { prepareSwitchRoot } from './switch-root.ts';
 import { mirrorConfigOf } from '../oci/mirrors.ts';
 
-export { runPipeline, checkSupported, type PipelineOptions, type PipelineResult } from './pipeline.ts';
+export { runPipeline, type PipelineOptions, type PipelineResult } from './pipeline.ts';
 export { formatSummary, parseSummary, SUMMARY_MARKER, type RunSummary, type ContainerRecord, type PhaseRecord } from './summary.ts';
 export { createRuntimeSpec, type RuntimeSpec, type RuntimeSpecInput } from './runtime-spec.ts';
 export { resolveUser, type ProcessUser } from './user.ts';

@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerSpec, Plan } from '../cmdline/plan.ts';
-import { describeError, OcinitError } from '../log/errors.ts';
+import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { ImageCache } from '../cache/images.ts';
 import type { Storage } from '../cache/index.ts';
@@ -12,7 +12,7 @@ import { containerId, createBundle, runBundle, STOP_GRACE_MS, stopContainer, typ
 import { ImageSet, type ReadyImage } from './images.ts';
 import { EXIT_NOT_STARTED, EXIT_TIMEOUT, PipelineState } from './state.ts';
 import type { ContainerRecord, PhaseRecord, RunSummary } from './summary.ts';
-import { unsupportedVolumeFeatures, Volumes } from './volumes.ts';
+import { Volumes } from './volumes.ts';
 import { mirrorConfigOf } from '../oci/mirrors.ts';
 
 export interface PipelineOptions {
@@ -38,21 +38,11 @@ interface Service {
 }
 
 function label(container: ContainerSpec): string {
-  return `${container.parameter} #${container.index}`;
+  return `${container.parameter} #${container.index}${container.name === undefined ? '' : ` (${container.name})`}`;
 }
 
 function emptyRecord(container: ContainerSpec): ContainerRecord {
   return { parameter: container.parameter, index: container.index, image: container.image, digest: null, cached: false, outcome: 'skipped', exitCode: null, start: null, duration: null };
-}
-
-/** Refuses, before anything runs, what would make the job lose its results silently. */
-export function checkSupported(plan: Plan): void {
-  const problems = unsupportedVolumeFeatures(plan);
-  if (problems.length === 0) return;
-  throw new OcinitError(`this ocinit cannot honour the job's volumes, so nothing will run:\n  ${problems.join('\n  ')}`, {
-    parameter: 'b2c.volume',
-    hint: 'S3 mirroring lands in a later ocinit release: use boot2container for jobs that upload their results until then',
-  });
 }
 
 class PipelineRun {
@@ -148,7 +138,7 @@ class PipelineRun {
       }
       await deleteContainer(bundle.id, this.#context.crun);
       this.#log.info(`Starting service ${bundle.id}: ${declared.image}`);
-      const running = startContainer(bundle.id, bundle.dir, this.#context.crun);
+      const running = startContainer(bundle.id, bundle.dir, this.#context.crun, bundle.stdin);
       this.#services.push({ bundle, running });
       void running.exited.then((code) => {
         record.exitCode = code;
@@ -257,6 +247,5 @@ class PipelineRun {
 
 /** Runs the plan's services and containers; throws only for what must stop the job before it starts. */
 export async function runPipeline(plan: Plan, options: PipelineOptions): Promise<PipelineResult> {
-  checkSupported(plan);
   return new PipelineRun(plan, options).run();
 }

@@ -217,7 +217,7 @@ export function createRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
         if (type === undefined) return [];
         return [{ type, soft: limit.soft < 0 ? UNLIMITED : limit.soft, hard: limit.hard < 0 ? UNLIMITED : limit.hard }];
       }),
-      noNewPrivileges: false,
+      noNewPrivileges: container.noNewPrivileges,
     },
     root: { path: input.rootfs, readonly: false },
     hostname: input.hostname,

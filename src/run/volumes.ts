@@ -8,28 +8,19 @@ import type { Logger } from '../log/logger.ts';
 import { mountFilesystem, unmount } from '../system/overlay.ts';
 import type { OciMount } from './runtime-spec.ts';
 
-/**
- * Volume features that need S3 mirroring or encryption, not supported yet: refusing the boot
- * beats running a job whose results would silently never be uploaded.
- */
-export function unsupportedVolumeFeatures(plan: Plan): string[] {
-  const problems: string[] = [];
-  if (plan.minio.length > 0) problems.push(`b2c.minio (${plan.minio.map((alias) => alias.alias).join(', ')}): S3 mirroring is not supported yet`);
-  for (const volume of plan.volumes) {
-    const features = [
-      volume.pullFrom !== undefined || volume.pushTo !== undefined ? 'mirror/pull_from/push_to' : '',
-      volume.pullOn.length > 0 || volume.pushOn.length > 0 ? 'pull_on/push_on' : '',
-      volume.encryptKey !== undefined ? 'encrypt_key' : '',
-      volume.fscryptKey !== undefined || volume.fscryptResetKey ? 'fscrypt_key' : '',
-    ].filter((feature) => feature !== '');
-    if (features.length > 0) problems.push(`b2c.volume=${volume.name}: ${features.join(', ')} not supported yet`);
-  }
-  return problems;
+// Mount flags crun applies to a bind mount (it remounts the bind with them). z/Z (SELinux
+// relabelling) and nocopy need nothing here: no SELinux policy is loaded and ocinit never copies.
+const BIND_FLAGS = /^(r?(shared|slave|private|unbindable)|exec|noexec|suid|nosuid|dev|nodev)$/;
+
+/** crun options for a bind mount from -v options or --mount: `bind` alone makes it non-recursive. */
+export function bindOptions(readOnly: boolean, extra: readonly string[] = []): string[] {
+  return [extra.includes('bind') ? 'bind' : 'rbind', readOnly ? 'ro' : 'rw', ...extra.filter((option) => BIND_FLAGS.test(option))];
 }
 
-function bindOptions(readOnly: boolean, extra: readonly string[] = []): string[] {
-  const propagation = extra.filter((option) => /^r?(shared|slave|private|unbindable)$/.test(option));
-  return ['rbind', readOnly ? 'ro' : 'rw', ...propagation];
+/** The -v style options of a --mount: its bind-propagation and bind-nonrecursive. */
+function mountExtra(options: Readonly<Record<string, string>>): string[] {
+  const propagation = options['bind-propagation'];
+  return [...(propagation === undefined ? [] : [propagation]), ...('bind-nonrecursive' in options ? ['bind'] : [])];
 }
 
 export class Volumes {
@@ -88,7 +79,7 @@ export class Volumes {
       } else {
         const source = mount.type === 'volume' ? await this.named(mount.source) : mount.source;
         if (!existsSync(source)) throw new OcinitError(`the bind source ${source} does not exist in the initramfs`, where);
-        mounts.push({ destination: mount.destination, type: 'bind', source, options: bindOptions(mount.readOnly) });
+        mounts.push({ destination: mount.destination, type: 'bind', source, options: bindOptions(mount.readOnly, mountExtra(mount.options)) });
       }
     }
     return mounts;

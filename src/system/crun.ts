@@ -32,13 +32,13 @@ function globalArgs(options: CrunOptions): string[] {
   return [...(options.prefix ?? []), options.binary ?? 'crun', ...(options.stateDir === undefined ? [] : ['--root', options.stateDir])];
 }
 
-/** Starts `crun run` with the console as stdio; the caller awaits `exited`. */
-export function startContainer(id: string, bundleDir: string, options: CrunOptions): RunningContainer {
+/** Starts `crun run` with the console as stdout/stderr (and stdin unless 'none'); the caller awaits `exited`. */
+export function startContainer(id: string, bundleDir: string, options: CrunOptions, stdin: 'console' | 'none' = 'console'): RunningContainer {
   const argv = [...globalArgs(options), 'run', ...(options.noPivot === true ? ['--no-pivot'] : []), '--bundle', bundleDir, id];
   const [program, ...args] = argv;
   if (program === undefined) throw new OcinitError('internal error: empty crun command');
   options.log?.info(`$ ${argv.join(' ')}`);
-  const child = spawn(program, args, { stdio: 'inherit' });
+  const child = spawn(program, args, { stdio: [stdin === 'console' ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', (error: NodeJS.ErrnoException) =>
       reject(new OcinitError(`cannot run ${program}: ${error.message}`, { hint: error.code === 'ENOENT' ? 'crun is not in this initramfs or on PATH' : undefined })),

@@ -42,7 +42,7 @@ describe('container strings: image and command', () => {
       privileged: true,
       network: 'host',
       pull: 'always',
-      rm: true,
+      noNewPrivileges: false,
       tlsVerify: true,
       entrypoint: undefined,
     });
@@ -143,6 +143,21 @@ describe('container flags', () => {
     ]);
   });
 
+  it('refuses --mount options it would not honour, naming them', () => {
+    expect(containerProblems('--mount type=bind,src=/a,dst=/a,bind-propagation=rshared,chown=true alpine')).toEqual([
+      'b2c.container #1: --mount: type=bind: option(s) chown not supported by ocinit',
+    ]);
+    expect(containerProblems('--mount type=tmpfs,dst=/t,tmpfs-uid=1 alpine')).toEqual(['b2c.container #1: --mount: type=tmpfs: option(s) tmpfs-uid not supported by ocinit']);
+    expect(containerProblems('--mount type=bind,src=/a,dst=/a,bind-propagation=sideways alpine')[0]).toMatch(/bind-propagation=sideways is not one of shared/);
+    expect(container('--mount type=bind,src=/a,dst=/a,bind-propagation=rslave,bind-nonrecursive alpine').mounts[0]?.options).toEqual({ 'bind-propagation': 'rslave', 'bind-nonrecursive': '' });
+  });
+
+  it('refuses -v options it would not honour, saying what they mean', () => {
+    expect(containerProblems('-v data:/data:U alpine')).toEqual(['b2c.container #1: -v: volume option(s) U (chown to the container user) not supported by ocinit']);
+    expect(containerProblems('-v data:/data:O,copy alpine')[0]).toMatch(/O \(an overlay on the source\), copy \(copying the image's files into the volume\) not supported/);
+    expect(container('-v data:/data:noexec,nosuid,nodev,Z,nocopy,rslave,bind alpine').volumes[0]?.options).toEqual(['noexec', 'nosuid', 'nodev', 'Z', 'nocopy', 'rslave', 'bind']);
+  });
+
   it('refuses malformed mounts', () => {
     expect(containerProblems('--mount type=bind,src=/a alpine')[0]).toMatch(/no absolute destination/);
     expect(containerProblems('--mount type=image,src=x,dst=/x alpine')[0]).toMatch(/unsupported mount type 'image'/);
@@ -189,9 +204,22 @@ describe('container flags', () => {
     expect(containerProblems('--pid=none alpine')[0]).toMatch(/unsupported mode 'none'/);
   });
 
+  it('refuses --rm=false: a kept container could not be inspected', () => {
+    expect(containerProblems('--rm=false alpine')).toEqual(['b2c.container #1: --rm: --rm=false: ocinit removes every container when it exits, nothing could inspect it afterwards']);
+  });
+
+  it('reads --security-opt: no-new-privileges acts, unconfined and SELinux labels are no-ops, the rest is refused', () => {
+    expect(container('--security-opt no-new-privileges alpine').noNewPrivileges).toBe(true);
+    expect(container('--security-opt=no-new-privileges:true --security-opt no-new-privileges=false alpine').noNewPrivileges).toBe(false);
+    expect(container('--security-opt apparmor=unconfined --security-opt label=type:container_t alpine').securityOpt).toEqual(['apparmor=unconfined', 'label=type:container_t']);
+    for (const option of ['seccomp=/etc/profile.json', 'apparmor=docker-default', 'unmask=ALL', 'mask=/proc/x', 'proc-opts=hidepid=2'])
+      expect(containerProblems(`--security-opt ${option} alpine`)[0]).toMatch(new RegExp(`security option '${option.replace(/[./]/g, '\\$&')}' is not supported by ocinit`));
+    expect(containerProblems('--security-opt no-new-privileges=maybe alpine')[0]).toMatch(/is not no-new-privileges\[=true\|false\]/);
+  });
+
   it('reads --privileged, --rm and --init', () => {
-    expect(container('--privileged --rm --init alpine')).toMatchObject({ privileged: true, rm: true, init: true });
-    expect(container('--privileged=false --rm=false alpine')).toMatchObject({ privileged: false, rm: false });
+    expect(container('--privileged --rm --rm=true --init alpine')).toMatchObject({ privileged: true, init: true });
+    expect(container('--privileged=false alpine')).toMatchObject({ privileged: false });
   });
 
   it('reads --cap-add/--cap-drop, normalised to CAP_ names', () => {

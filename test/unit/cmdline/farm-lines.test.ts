@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mergeExtraArgs } from '../../../src/cmdline/index.ts';
-import { valid } from './helpers.ts';
+import { ALL_FEATURES, valid } from './helpers.ts';
 
 const MACHINE = 'SALAD.machine_id=b4:2e:99:f0:76:c5 console=ttyS0,115200';
 
@@ -123,7 +123,7 @@ b2c.run="-v job-bucket-42-results:/builds/mesa/mesa -w /builds/mesa/mesa  -v /us
   it('parses the kernel line, then merges the extra arguments', () => {
     const initial = valid(kernel);
     expect(initial.plan.extraArgsUrl).toBe('http://10.42.0.1:8123/b2c-extra-args');
-    const merged = mergeExtraArgs(initial.plan, extra, { env: {} });
+    const merged = mergeExtraArgs(initial.plan, extra, { env: {}, features: ALL_FEATURES });
     expect(merged.problems).toEqual([]);
     expect(merged.tooLate).toEqual([]);
     expect(merged.plan.services[0]).toMatchObject({ image: '10.42.0.1:8002/gfx-ci/ci-tron/telegraf:latest', pid: 'host', privileged: true });
@@ -159,7 +159,7 @@ b2c.run="-v job-1-results:/builds/project  -w /builds/project --tls-verify=false
 `;
     const initial = valid(kernel);
     expect(initial.plan.swap).toEqual({ size: 8 * 1024 ** 3, swappiness: 60 });
-    const merged = mergeExtraArgs(initial.plan, extra, { env: {} });
+    const merged = mergeExtraArgs(initial.plan, extra, { env: {}, features: ALL_FEATURES });
     expect(merged.problems).toEqual([]);
     expect(merged.warnings).toEqual([]);
     expect(merged.plan.proxy).toEqual({ http: undefined, https: 'http://10.42.0.1:8123' });

@@ -6,7 +6,7 @@ describe('formatPlan', () => {
   const line = [
     'b2c.insmods=a.ko,b.ko b2c.cache_device=auto b2c.swap=1g,swappiness=10 b2c.ntp_peer=auto',
     'b2c.iface=eth0,address=10.0.0.2/24,gateway=10.0.0.1,nameserver=10.0.0.1,route=10.1.0.0/16:10.0.0.254,forward',
-    'b2c.hostname=dut-9 b2c.keymap=fr b2c.proxy=http://10.0.0.1:3128',
+    'b2c.hostname=dut-9 b2c.keymap=us b2c.proxy=http://10.0.0.1:3128',
     'b2c.filesystem=fs1,src=/dev/sdb1,type=ext4,opts=noatime b2c.minio=gw,http://10.0.0.1:9000,FMT-ACCESS-1,FMT-SECRET-1',
     'b2c.volume=res,mirror=gw/bucket,pull_on=pipeline_start,push_on=changes,overwrite,exclude=*.o',
     'b2c.service="--name mon docker://mon:1" b2c.pipefail b2c.container="-ti -v res:/res docker://job:1 run \'a b\'"',
@@ -25,7 +25,7 @@ describe('formatPlan', () => {
     expect(text).toContain('Modules: a.ko, b.ko');
     expect(text).toContain('Cache device: auto; swap: 1073741824 bytes, swappiness 10');
     expect(text).toContain('eth0: static, 10.0.0.2/24, gateway 10.0.0.1, dns 10.0.0.1, route 10.1.0.0/16 via 10.0.0.254, forwarding');
-    expect(text).toContain('Hostname: dut-9; keymap: fr; proxy: http://10.0.0.1:3128');
+    expect(text).toContain('Hostname: dut-9; keymap: us; proxy: http://10.0.0.1:3128');
     expect(text).toContain('fs1: /dev/sdb1 (ext4) opts noatime');
     expect(text).toContain('gw: http://10.0.0.1:9000 (keys ***)');
     expect(text).toContain('res: expiration never, pull from gw/bucket on pipeline_start, push to gw/bucket on changes, overwrite, exclude *.o');

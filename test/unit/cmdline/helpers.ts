@@ -1,7 +1,11 @@
 import { parseContainer } from '../../../src/cmdline/container.ts';
 import { parseCommandLine } from '../../../src/cmdline/index.ts';
 import type { ContainerSpec, ParseResult, Problem } from '../../../src/cmdline/plan.ts';
+import { FEATURES, type Feature, type FeatureId } from '../../../src/cmdline/support.ts';
 import type { ValueContext } from '../../../src/cmdline/values.ts';
+
+/** Every feature as if this build had it: for tests of the syntax, apart from what the build refuses. */
+export const ALL_FEATURES = Object.fromEntries(Object.entries(FEATURES).map(([id, feature]) => [id, { ...feature, supported: true }])) as Record<FeatureId, Feature>;
 
 export interface Collected {
   problems: Problem[];
@@ -41,14 +45,14 @@ export function containerProblems(text: string, env: Record<string, string | und
 
 /** Parses a line that must be valid (no problems) with an empty environment. */
 export function valid(line: string, env: Record<string, string | undefined> = {}): ParseResult {
-  const result = parseCommandLine(line, { env });
+  const result = parseCommandLine(line, { env, features: ALL_FEATURES });
   if (result.problems.length > 0) throw new Error(`problems: ${JSON.stringify(result.problems, null, 1)}`);
   return result;
 }
 
 /** The problems of a line that must be invalid. */
 export function invalid(line: string, env: Record<string, string | undefined> = {}): Problem[] {
-  const result = parseCommandLine(line, { env });
+  const result = parseCommandLine(line, { env, features: ALL_FEATURES });
   if (result.problems.length === 0) throw new Error(`no problem found in: ${line}`);
   return result.problems;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatProblem, mergeExtraArgs, parseCommandLine } from '../../../src/cmdline/index.ts';
-import { valid } from './helpers.ts';
+import { ALL_FEATURES, valid } from './helpers.ts';
 
 // The shape CI-tron and Mesa use: network-level settings on the kernel line, the rest (with secrets)
 // in a file served to b2c.extra_args_url.
@@ -22,7 +22,7 @@ describe('mergeExtraArgs', () => {
 
   it('appends repeatable parameters and overrides single ones, like a second command line', () => {
     const initial = valid(KERNEL_LINE).plan;
-    const merged = mergeExtraArgs(initial, EXTRA_ARGS, { env: {} });
+    const merged = mergeExtraArgs(initial, EXTRA_ARGS, { env: {}, features: ALL_FEATURES });
     expect(merged.problems).toEqual([]);
     expect(merged.tooLate).toEqual([]);
     expect(merged.plan.containers.map((spec) => [spec.image, spec.index])).toEqual([
@@ -39,7 +39,7 @@ describe('mergeExtraArgs', () => {
   it('leaves the plan it was given unchanged', () => {
     const initial = valid(KERNEL_LINE).plan;
     const before = JSON.stringify(initial);
-    mergeExtraArgs(initial, EXTRA_ARGS, { env: {} });
+    mergeExtraArgs(initial, EXTRA_ARGS, { env: {}, features: ALL_FEATURES });
     expect(JSON.stringify(initial)).toBe(before);
   });
 
@@ -47,8 +47,8 @@ describe('mergeExtraArgs', () => {
     const initial = valid(KERNEL_LINE).plan;
     const merged = mergeExtraArgs(
       initial,
-      'b2c.insmods=x.ko b2c.cache_device=reset b2c.swap=4g b2c.iface=eth0,dhcp ip=dhcp b2c.ntp_peer=auto b2c.extra_args_url=http://x/more b2c.keymap=fr',
-      { env: {} },
+      'b2c.insmods=x.ko b2c.cache_device=reset b2c.swap=4g b2c.iface=eth0,dhcp ip=dhcp b2c.ntp_peer=auto b2c.extra_args_url=http://x/more b2c.keymap=us',
+      { env: {}, features: ALL_FEATURES },
     );
     expect(merged.tooLate.map((problem) => [problem.parameter, problem.position])).toEqual([
       ['b2c.insmods', 0],
@@ -62,27 +62,27 @@ describe('mergeExtraArgs', () => {
     expect(merged.plan.modules).toEqual([]);
     expect(merged.plan.cacheDevice).toEqual({ kind: 'auto' });
     expect(merged.plan.ntpPeer).toEqual({ kind: 'host', host: '10.42.0.1' });
-    expect(merged.plan.keymap).toBe('fr');
+    expect(merged.plan.keymap).toBe('us');
     expect(merged.tooLate[0]?.hint).toBe('move b2c.insmods to the kernel command line');
   });
 
   it('turns unresolved references into problems once nothing more can define them', () => {
     const initial = valid(KERNEL_LINE).plan;
-    const merged = mergeExtraArgs(initial, 'b2c.pipefail', { env: {} });
+    const merged = mergeExtraArgs(initial, 'b2c.pipefail', { env: {}, features: ALL_FEATURES });
     expect(merged.problems.map((problem) => [problem.parameter, problem.position, problem.origin])).toEqual([['b2c.volume', 4, undefined]]);
     expect(merged.problems[0]?.message).toBe("volume job-results: no b2c.minio alias named 'gateway' is defined");
   });
 
   it('marks problems found in the extra arguments as such', () => {
     const initial = valid(KERNEL_LINE).plan;
-    const merged = mergeExtraArgs(initial, 'b2c.pipefail\nb2c.run="--bogus x"', { env: {} });
+    const merged = mergeExtraArgs(initial, 'b2c.pipefail\nb2c.run="--bogus x"', { env: {}, features: ALL_FEATURES });
     const problem = merged.problems.find((candidate) => candidate.parameter === 'b2c.run');
     expect(problem?.origin).toBe('extra_args');
     expect(problem === undefined ? '' : formatProblem(problem)).toMatch(/^b2c\.run \(extra arguments, token 1\): b2c\.container #2: unsupported flag '--bogus'/);
   });
 
   it('warns about unknown b2c.* parameters in the extra arguments too', () => {
-    const merged = mergeExtraArgs(parseCommandLine('', { env: {} }).plan, 'b2c.pipefial', { env: {} });
+    const merged = mergeExtraArgs(parseCommandLine('', { env: {}, features: ALL_FEATURES }).plan, 'b2c.pipefial', { env: {}, features: ALL_FEATURES });
     expect(merged.warnings[0]).toMatchObject({ parameter: 'b2c.pipefial', position: 0, origin: 'extra_args' });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createDefaultPlan, formatProblem, parseCommandLine, PARAMETERS } from '../../../src/cmdline/index.ts';
-import { invalid, valid } from './helpers.ts';
+import { ALL_FEATURES, invalid, valid } from './helpers.ts';
 
 describe('parseCommandLine: general rules', () => {
   it('gives the documented defaults for an empty line', () => {
@@ -87,7 +87,7 @@ describe('parseCommandLine: general rules', () => {
 
   it('parses the example of every definition without a problem (or a cross-reference one only)', () => {
     for (const definition of PARAMETERS) {
-      const result = parseCommandLine(definition.example, { env: {} });
+      const result = parseCommandLine(definition.example, { env: {}, features: ALL_FEATURES });
       const own = result.problems.filter((problem) => !/no b2c\.(filesystem|minio)/.test(problem.message));
       expect(own, definition.name).toEqual([]);
     }
@@ -160,9 +160,9 @@ describe('single parameters', () => {
   });
 
   it('b2c.keymap, b2c.extra_args_url, b2c.proxy: optional strings, empty unsets', () => {
-    const { plan } = valid('b2c.keymap=de-latin1 b2c.extra_args_url=http://10.42.0.1:8000/args b2c.proxy=http://10.42.0.1:3128');
-    expect([plan.keymap, plan.extraArgsUrl, plan.proxy]).toEqual(['de-latin1', 'http://10.42.0.1:8000/args', { http: 'http://10.42.0.1:3128', https: 'http://10.42.0.1:3128' }]);
-    expect(valid('b2c.keymap=fr b2c.keymap=').plan.keymap).toBeUndefined();
+    const { plan } = valid('b2c.keymap=us b2c.extra_args_url=http://10.42.0.1:8000/args b2c.proxy=http://10.42.0.1:3128');
+    expect([plan.keymap, plan.extraArgsUrl, plan.proxy]).toEqual(['us', 'http://10.42.0.1:8000/args', { http: 'http://10.42.0.1:3128', https: 'http://10.42.0.1:3128' }]);
+    expect(valid('b2c.keymap=us b2c.keymap=').plan.keymap).toBeUndefined();
     // One typed form whatever the spelling: per scheme (CI-tron's https=URL), later pairs override.
     expect(valid('b2c.proxy="https=http://10.42.0.1:8080"').plan.proxy).toEqual({ http: undefined, https: 'http://10.42.0.1:8080' });
     expect(valid('b2c.proxy=https=http://p:1,http=http://q:2').plan.proxy).toEqual({ http: 'http://q:2', https: 'http://p:1' });
@@ -174,6 +174,12 @@ describe('single parameters', () => {
     expect(invalid('b2c.extra_args_url=ftp://x/args')[0]?.parameter).toBe('b2c.extra_args_url');
     expect(invalid('b2c.proxy=gopher=http://x')[0]?.parameter).toBe('b2c.proxy');
     expect(invalid('b2c.keymap=../x')[0]?.parameter).toBe('b2c.keymap');
+  });
+
+  it('b2c.keymap: only the kernel\'s us keymap, any other is refused with the reason', () => {
+    expect(invalid('b2c.keymap=fr').map(formatProblem)).toEqual([
+      "b2c.keymap (token 0): keymap 'fr' is not available: ocinit carries no console keymaps (its console is the serial line, where the terminal's own keymap applies)\n  hint: drop b2c.keymap, or write b2c.keymap=us (the kernel default)",
+    ]);
   });
 
   it('b2c.storage: additional image stores on defined filesystems', () => {

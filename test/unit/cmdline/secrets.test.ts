@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { formatPlan, formatProblem, parseCommandLine } from '../../../src/cmdline/index.ts';
 import { redact } from '../../../src/log/secret.ts';
+import { ALL_FEATURES } from './helpers.ts';
 
 const FSCRYPT = Buffer.from('fscrypt-key-material-that-is-secret-0123456789').toString('base64');
 const LINE = [
@@ -17,7 +18,7 @@ function expectNoSecret(text: string): void {
 }
 
 describe('secrets on the command line', () => {
-  const result = parseCommandLine(LINE, { env: {} });
+  const result = parseCommandLine(LINE, { env: {}, features: ALL_FEATURES });
 
   it('are parsed and available to the code that sends them', () => {
     expect(result.problems).toEqual([]);
@@ -41,7 +42,7 @@ describe('secrets on the command line', () => {
   it('never appear in problems about the values that hold them', () => {
     const bad = parseCommandLine(
       'b2c.minio="gateway,ftp://x,MINIO-ACCESS-4242,MINIO-SECRET-4242" b2c.minio="a,b,MINIO-SECRET-4242" b2c.volume="v,fscrypt_key=MINIO-SECRET-4242*"',
-      { env: {} },
+      { env: {}, features: ALL_FEATURES },
     );
     expect(bad.problems.length).toBe(3);
     expectNoSecret(bad.problems.map(formatProblem).join('\n'));
@@ -50,7 +51,7 @@ describe('secrets on the command line', () => {
   it('in URLs (user:password@) are registered for redaction wherever the URL is printed', () => {
     const { plan } = parseCommandLine(
       'b2c.extra_args_url=https://farm:URL-PASS-4242@10.0.0.1/args b2c.proxy="https=http://proxy:PROXY%20PASS-4242@10.0.0.1:3128" b2c.minio=gw,http://u:MINIO-URL-PASS-42@10.0.0.1:9000,A,B',
-      { env: {} },
+      { env: {}, features: ALL_FEATURES },
     );
     const printed = redact(`${JSON.stringify(plan)}\n${formatPlan(plan)}`);
     for (const secret of ['URL-PASS-4242', 'PROXY%20PASS-4242', 'PROXY PASS-4242', 'MINIO-URL-PASS-42']) expect(printed).not.toContain(secret);

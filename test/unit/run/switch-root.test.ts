@@ -26,6 +26,18 @@ describe('initCommand', () => {
   });
 });
 
+describe('b2c.switch_root flags', () => {
+  it('takes the pull, entrypoint and environment flags, and refuses those that mean nothing for an OS', () => {
+    expect(switchRoot('--tls-verify=false --pull=missing -e A=1 --entrypoint=/init os:1').env).toEqual([{ name: 'A', value: '1' }]);
+    const { problems } = parseCommandLine('b2c.switch_root="-ti -v data:/data os:1"', { env: {} });
+    expect(problems.map((problem) => problem.message)).toEqual([
+      'b2c.switch_root #1: -t has no meaning for b2c.switch_root',
+      'b2c.switch_root #1: -i has no meaning for b2c.switch_root',
+      'b2c.switch_root #1: -v has no meaning for b2c.switch_root',
+    ]);
+  });
+});
+
 describe('the switch_root hand-off', () => {
   it('carries arguments and environment that survive init.sh eval unchanged, quotes and $ included', () => {
     const args = ['systemd.unit=multi-user.target', "it's $(not run)", 'a b'];
