@@ -36,7 +36,7 @@ export function parseInterface(text: string, context: ValueContext): InterfaceSp
     } else if (key === 'auto' || key === 'dhcp') {
       spec.mode = 'dhcp';
     } else {
-      context.warning(`${name}: unknown option '${key}' ignored`, 'known options: address=, gateway=, nameserver=, route=, forward, auto, dhcp');
+      bad(`unknown option '${key}'`, 'known options: address=, gateway=, nameserver=, route=, forward, auto, dhcp');
     }
   }
   return valid ? spec : undefined;

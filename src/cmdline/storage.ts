@@ -115,7 +115,7 @@ export function parseVolume(text: string, context: ValueContext): VolumeSpec | u
         else bad('fscrypt_key= is not base64', 'e.g. fscrypt_key=$(head -c 64 /dev/urandom | base64 -w0)');
         break;
       default:
-        scoped.warning(`unknown option '${key}' ignored`, `known options: ${VOLUME_OPTIONS}`);
+        bad(`unknown option '${key}'`, `known options: ${VOLUME_OPTIONS}`);
     }
   }
   const mirrored = volume.pullOn.length > 0 || volume.pushOn.length > 0;
@@ -132,11 +132,16 @@ export function parseFilesystem(text: string, context: ValueContext): Filesystem
     return undefined;
   }
   const filesystem: FilesystemSpec = { name, source: '', type: undefined, options: [] };
+  const unknown: string[] = [];
   for (const { key, value = '' } of items) {
     if (key === 'src') filesystem.source = value;
     else if (key === 'type') filesystem.type = value === '' ? undefined : value;
     else if (key === 'opts') filesystem.options = value.split('|').filter((option) => option !== '');
-    else context.warning(`filesystem ${name}: unknown option '${key}' ignored`, 'known options: src=, type=, opts=');
+    else unknown.push(key);
+  }
+  if (unknown.length > 0) {
+    context.problem(`filesystem ${name}: unknown option(s) ${unknown.join(', ')}`, 'known options: src=, type=, opts= (mount options go in opts=O1|O2)');
+    return undefined;
   }
   if (filesystem.source === '') {
     context.problem(`filesystem ${name}: src= is missing`, 'e.g. src=/dev/sda2, src=LABEL=data, or src=host:/export for NFS');
@@ -207,11 +212,16 @@ export function parseNbd(text: string, context: ValueContext): NbdSpec | undefin
     return undefined;
   }
   const nbd: NbdSpec = { device, host: '', port: undefined, connections: undefined };
+  const unknown: string[] = [];
   for (const { key, value = '' } of items) {
     if (key === 'host') nbd.host = value;
     else if (key === 'port') nbd.port = parseInteger(value, 1, 65535) ?? Number.NaN;
     else if (key === 'connections') nbd.connections = parseInteger(value, 1, 64) ?? Number.NaN;
-    else context.warning(`nbd ${device}: unknown option '${key}' ignored`, 'known options: host=, port=, connections=');
+    else unknown.push(key);
+  }
+  if (unknown.length > 0) {
+    context.problem(`nbd ${device}: unknown option(s) ${unknown.join(', ')}`, 'known options: host=, port=, connections=');
+    return undefined;
   }
   if (!isHostName(nbd.host) || Number.isNaN(nbd.port) || Number.isNaN(nbd.connections)) {
     context.problem(`nbd ${device}: needs host=HOST, and port=1..65535 and connections=1..64 when given`);

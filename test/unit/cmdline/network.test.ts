@@ -83,9 +83,8 @@ describe('b2c.iface', () => {
     ]);
   });
 
-  it('warns about unknown options, like boot2container', () => {
-    const result = valid('b2c.iface=eth0,dhcp,mtu=9000');
-    expect(result.warnings[0]?.message).toBe("eth0: unknown option 'mtu' ignored");
+  it('refuses unknown options rather than ignoring them', () => {
+    expect(invalid('b2c.iface=eth0,dhcp,mtu=9000').map((problem) => problem.message)).toEqual(["eth0: unknown option 'mtu'"]);
   });
 
   it('refuses bad names, addresses, gateways, name servers and routes', () => {

@@ -63,12 +63,15 @@ describe('b2c.volume', () => {
     expect(messages).toEqual(["volume v: no b2c.filesystem named 'nofs' is defined", "volume v: no b2c.minio alias named 'nowhere' is defined"]);
   });
 
-  it('warns about unknown options and hooks without both locations', () => {
-    const result = valid(`${MINIO} b2c.volume=v,pull_on=pipeline_start,colour=blue`);
-    expect(result.warnings.map((w) => w.message)).toEqual([
-      "volume v: unknown option 'colour' ignored",
-      'volume v: pull_on/push_on without both a pull and a push location do nothing (as in boot2container)',
-    ]);
+  it('refuses unknown options rather than ignoring them (volume, filesystem, nbd)', () => {
+    expect(invalid('b2c.volume=v,expiraton=pipeline_end').map((problem) => problem.message)).toEqual(["volume v: unknown option 'expiraton'"]);
+    expect(invalid('b2c.filesystem=f,src=/dev/sda1,options=ro').map((problem) => problem.message)).toEqual(['filesystem f: unknown option(s) options']);
+    expect(invalid('b2c.nbd=nbd0,host=h,timeout=5').map((problem) => problem.message)).toEqual(['nbd /dev/nbd0: unknown option(s) timeout']);
+  });
+
+  it('warns about hooks without both locations', () => {
+    const result = valid(`${MINIO} b2c.volume=v,pull_on=pipeline_start`);
+    expect(result.warnings.map((w) => w.message)).toEqual(['volume v: pull_on/push_on without both a pull and a push location do nothing (as in boot2container)']);
   });
 });
 
