@@ -7,7 +7,7 @@ NODE := node_modules/.bin/node
 DEBIAN_PACKAGES := qemu-system-x86 qemu-utils busybox-static crun skopeo umoci docker-registry \
 	dnsmasq-base iproute2 apache2-utils ipxe-qemu zstd xz-utils lz4 cpio kmod binutils file \
 	debootstrap e2fsprogs fdisk ca-certificates curl procps time attr openssl chrony tinyproxy catatonit \
-	radosgw ceph-mon ceph-osd python3-boto3 rclone
+	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-client nbd-server
 # Bring your own kernel: KERNEL=path/to/vmlinuz MODULES=path/to/lib/modules/VERSION
 KERNEL ?=
 MODULES ?=

@@ -16,6 +16,7 @@ import { log } from '../log/logger.ts';
 import type { JobResult } from '../run/index.ts';
 import { OCINIT_VERSION } from '../version.ts';
 import { writeHandoff, type Handoff } from './handoff.ts';
+import { storageAfterNetwork } from './order.ts';
 
 /** Pipeline status when ocinit itself could not run the job (bad command line, failed pull): podman's 125. */
 const STATUS_OCINIT_FAILED = 125;
@@ -54,7 +55,8 @@ function triggerDebugCrash(plan: Plan): void {
 /** How Node started the launcher: from the startup snapshot /init.snapshot, or by compiling /init.js. */
 let startedFrom: 'snapshot' | 'script' = 'script';
 
-async function prepareMachine(plan: Plan): Promise<Storage> {
+/** Runtime info, modules, drivers; the storage too unless it waits for the network (b2c.nbd). */
+async function prepareMachine(plan: Plan, withStorage: boolean): Promise<Storage | undefined> {
   return log.section('ocinit_boot', 'Preparing the machine', async () => {
     const [{ runtimeInfo }, { loadHardwareDrivers, loadRequestedModules }] = await Promise.all([import('./runtime-info.ts'), import('./drivers.ts')]);
     for (const line of runtimeInfo()) log.info(line);
@@ -63,6 +65,21 @@ async function prepareMachine(plan: Plan): Promise<Storage> {
     await loadRequestedModules(plan.modules, log);
     const drivers = await loadHardwareDrivers(log);
     log.info(`Drivers loaded for the hardware present: ${drivers.length > 0 ? drivers.join(' ') : 'none needed'}`);
+    if (!withStorage) {
+      log.info('The cache or swap may be on a network block device (b2c.nbd): opening the storage once the network is up');
+      return undefined;
+    }
+    const { openStorage } = await import('../cache/index.ts');
+    return openStorage(plan, log);
+  });
+}
+
+/** b2c.nbd devices, then (when it waited for them) the storage. */
+async function attachNetworkStorage(plan: Plan, storage: Storage | undefined): Promise<Storage> {
+  return log.section('ocinit_nbd', 'Attaching network block devices', async () => {
+    const { attachNbds } = await import('../system/nbd.ts');
+    await attachNbds(plan.nbd, log);
+    if (storage !== undefined) return storage;
     const { openStorage } = await import('../cache/index.ts');
     return openStorage(plan, log);
   });
@@ -71,7 +88,7 @@ async function prepareMachine(plan: Plan): Promise<Storage> {
 /** Whether anything in the plan talks to the network; a job with nothing to fetch boots without one. */
 function needsNetwork(plan: Plan): boolean {
   const containers = plan.services.length + plan.containers.length + plan.postContainers.length;
-  return containers > 0 || plan.switchRoot !== undefined || plan.extraArgsUrl !== undefined || plan.ntpPeer.kind !== 'none' || plan.interfaces.length > 0 || (plan.ip !== undefined && plan.ip.kind !== 'off');
+  return containers > 0 || plan.nbd.length > 0 || plan.switchRoot !== undefined || plan.extraArgsUrl !== undefined || plan.ntpPeer.kind !== 'none' || plan.interfaces.length > 0 || (plan.ip !== undefined && plan.ip.kind !== 'off');
 }
 
 type JobModule = typeof import('../run/index.ts');
@@ -140,14 +157,16 @@ async function main(): Promise<void> {
   } else {
     triggerDebugCrash(plan);
     try {
-      const storage = await prepareMachine(plan);
+      const early = await prepareMachine(plan, !storageAfterNetwork(plan));
       const finalPlan = await connect(plan);
+      const storage = finalPlan.nbd.length > 0 || early === undefined ? await attachNetworkStorage(finalPlan, early) : early;
       try {
         const job = await runJob(finalPlan, storage);
         status = job.status;
         updateHandoff({ end: job.end });
       } finally {
         await storage.close();
+        if (finalPlan.nbd.length > 0) await (await import('../system/nbd.ts')).detachNbds(finalPlan.nbd, log);
       }
     } catch (error) {
       log.error(describeError(error));

@@ -50,7 +50,7 @@ export const FEATURES: Readonly<Record<FeatureId, Feature>> = {
     usedBy: (parameter, value) => volumeOptions(parameter, value, ['fscrypt_key', 'fscrypt_reset_key']),
   },
   nbd: {
-    supported: false,
+    supported: true,
     description: 'network block devices',
     uses: '`b2c.nbd`',
     hint: 'drop b2c.nbd, or use boot2container until ocinit supports it',
