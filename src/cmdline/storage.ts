@@ -118,9 +118,11 @@ export function parseVolume(text: string, context: ValueContext): VolumeSpec | u
         bad(`unknown option '${key}'`, `known options: ${VOLUME_OPTIONS}`);
     }
   }
-  const mirrored = volume.pullOn.length > 0 || volume.pushOn.length > 0;
-  if (mirrored && (volume.pullFrom === undefined || volume.pushTo === undefined) && valid)
-    scoped.warning('pull_on/push_on without both a pull and a push location do nothing (as in boot2container)', 'add mirror=ALIAS/BUCKET');
+  // Hooks with nowhere to transfer would be accepted and ignored: refused instead.
+  if (volume.pullOn.length > 0 && volume.pullFrom === undefined) bad('pull_on= needs a bucket to pull from', 'add mirror=ALIAS/BUCKET or pull_from=ALIAS/BUCKET');
+  if (volume.pushOn.length > 0 && volume.pushTo === undefined) bad('push_on= needs a bucket to push to', 'add mirror=ALIAS/BUCKET or push_to=ALIAS/BUCKET');
+  if (volume.pullOn.includes('changes'))
+    bad('pull_on=changes is not supported: S3 servers give no change feed to follow', 'pull at container_start (before each container) or pipeline_start instead');
   return valid ? volume : undefined;
 }
 

@@ -67,8 +67,10 @@ export class VolumeHooks {
   readonly #log: Logger;
   readonly #clients = new Map<string, S3Client>();
   readonly #watchers = new Map<string, ChangeWatcher>();
+  readonly #proxy: Plan['proxy'];
 
-  constructor(plan: Pick<Plan, 'volumes' | 'minio'>, options: VolumeHooksOptions) {
+  constructor(plan: Pick<Plan, 'volumes' | 'minio' | 'proxy'>, options: VolumeHooksOptions) {
+    this.#proxy = plan.proxy;
     this.#volumes = plan.volumes.filter(isMirrored);
     this.#aliases = new Map(plan.minio.map((alias) => [alias.alias, alias]));
     this.#options = options;
@@ -106,7 +108,7 @@ export class VolumeHooks {
     const endpoint = this.#aliases.get(alias);
     // The command line check refuses mirrors to undefined aliases before anything runs.
     if (endpoint === undefined) throw new Error(`internal error: b2c.minio alias '${alias}' is not defined`);
-    const client = new S3Client({ alias, url: endpoint.url, accessKey: endpoint.accessKey, secretKey: endpoint.secretKey }, { ...this.#options.client, log: this.#log });
+    const client = new S3Client({ alias, url: endpoint.url, accessKey: endpoint.accessKey, secretKey: endpoint.secretKey }, { proxy: this.#proxy, ...this.#options.client, log: this.#log });
     this.#clients.set(alias, client);
     return client;
   }

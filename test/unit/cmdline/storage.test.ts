@@ -69,9 +69,10 @@ describe('b2c.volume', () => {
     expect(invalid('b2c.nbd=nbd0,host=h,timeout=5').map((problem) => problem.message)).toEqual(['nbd /dev/nbd0: unknown option(s) timeout']);
   });
 
-  it('warns about hooks without both locations', () => {
-    const result = valid(`${MINIO} b2c.volume=v,pull_on=pipeline_start`);
-    expect(result.warnings.map((w) => w.message)).toEqual(['volume v: pull_on/push_on without both a pull and a push location do nothing (as in boot2container)']);
+  it('refuses hooks with nowhere to transfer, and pull_on=changes', () => {
+    expect(invalid(`${MINIO} b2c.volume=v,pull_on=pipeline_start`).map((p) => p.message)).toEqual(['volume v: pull_on= needs a bucket to pull from']);
+    expect(invalid(`${MINIO} b2c.volume=v,pull_from=gateway/in,push_on=pipeline_end`).map((p) => p.message)).toEqual(['volume v: push_on= needs a bucket to push to']);
+    expect(invalid(`${MINIO} b2c.volume=v,mirror=gateway/b,pull_on=changes`).map((p) => p.message)).toEqual(['volume v: pull_on=changes is not supported: S3 servers give no change feed to follow']);
   });
 });
 
