@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { CacheSettings, Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { syncAll, unmount } from '../system/disk-tools.ts';
+import { enableExt4Encryption, syncAll, unmount } from '../system/disk-tools.ts';
 import { applyDecision, mountNamedFilesystem, mountPrepared, waitForInventory } from './device.ts';
 import { cacheLayout, markCleanShutdown, prepareLayout, type CacheLayout } from './layout.ts';
 import { decideCache } from './select.ts';
@@ -141,6 +141,7 @@ export async function openStorage(plan: Plan, log: Logger, options: OpenStorageO
     return inRam(ramRoot, plan.cache, await startSwap(plan, undefined, log));
   }
   log.info(`cache: ${device} mounted at ${mountPoint} (also reachable as /container)`);
+  if (plan.volumes.some((volume) => volume.fscryptKey !== undefined)) await enableExt4Encryption(device, log);
   await removeExpiredVolumes(plan.volumes, layout.volumesDir, log);
   return onCache(layout, device, plan.cache, await startSwap(plan, layout.swapFile, log), log);
 }

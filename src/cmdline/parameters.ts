@@ -595,7 +595,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       aliases: [],
       syntax:
         'NAME[,filesystem=FS][,mirror=ALIAS/BUCKET[/PATH]][,pull_from=...][,push_to=...][,pull_on=COND|COND][,push_on=COND|...][,expiration=never|pipeline_end][,overwrite][,remove][,exclude=GLOB]...[,encrypt_key=KEY][,preserve][,fscrypt_key=BASE64][,fscrypt_reset_key]',
-      doc: 'A named volume (repeatable), optionally on a b2c.filesystem, mirrored to/from a b2c.minio bucket on hook conditions `pipeline_start`, `container_start`, `container_end`, `pipeline_end`, `changes`. Keys print as ***.',
+      doc: 'A named volume (repeatable), optionally on a b2c.filesystem, mirrored to/from a b2c.minio bucket on hook conditions `pipeline_start`, `container_start`, `container_end`, `pipeline_end`, `changes`. `fscrypt_key=BASE64` (16 to 64 bytes) encrypts it on the cache device with an fscrypt v2 policy; `fscrypt_reset_key` lets a volume encrypted with another key be erased and encrypted anew (docs/cache.md). Keys print as ***.',
       example: 'b2c.volume="job-results,mirror=gateway/job-bucket,pull_on=pipeline_start,push_on=changes,overwrite,preserve,remove,expiration=pipeline_end"',
       differences: 'Unknown hook conditions, a bad expiration, a mirror to an undefined b2c.minio alias or an undefined filesystem are errors before anything runs (b2c warned, or failed at volume set-up), and so are unknown options (a misspelt `expiration=` would otherwise keep a volume forever).',
       stage: 'late',

@@ -29,6 +29,9 @@ function parseConditions(text: string, option: string, context: ValueContext): H
   return conditions;
 }
 
+/** What the kernel takes as an fscrypt master key (FSCRYPT_MIN_KEY_SIZE .. FSCRYPT_MAX_KEY_SIZE). */
+const FSCRYPT_KEY_BYTES = { min: 16, max: 64 };
+
 function isBase64(text: string): boolean {
   return text.length > 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length % 4 === 0;
 }
@@ -110,10 +113,14 @@ export function parseVolume(text: string, context: ValueContext): VolumeSpec | u
         if (text === '') bad('encrypt_key= is empty');
         else volume.encryptKey = new Secret(text);
         break;
-      case 'fscrypt_key':
-        if (isBase64(text)) volume.fscryptKey = new Secret(text);
-        else bad('fscrypt_key= is not base64', 'e.g. fscrypt_key=$(head -c 64 /dev/urandom | base64 -w0)');
+      case 'fscrypt_key': {
+        // Registered as a secret before any message could quote it.
+        const key = new Secret(text);
+        const bytes = isBase64(text) ? Buffer.from(text, 'base64').length : 0;
+        if (bytes >= FSCRYPT_KEY_BYTES.min && bytes <= FSCRYPT_KEY_BYTES.max) volume.fscryptKey = key;
+        else bad(`fscrypt_key= is not the base64 of ${FSCRYPT_KEY_BYTES.min} to ${FSCRYPT_KEY_BYTES.max} bytes`, 'e.g. fscrypt_key=$(head -c 64 /dev/urandom | base64 -w0)');
         break;
+      }
       default:
         bad(`unknown option '${key}'`, `known options: ${VOLUME_OPTIONS}`);
     }
@@ -123,6 +130,8 @@ export function parseVolume(text: string, context: ValueContext): VolumeSpec | u
   if (volume.pushOn.length > 0 && volume.pushTo === undefined) bad('push_on= needs a bucket to push to', 'add mirror=ALIAS/BUCKET or push_to=ALIAS/BUCKET');
   if (volume.pullOn.includes('changes'))
     bad('pull_on=changes is not supported: S3 servers give no change feed to follow', 'pull at container_start (before each container) or pipeline_start instead');
+  if ((volume.fscryptKey !== undefined || volume.fscryptResetKey) && volume.filesystem !== undefined)
+    bad('fscrypt_key= encrypts volumes on the cache device, not on a b2c.filesystem', 'drop filesystem= or fscrypt_key=');
   return valid ? volume : undefined;
 }
 

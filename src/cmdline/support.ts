@@ -43,7 +43,7 @@ export const FEATURES: Readonly<Record<FeatureId, Feature>> = {
     usedBy: (parameter, value) => volumeOptions(parameter, value, ['encrypt_key']),
   },
   fscrypt: {
-    supported: false,
+    supported: true,
     description: 'fscrypt-encrypted volumes',
     uses: 'the `b2c.volume` options `fscrypt_key=`, `fscrypt_reset_key`',
     hint: 'drop fscrypt_key= and fscrypt_reset_key, or use boot2container until ocinit supports them',

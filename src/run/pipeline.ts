@@ -67,7 +67,7 @@ class PipelineRun {
     this.#images = new ImageSet({ cache: this.#cache, imagesDir: storage.imagesDir, proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log: options.log, clock: () => options.log.now() });
     this.#context = {
       containersDir: join(storage.scratchDir, 'containers'),
-      volumes: new Volumes(storage.volumesDir, plan, options.log),
+      volumes: new Volumes(storage.volumesDir, plan, options.log, { persistent: storage.persistent }),
       crun: options.crun,
       log: options.log,
       hostname: plan.hostname,

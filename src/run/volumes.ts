@@ -7,6 +7,10 @@ import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { mountFilesystem, unmount } from '../system/overlay.ts';
 import type { OciMount } from './runtime-spec.ts';
+import { protectVolume } from './volume-encryption.ts';
+
+/** What an undeclared named volume (`-v NAME:/path` alone) asks for: no encryption. */
+const UNDECLARED = { fscryptKey: undefined, fscryptResetKey: false } as const;
 
 // Mount flags crun applies to a bind mount (it remounts the bind with them). z/Z (SELinux
 // relabelling) and nocopy need nothing here: no SELinux policy is loaded and ocinit never copies.
@@ -29,13 +33,31 @@ export class Volumes {
   readonly #filesystems: Plan['filesystems'];
   readonly #log: Logger;
   readonly #mountedFilesystems: string[] = [];
+  /** On the cache device (fscrypt possible, volumes from earlier boots), or in RAM. */
+  readonly #persistent: boolean;
+  /** Volumes ready in this boot (created, mounted, unlocked). */
+  readonly #ready = new Set<string>();
   #anonymous = 0;
 
-  constructor(dir: string, plan: Pick<Plan, 'volumes' | 'filesystems'>, log: Logger) {
+  constructor(dir: string, plan: Pick<Plan, 'volumes' | 'filesystems'>, log: Logger, options: { persistent?: boolean } = {}) {
     this.#dir = dir;
     this.#declared = new Map(plan.volumes.map((volume) => [volume.name, volume]));
     this.#filesystems = plan.filesystems;
     this.#log = log;
+    this.#persistent = options.persistent ?? false;
+  }
+
+  /** fscrypt: unlock or encrypt a declared volume, refuse an encrypted one without its key. */
+  async #protect(name: string, path: string, spec: VolumeSpec | undefined, existed: boolean): Promise<void> {
+    if (spec?.filesystem !== undefined) return;
+    if (spec?.fscryptKey !== undefined && !this.#persistent) {
+      throw new OcinitError(`volume ${name}: fscrypt_key= needs the cache device, and this boot has none: a volume in RAM cannot be encrypted`, {
+        parameter: 'b2c.volume',
+        hint: 'set b2c.cache_device (the boot log says why no cache was mounted), or drop fscrypt_key=',
+      });
+    }
+    if (!this.#persistent || (spec?.fscryptKey === undefined && !existed)) return;
+    await protectVolume(spec ?? { ...UNDECLARED, name }, path, this.#dir, this.#log);
   }
 
   /** The host directory of a named volume, created (or its b2c.filesystem mounted) on first use. */
@@ -44,9 +66,11 @@ export class Volumes {
       throw new OcinitError(`'${name}' is not a valid volume name`, { hint: 'volume names are letters, digits, _ . -' });
     }
     const path = join(this.#dir, name);
-    if (existsSync(path)) return path;
+    if (this.#ready.has(name)) return path;
     const spec = this.#declared.get(name);
+    const existed = existsSync(path);
     mkdirSync(path, { recursive: true });
+    await this.#protect(name, path, spec, existed);
     if (spec?.filesystem !== undefined) {
       const filesystem = this.#filesystems.find((item) => item.name === spec.filesystem);
       if (filesystem === undefined) {
@@ -55,7 +79,8 @@ export class Volumes {
       await mountFilesystem(filesystem.source, path, filesystem.type, filesystem.options, this.#log);
       this.#mountedFilesystems.push(path);
     }
-    this.#log.info(`Volume ${name} created${spec?.filesystem === undefined ? ' (in RAM)' : ` on filesystem ${spec.filesystem}`}`);
+    this.#ready.add(name);
+    if (!existed) this.#log.info(`Volume ${name} created${spec?.filesystem !== undefined ? ` on filesystem ${spec.filesystem}` : this.#persistent ? ' on the cache' : ' (in RAM)'}`);
     return path;
   }
 

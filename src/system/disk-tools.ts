@@ -17,9 +17,20 @@ export async function partitionWholeDisk(disk: string, name: string, log: Logger
   });
 }
 
-/** Makes an ext4 filesystem labelled `label` on `device`, erasing it. */
+/**
+ * Turns on ext4's `encrypt` feature (online, idempotent) for a cache made without it, by an older
+ * ocinit or by hand. False when tune2fs refused (not ext4, read-only...): the caller decides.
+ */
+export async function enableExt4Encryption(device: string, log: Logger): Promise<boolean> {
+  const result = await runCommand(['tune2fs', '-O', 'encrypt', device], { log });
+  if (result.code !== 0) log.warn(`cache: cannot turn on ext4 encryption on ${device}: ${result.stderr.trim() || `exit ${result.code}`}`);
+  return result.code === 0;
+}
+
+/** Makes an ext4 filesystem labelled `label` on `device`, erasing it, with fscrypt support. */
 export async function formatExt4(device: string, label: string, log: Logger): Promise<void> {
-  await runChecked(['mke2fs', '-t', 'ext4', '-F', '-q', '-L', label, '-E', 'lazy_itable_init=1,lazy_journal_init=1', device], {
+  // `encrypt`, as boot2container formats it: fscrypt_key volumes need it, whichever of the two made the cache.
+  await runChecked(['mke2fs', '-t', 'ext4', '-F', '-q', '-O', 'encrypt', '-L', label, '-E', 'lazy_itable_init=1,lazy_journal_init=1', device], {
     log,
     what: `formatting ${device} as ext4`,
     hint: 'the device may be read-only or failing; name another one with b2c.cache_device=/dev/X',

@@ -16,7 +16,7 @@ export interface RunOptions {
   log?: Logger;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  input?: string;
+  input?: string | Buffer;
   /** Kill the command (SIGKILL) after this long; the result then says so in `stderr`. */
   timeoutMs?: number;
   /** `inherit` lets the command write straight to the console (containers); default captures. */

@@ -16,12 +16,12 @@ describe('b2c.volume', () => {
   it('reads every sub-option', () => {
     const fscrypt = Buffer.alloc(64, 7).toString('base64');
     const { plan } = valid(
-      `${MINIO} b2c.filesystem=data,src=/dev/sda2 b2c.volume="job-results,filesystem=data,mirror=gateway/job-bucket/sub/dir,pull_on=pipeline_start|container_start,push_on=container_end|pipeline_end,expiration=pipeline_end,overwrite,remove,exclude=*.tmp,exclude=cache/*,encrypt_key=gateway/job-bucket=abcdefgh,preserve,fscrypt_key=${fscrypt},fscrypt_reset_key"`,
+      `${MINIO} b2c.volume="job-results,mirror=gateway/job-bucket/sub/dir,pull_on=pipeline_start|container_start,push_on=container_end|pipeline_end,expiration=pipeline_end,overwrite,remove,exclude=*.tmp,exclude=cache/*,encrypt_key=gateway/job-bucket=abcdefgh,preserve,fscrypt_key=${fscrypt},fscrypt_reset_key"`,
     );
     const [volume] = plan.volumes;
     expect(volume).toMatchObject({
       name: 'job-results',
-      filesystem: 'data',
+      filesystem: undefined,
       pullFrom: { alias: 'gateway', bucket: 'job-bucket', path: 'sub/dir' },
       pushTo: { alias: 'gateway', bucket: 'job-bucket', path: 'sub/dir' },
       pullOn: ['pipeline_start', 'container_start'],
@@ -54,7 +54,11 @@ describe('b2c.volume', () => {
       'volume v: mirror=gateway is not ALIAS/BUCKET[/PATH]',
       "volume v: pull_on: unknown hook condition 'boot'",
       'volume v: expiration=tomorrow is not never or pipeline_end',
-      'volume v: fscrypt_key= is not base64',
+      'volume v: fscrypt_key= is not the base64 of 16 to 64 bytes',
+    ]);
+    expect(invalid(`b2c.volume=v,fscrypt_key=${Buffer.alloc(8).toString('base64')}`).map((p) => p.message)).toEqual(['volume v: fscrypt_key= is not the base64 of 16 to 64 bytes']);
+    expect(invalid(`b2c.filesystem=data,src=/dev/sda2 b2c.volume=v,filesystem=data,fscrypt_key=${Buffer.alloc(64).toString('base64')}`).map((p) => p.message)).toEqual([
+      'volume v: fscrypt_key= encrypts volumes on the cache device, not on a b2c.filesystem',
     ]);
   });
 

@@ -17,7 +17,7 @@ const USES: Record<FeatureId, { line: string; parameter: string; message: string
     message: 'volume results: encrypt_key= needs S3 server-side encryption, which this ocinit does not support yet',
   },
   fscrypt: {
-    line: 'b2c.volume=traces,fscrypt_key=AAAA,fscrypt_reset_key',
+    line: `b2c.volume=traces,fscrypt_key=${Buffer.alloc(64, 1).toString('base64')},fscrypt_reset_key`,
     parameter: 'b2c.volume',
     message: 'volume traces: fscrypt_key=, fscrypt_reset_key need fscrypt-encrypted volumes, which this ocinit does not support yet',
   },
