@@ -7,7 +7,7 @@ NODE := node_modules/.bin/node
 DEBIAN_PACKAGES := qemu-system-x86 qemu-utils busybox-static crun skopeo umoci docker-registry \
 	dnsmasq-base iproute2 apache2-utils ipxe-qemu zstd xz-utils lz4 cpio kmod binutils file \
 	debootstrap e2fsprogs fdisk ca-certificates curl procps time attr openssl chrony tinyproxy catatonit \
-	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-client nbd-server gcc libc6-dev
+	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-server gcc libc6-dev
 # Bring your own kernel: KERNEL=path/to/vmlinuz MODULES=path/to/lib/modules/VERSION
 KERNEL ?=
 MODULES ?=
@@ -72,12 +72,14 @@ endif
 build/vmlinuz: $(KERNEL_IMAGE)
 	cp $< $@
 
-# fscrypt's ioctls for volumes (src/system/fscrypt.ts): static, so it needs no library in the initramfs.
-build/ocinit-fscrypt: initrd/ocinit-fscrypt.c | build/.debian-deps
+# The ioctls Node lacks, for fscrypt volumes and b2c.nbd (src/system/): static, so they need no
+# library in the initramfs.
+HELPERS := build/ocinit-fscrypt build/ocinit-nbd
+build/ocinit-%: initrd/ocinit-%.c | build/.debian-deps
 	@mkdir -p build
 	gcc -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
-$(INITRD): dist/init.js $(INITRD_INPUTS) build/ocinit-fscrypt $(KERNEL_IMAGE) | build/.debian-deps
+$(INITRD): dist/init.js $(INITRD_INPUTS) $(HELPERS) $(KERNEL_IMAGE) | build/.debian-deps
 	$(NODE) initrd/build.ts --modules $(MODULES_DIR) --out $@ --compress $(COMPRESS) $(if $(LEVEL),--level $(LEVEL))
 
 initrd: build/vmlinuz $(INITRD)

@@ -646,7 +646,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       name: 'b2c.nbd',
       aliases: [],
       syntax: 'DEVICE,host=HOST[,port=PORT][,connections=N]',
-      doc: "Attach a network block device (repeatable) with Debian's nbd-client once the network is up: the server's default export at HOST:PORT (10809 by default), over N connections. The device is then usable as a b2c.filesystem source (src=/dev/nbd0), as b2c.cache_device (the storage then opens after the network, see docs/cache.md) or as a b2c.swap device. A device that cannot be attached stops the boot before anything runs (status 125); each one is detached at the end of the session.",
+      doc: "Attach a network block device (repeatable) once the network is up: the server's default export (fixed newstyle NBD, no TLS) at HOST:PORT (10809 by default), over N connections (1 by default). The device is then usable as a b2c.filesystem source (src=/dev/nbd0), as b2c.cache_device (the storage then opens after the network, see docs/cache.md) or as a b2c.swap device. A device that cannot be attached stops the boot before anything runs (status 125); each one is detached at the end of the session.",
       example: 'b2c.nbd=/dev/nbd0,host=10.42.0.1,port=10809',
       stage: 'late',
     },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { storageAfterNetwork } from '../../../src/boot/order.ts';
 import { parseCommandLine } from '../../../src/cmdline/index.ts';
-import { nbdClientArgs, nbdModuleArgs } from '../../../src/system/nbd.ts';
+import { nbdConnectArgs, nbdModuleArgs } from '../../../src/system/nbd.ts';
 
 const plan = (line: string) => {
   const result = parseCommandLine(line, { env: {} });
@@ -22,12 +22,12 @@ describe('when the storage opens', () => {
   });
 });
 
-describe('nbd-client and the nbd module', () => {
-  it('attach the default export at the port (10809 unless given), with the connections asked for', () => {
+describe('ocinit-nbd and the nbd module', () => {
+  it('attach the default export at the port (10809 unless given), with the connections asked for (1 by default)', () => {
     const [first, second] = plan('b2c.nbd=nbd0,host=10.42.0.1 b2c.nbd=/dev/nbd20,host=gw,port=10810,connections=4').nbd;
     if (first === undefined || second === undefined) throw new Error('two devices expected');
-    expect(nbdClientArgs(first)).toEqual(['nbd-client', '10.42.0.1', '10809', '/dev/nbd0']);
-    expect(nbdClientArgs(second)).toEqual(['nbd-client', 'gw', '10810', '/dev/nbd20', '-connections', '4']);
+    expect(nbdConnectArgs(first, '10.42.0.1')).toEqual(['/usr/sbin/ocinit-nbd', 'connect', '10.42.0.1', '10809', '/dev/nbd0', '1']);
+    expect(nbdConnectArgs(second, 'fd00::1')).toEqual(['/usr/sbin/ocinit-nbd', 'connect', 'fd00::1', '10810', '/dev/nbd20', '4']);
     // nbd20 needs more than the module's 16 devices; partitions so a whole disk can hold B2C_CACHE.
     expect(nbdModuleArgs([first, second])).toEqual(['modprobe', 'nbd', 'nbds_max=21', 'max_part=16']);
     expect(nbdModuleArgs([first])).toEqual(['modprobe', 'nbd', 'nbds_max=16', 'max_part=16']);
