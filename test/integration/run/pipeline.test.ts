@@ -1,7 +1,7 @@
 // The pipeline with real parts: docker-registry, images pushed with skopeo, bundles run by crun.
 // Containers write what they see into a bind-mounted directory; the console is not captured here.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,18 +104,22 @@ describe('pipeline on the host', () => {
     expect(pid1('without')).toBe('cat /proc/1/cmdline');
   }, 60_000);
 
-  it('honours -v noexec, --security-opt no-new-privileges, and --name in the log', async () => {
+  it('honours -v noexec, --security-opt no-new-privileges, -i, and --name in the log', async () => {
     const { result, out, console } = await run([
       `b2c.container="--tls-verify=false -v tools:/t ${demo} sh -c 'echo exit 0 > /t/run; chmod +x /t/run; /t/run'"`,
       `b2c.container="--tls-verify=false -v tools:/t:noexec -v OUT:/out ${demo} sh -c '/t/run; echo $? > /out/noexec'"`,
       `b2c.container="--tls-verify=false --name nnp-check --security-opt no-new-privileges -v OUT:/out ${demo} sh -c 'grep NoNewPrivs /proc/self/status > /out/nnp'"`,
-      `b2c.container="--tls-verify=false -v OUT:/out ${demo} sh -c 'grep NoNewPrivs /proc/self/status > /out/default'"`,
+      `b2c.container="--tls-verify=false -v OUT:/out ${demo} sh -c 'grep NoNewPrivs /proc/self/status > /out/default; readlink /proc/self/fd/0 > /out/stdin'"`,
+      `b2c.container="--tls-verify=false -i -v OUT:/out ${demo} sh -c 'readlink /proc/self/fd/0 > /out/stdin-interactive'"`,
     ]);
-    expect(result.summary.containers.map((record) => record.exitCode)).toEqual([0, 0, 0, 0]);
+    expect(result.summary.containers.map((record) => record.exitCode)).toEqual([0, 0, 0, 0, 0]);
     expect(read(out, 'noexec')).toBe('126\n');
     expect(read(out, 'nnp')).toMatch(/^NoNewPrivs:\s+1\n$/);
     expect(read(out, 'default')).toMatch(/^NoNewPrivs:\s+0\n$/);
     expect(console).toContain('b2c.container #3 (nnp-check) exited with status 0');
+    // Without -i (or -t) stdin is /dev/null, as with podman; with -i it is the launcher's.
+    expect(read(out, 'stdin')).toBe('/dev/null\n');
+    expect(read(out, 'stdin-interactive')).toBe(`${readlinkSync('/proc/self/fd/0')}\n`);
   }, 60_000);
 
   it('without pipefail runs every container, with it skips after the first failure; post containers always run and see the B2C_PIPELINE_* values', async () => {
