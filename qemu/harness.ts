@@ -14,6 +14,13 @@ export const EXIT_USAGE = 64;
 export type NetworkMode = { kind: 'user' } | { kind: 'none' } | { kind: 'tap'; ifname: string };
 export type Accel = 'auto' | 'kvm' | 'tcg';
 
+/** Emulated NIC models: QEMU's paravirtual one and the real hardware farms' machines have. */
+export const NIC_MODELS = ['virtio', 'e1000', 'e1000e', 'rtl8139', 'vmxnet3', 'usb'] as const;
+export type NicModel = (typeof NIC_MODELS)[number];
+/** Emulated disk controllers for --disk: virtio-blk, NVMe, AHCI (SATA), USB mass storage, virtio-scsi. */
+export const DISK_MODELS = ['virtio', 'nvme', 'ahci', 'usb', 'virtio-scsi'] as const;
+export type DiskModel = (typeof DISK_MODELS)[number];
+
 export interface BootOptions {
   kernel?: string;
   initrd?: string;
@@ -25,6 +32,10 @@ export interface BootOptions {
   net?: NetworkMode;
   /** MAC address of the (first) NIC, for labs that hand out leases by MAC. */
   mac?: string;
+  /** The (first) NIC's model (default virtio). */
+  nicModel?: NicModel;
+  /** The controller every disk of `disks` sits on (default virtio). */
+  diskModel?: DiskModel;
   timeoutSeconds?: number;
   accel?: Accel;
   /** Called with console output as it arrives. */
@@ -102,6 +113,50 @@ export function probeKvm(kernel: string): boolean {
   return works;
 }
 
+/** USB devices hang off one xHCI controller, added once whether the NIC, a disk or both are USB. */
+const XHCI = ['-device', 'qemu-xhci,id=xhci'];
+
+function nicArguments(options: BootOptions): string[] {
+  const net = options.net ?? { kind: 'user' };
+  if (net.kind === 'none') return ['-nic', 'none'];
+  const netdev = net.kind === 'user' ? 'user,id=net0' : `tap,id=net0,ifname=${net.ifname},script=no,downscript=no`;
+  const mac = options.mac === undefined ? '' : `,mac=${options.mac}`;
+  const model = options.nicModel ?? 'virtio';
+  const device = model === 'virtio' ? 'virtio-net-pci' : model === 'usb' ? 'usb-net,bus=xhci.0' : model;
+  return ['-netdev', netdev, '-device', `${device},netdev=net0${mac}`];
+}
+
+function diskArguments(disks: readonly string[], model: DiskModel): string[] {
+  if (disks.length === 0) return [];
+  const args = model === 'ahci' ? ['-device', 'ahci,id=ahci'] : model === 'virtio-scsi' ? ['-device', 'virtio-scsi-pci,id=scsi'] : [];
+  for (const [index, disk] of disks.entries()) {
+    const format = disk.endsWith('.qcow2') ? 'qcow2' : 'raw';
+    if (model === 'virtio') {
+      args.push('-drive', `file=${disk},format=${format},if=virtio,index=${index}`);
+      continue;
+    }
+    const drive = `disk${index}`;
+    args.push('-drive', `file=${disk},format=${format},if=none,id=${drive}`);
+    const device = {
+      nvme: `nvme,drive=${drive},serial=ocinit${index}`,
+      ahci: `ide-hd,drive=${drive},bus=ahci.${index}`,
+      usb: `usb-storage,drive=${drive},bus=xhci.0`,
+      'virtio-scsi': `scsi-hd,drive=${drive},bus=scsi.0`,
+    }[model];
+    args.push('-device', device);
+  }
+  return args;
+}
+
+/** The NIC and disks on their chosen controllers, with the xHCI controller when a USB device needs it. */
+function deviceArguments(options: BootOptions): string[] {
+  const disks = options.disks ?? [];
+  const diskModel = options.diskModel ?? 'virtio';
+  const usb = (options.nicModel === 'usb' && options.net?.kind !== 'none') || (diskModel === 'usb' && disks.length > 0);
+  if (diskModel === 'ahci' && disks.length > 6) throw new Error('an AHCI controller has 6 ports: at most 6 disks with the ahci disk model');
+  return [...(usb ? XHCI : []), ...nicArguments(options), ...diskArguments(disks, diskModel)];
+}
+
 export function qemuArguments(options: BootOptions, accel: 'kvm' | 'tcg'): string[] {
   const kernel = options.kernel ?? defaultKernel();
   const initrd = options.initrd ?? defaultInitrd();
@@ -118,15 +173,7 @@ export function qemuArguments(options: BootOptions, accel: 'kvm' | 'tcg'): strin
     '-no-reboot',
     ...(options.pxe === true ? ['-boot', 'n'] : ['-kernel', kernel, '-initrd', initrd, '-append', append]),
   ];
-  const net = options.net ?? { kind: 'user' };
-  const mac = options.mac === undefined ? '' : `,mac=${options.mac}`;
-  if (net.kind === 'none') args.push('-nic', 'none');
-  else if (net.kind === 'user') args.push('-netdev', 'user,id=net0', '-device', `virtio-net-pci,netdev=net0${mac}`);
-  else args.push('-netdev', `tap,id=net0,ifname=${net.ifname},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=net0${mac}`);
-  for (const [index, disk] of (options.disks ?? []).entries()) {
-    const format = disk.endsWith('.qcow2') ? 'qcow2' : 'raw';
-    args.push('-drive', `file=${disk},format=${format},if=virtio,index=${index}`);
-  }
+  args.push(...deviceArguments(options));
   args.push(...(options.extraArgs ?? []));
   return args;
 }

@@ -1,16 +1,19 @@
 // qemu/run [options] [-- KERNEL ARGS...]: boots the initramfs with the console on stdout and exits
 // like `podman run` would: with the pipeline status (see harness.ts for the other codes).
 import { parseArgs } from 'node:util';
-import { boot, EXIT_NO_STATUS, EXIT_TIMEOUT, EXIT_USAGE, type Accel, type NetworkMode } from './harness.ts';
+import { boot, DISK_MODELS, EXIT_NO_STATUS, EXIT_TIMEOUT, EXIT_USAGE, NIC_MODELS, type Accel, type DiskModel, type NetworkMode, type NicModel } from './harness.ts';
 
 const USAGE = `usage: qemu/run [options] [-- KERNEL ARGS...]
   --kernel FILE      kernel image (default build/vmlinuz)
   --initrd FILE      initramfs (default build/initrd.cpio.zst)
   --mem MIB          memory (default 1024)
   --smp N            CPUs (default 2)
-  --disk FILE        extra virtio disk, raw or .qcow2 (repeatable)
+  --disk FILE        extra disk, raw or .qcow2 (repeatable)
+  --disk-model MODEL the disks' controller: virtio (default), nvme, ahci (SATA), usb (usb-storage on
+                     xHCI) or virtio-scsi
   --net MODE         user (default: QEMU user network, host loopback is 10.0.2.2), none, or tap=IFNAME
   --mac ADDRESS      MAC address of the NIC
+  --nic-model MODEL  virtio (default), e1000, e1000e, rtl8139, vmxnet3 or usb (usb-net on xHCI)
   --timeout SECONDS  kill QEMU after this long (exit ${EXIT_TIMEOUT})
   --accel MODE       auto (default: KVM if a probe boot works, else TCG), kvm or tcg
 Each word after -- is one word of the kernel command line, appended verbatim.
@@ -35,6 +38,12 @@ function parseNet(value: string | undefined): NetworkMode {
   return usageError(`--net wants user, none or tap=IFNAME, not '${value}'`);
 }
 
+function oneOf<T extends string>(value: string | undefined, choices: readonly T[], option: string): T | undefined {
+  if (value === undefined) return undefined;
+  const choice = choices.find((candidate) => candidate === value);
+  return choice ?? usageError(`${option} wants ${choices.join(', ')}, not '${value}'`);
+}
+
 function parseAccel(value: string | undefined): Accel {
   if (value === undefined) return 'auto';
   if (value === 'auto' || value === 'kvm' || value === 'tcg') return value;
@@ -53,6 +62,8 @@ try {
       disk: { type: 'string', multiple: true },
       net: { type: 'string' },
       mac: { type: 'string' },
+      'nic-model': { type: 'string' },
+      'disk-model': { type: 'string' },
       timeout: { type: 'string' },
       accel: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -77,6 +88,8 @@ try {
     disks: values.disk ?? [],
     net: parseNet(values.net),
     mac: values.mac,
+    nicModel: oneOf<NicModel>(values['nic-model'], NIC_MODELS, '--nic-model'),
+    diskModel: oneOf<DiskModel>(values['disk-model'], DISK_MODELS, '--disk-model'),
     timeoutSeconds: positiveInteger(values.timeout, '--timeout'),
     accel: parseAccel(values.accel),
     onOutput: (chunk) => process.stdout.write(chunk),

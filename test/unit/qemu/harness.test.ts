@@ -1,0 +1,48 @@
+// The QEMU arguments qemu/run builds for each emulated NIC and disk model.
+import { describe, expect, it } from 'vitest';
+import { qemuArguments } from '../../../qemu/harness.ts';
+
+/** The values of every `-device` option, in order. */
+function devices(args: string[]): string[] {
+  return args.flatMap((arg, index) => (args[index - 1] === '-device' ? [arg] : []));
+}
+
+describe('qemuArguments', () => {
+  it('gives a virtio NIC and virtio disks by default', () => {
+    const args = qemuArguments({ disks: ['a.img', 'b.qcow2'] }, 'tcg');
+    expect(devices(args)).toEqual(['virtio-net-pci,netdev=net0']);
+    expect(args).toContain('file=b.qcow2,format=qcow2,if=virtio,index=1');
+  });
+
+  it.each([
+    ['e1000', 'e1000,netdev=net0'],
+    ['e1000e', 'e1000e,netdev=net0'],
+    ['rtl8139', 'rtl8139,netdev=net0'],
+    ['vmxnet3', 'vmxnet3,netdev=net0'],
+  ] as const)('puts the %s NIC model on the user network', (nicModel, device) => {
+    expect(devices(qemuArguments({ nicModel, mac: '52:54:00:00:00:01' }, 'tcg'))).toEqual([`${device},mac=52:54:00:00:00:01`]);
+  });
+
+  it('adds one xHCI controller for a USB NIC and a USB disk together', () => {
+    const args = qemuArguments({ nicModel: 'usb', diskModel: 'usb', disks: ['a.img'] }, 'tcg');
+    expect(devices(args)).toEqual(['qemu-xhci,id=xhci', 'usb-net,bus=xhci.0,netdev=net0', 'usb-storage,drive=disk0,bus=xhci.0']);
+    expect(args).toContain('file=a.img,format=raw,if=none,id=disk0');
+  });
+
+  it('adds no xHCI controller for a USB NIC model without a network', () => {
+    expect(devices(qemuArguments({ nicModel: 'usb', net: { kind: 'none' } }, 'tcg'))).toEqual([]);
+  });
+
+  it.each([
+    ['nvme', ['nvme,drive=disk0,serial=ocinit0', 'nvme,drive=disk1,serial=ocinit1']],
+    ['ahci', ['ahci,id=ahci', 'ide-hd,drive=disk0,bus=ahci.0', 'ide-hd,drive=disk1,bus=ahci.1']],
+    ['virtio-scsi', ['virtio-scsi-pci,id=scsi', 'scsi-hd,drive=disk0,bus=scsi.0', 'scsi-hd,drive=disk1,bus=scsi.0']],
+  ] as const)('puts each disk on the %s controller', (diskModel, expected) => {
+    const args = qemuArguments({ diskModel, disks: ['a.img', 'b.img'], net: { kind: 'none' } }, 'tcg');
+    expect(devices(args)).toEqual(expected);
+  });
+
+  it('refuses more disks than an AHCI controller has ports', () => {
+    expect(() => qemuArguments({ diskModel: 'ahci', disks: ['1', '2', '3', '4', '5', '6', '7'] }, 'tcg')).toThrow(/6 ports/);
+  });
+});
