@@ -28,7 +28,7 @@ help:
 	@echo 'make check    install what is missing, type-check, build and run every test'
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
 	@echo 'make initrd   build build/vmlinuz and $(INITRD) (KERNEL=, MODULES=, COMPRESS=, LEVEL=)'
-	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache)'
+	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes)'
 
 # Debian packages first (a fresh Debian 12 may not even have npm), then node_modules from the lock file.
 deps: build/.debian-deps node_modules/.package-lock.json
@@ -104,6 +104,7 @@ bench: deps initrd
 	bench/net
 	bench/run
 	bench/cache
+	bench/volumes
 
 clean:
 	rm -rf dist build

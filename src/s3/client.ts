@@ -2,7 +2,7 @@
 // calls a mirror needs, streamed from and to files, with retries on what a retry can cure.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcinitError } from '../log/errors.ts';
@@ -34,7 +34,7 @@ export interface S3ClientOptions {
   /** Attempts for connection errors, 5xx and 429 (default 5); the delay doubles from retryDelayMs. */
   attempts?: number;
   retryDelayMs?: number;
-  /** Files larger than this go up in parts of this size (default 16 MiB; S3's minimum part is 5 MiB). */
+  /** Files larger than this go up in parts of this size (default 8 MiB; S3's minimum part is 5 MiB). */
   partSize?: number;
   /** Parts of one file in flight at once (default 4). */
   partConcurrency?: number;
@@ -90,6 +90,12 @@ interface Call {
   accept?: number[];
 }
 
+/** Files up to this size are sent from memory (see putFile). */
+const SMALL_FILE_BYTES = 1 << 20;
+
+/** Read size of streamed bodies: 64 KiB reads made each streamed PUT ~100 ms slower against Ceph's gateway. */
+const STREAM_CHUNK_BYTES = 1 << 20;
+
 const RETRIED_STATUS = (status: number): boolean => status >= 500 || status === 429;
 
 export class S3Client {
@@ -112,7 +118,7 @@ export class S3Client {
     this.#log = options.log;
     this.#attempts = options.attempts ?? 5;
     this.#retryDelayMs = options.retryDelayMs ?? 250;
-    this.partSize = Math.max(options.partSize ?? 16 << 20, 5 << 20);
+    this.partSize = Math.max(options.partSize ?? 8 << 20, 5 << 20);
     this.#partConcurrency = options.partConcurrency ?? 4;
     this.#listPageSize = options.listPageSize ?? 1000;
   }
@@ -244,8 +250,11 @@ export class S3Client {
   /** Uploads a file, streamed: one PUT up to partSize, a multipart upload above. Returns the ETag. */
   async putFile(bucket: string, key: string, path: string, metadata: Record<string, string> = {}): Promise<string> {
     const { size } = await stat(path);
+    // A streamed body costs ~100 ms a request against Ceph's gateway (measured: 100 ms vs 2 ms for
+    // a 2 KB file); small files are read whole instead, at most SMALL_FILE_BYTES per request in flight.
+    if (size <= SMALL_FILE_BYTES) return this.putBuffer(bucket, key, await readFile(path), metadata);
     if (size <= this.partSize) {
-      const response = await this.#call({ operation: 'PUT', method: 'PUT', bucket, key, headers: metaHeaders(metadata), body: { open: () => createReadStream(path), length: size } });
+      const response = await this.#call({ operation: 'PUT', method: 'PUT', bucket, key, headers: metaHeaders(metadata), body: { open: () => createReadStream(path, { highWaterMark: STREAM_CHUNK_BYTES }), length: size } });
       await response.body.dump();
       return (headerValue(response.headers, 'etag') ?? '').replace(/"/g, '');
     }
@@ -260,17 +269,21 @@ export class S3Client {
     const etags: string[] = new Array<string>(count).fill('');
     let next = 0;
     const worker = async (): Promise<void> => {
+      // Parts go from memory, one reused buffer per worker (partSize x partConcurrency in all): streamed
+      // from the file, each part's PUT stalled ~100 ms against Ceph's gateway.
+      const buffer = Buffer.allocUnsafe(Math.min(this.partSize, size));
       while (next < count) {
         const index = next++;
         const start = index * this.partSize;
         const end = Math.min(start + this.partSize, size);
+        const data = await readRange(path, start, buffer.subarray(0, end - start));
         const response = await this.#call({
           operation: `PUT part ${index + 1}/${count}`,
           method: 'PUT',
           bucket,
           key,
           query: { partNumber: String(index + 1), uploadId },
-          body: { open: () => createReadStream(path, { start, end: end - 1 }), length: end - start },
+          body: { open: () => data, length: data.length },
         });
         await response.body.dump();
         etags[index] = headerValue(response.headers, 'etag') ?? '';
@@ -301,6 +314,22 @@ export class S3Client {
 
   async close(): Promise<void> {
     await this.#dispatcher.close();
+  }
+}
+
+/** Fills `into` with the file's bytes from `start`. */
+async function readRange(path: string, start: number, into: Buffer): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    let done = 0;
+    while (done < into.length) {
+      const { bytesRead } = await handle.read(into, done, into.length - done, start + done);
+      if (bytesRead === 0) throw new Error(`${path} ended at ${start + done} bytes while being uploaded`);
+      done += bytesRead;
+    }
+    return into;
+  } finally {
+    await handle.close();
   }
 }
 
