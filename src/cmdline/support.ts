@@ -57,7 +57,7 @@ export const FEATURES: Readonly<Record<FeatureId, Feature>> = {
     usedBy: whole('b2c.nbd'),
   },
   'additional-image-stores': {
-    supported: false,
+    supported: true,
     description: 'additional image stores',
     uses: '`b2c.storage`',
     hint: 'drop b2c.storage (the images are then pulled), or use boot2container until ocinit supports it',

@@ -300,3 +300,27 @@ export async function unpackLayers(image: PulledImage, options: UnpackOptions): 
   }
   return dirs;
 }
+
+/**
+ * Flattens layers given as uncompressed tar streams (rebuilt from a local image store), each
+ * hashed against its diff_id as it is unpacked, into `targetDir` through a staging directory: on
+ * any mismatch nothing is left in view.
+ */
+export async function unpackTarStreams(layers: readonly { diffId: string; open(): Readable }[], targetDir: string, image: string, limits?: UnpackLimits): Promise<void> {
+  const staging = prepareStaging(targetDir, image, limits);
+  try {
+    for (const { diffId, open } of layers) {
+      // The diff_id stands for the layer: the tar is verified by it, uncompressed.
+      const layer: PulledLayer = { descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: diffId, size: 0 }, diffId };
+      try {
+        await unpackStream(open(), Buffer.alloc(0), layer, staging.state, image, flattenWhiteouts);
+      } catch (error) {
+        throw describeLayerError(error, layer, image);
+      }
+    }
+    staging.commit();
+  } catch (error) {
+    staging.discard();
+    throw error;
+  }
+}

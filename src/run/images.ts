@@ -8,6 +8,7 @@ import type { ImageCache } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
 import { parsePlatform, type MirrorConfig, type PulledImage } from '../oci/index.ts';
 import type { ProxyConfig } from '../net/proxy-config.ts';
+import type { ImageStores } from './image-stores.ts';
 
 export interface ReadyImage {
   image: PulledImage;
@@ -40,9 +41,15 @@ function imageKey(container: ContainerSpec): string {
 export class ImageSet {
   readonly #options: ImageSetOptions;
   readonly #ready = new Map<string, Promise<ReadyImage>>();
+  #stores: ImageStores | undefined;
 
   constructor(options: ImageSetOptions) {
     this.#options = options;
+  }
+
+  /** b2c.storage: searched before pulling, once they are mounted. */
+  useStores(stores: ImageStores): void {
+    this.#stores = stores;
   }
 
   /** The image for `container`, honouring --pull; a second container naming the same image reuses it. */
@@ -59,6 +66,11 @@ export class ImageSet {
   async #fetch(container: ContainerSpec): Promise<ReadyImage> {
     const { log, clock } = this.#options;
     const started = clock();
+    const stored = await this.#stores?.get(container, this.#options.imagesDir, log);
+    if (stored !== undefined) {
+      log.info(`${container.image}: ${stored.image.manifestDigest} from ${stored.image.source}, verified, not pulled (${((clock() - started) / 1000).toFixed(2)} s)`);
+      return { image: stored.image, lowerDir: stored.lowerDir, fromCache: true, offline: false };
+    }
     log.info(`Pulling ${container.image}`);
     // A fresh pull unpacks while it downloads; an image from the cache is unpacked after, unless an
     // earlier boot left its tree.

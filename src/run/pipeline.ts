@@ -9,6 +9,7 @@ import { ImageCache } from '../cache/images.ts';
 import type { Storage } from '../cache/index.ts';
 import { deleteContainer, startContainer, type CrunOptions, type RunningContainer } from '../system/crun.ts';
 import { containerId, createBundle, runBundle, STOP_GRACE_MS, stopContainer, type Bundle, type ContainerContext } from './container.ts';
+import { ImageStores } from './image-stores.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
 import { EXIT_NOT_STARTED, EXIT_TIMEOUT, PipelineState } from './state.ts';
 import type { ContainerRecord, PhaseRecord, RunSummary } from './summary.ts';
@@ -57,6 +58,7 @@ class PipelineRun {
   readonly #phases: PhaseRecord[] = [];
   readonly #services: Service[] = [];
   #pipelineDeadline: number | undefined;
+  #stores: ImageStores | undefined;
 
   constructor(plan: Plan, options: PipelineOptions) {
     this.#plan = plan;
@@ -97,6 +99,17 @@ class PipelineRun {
 
   /** Every image, pulled and verified before anything runs; false when one could not be. */
   async #pullAll(): Promise<boolean> {
+    if (this.#plan.additionalImageStores.length > 0) {
+      try {
+        this.#stores = await ImageStores.open(this.#plan, this.#log);
+        this.#images.useStores(this.#stores);
+      } catch (error) {
+        this.#log.error(`b2c.storage: cannot open the image stores; nothing will run`);
+        this.#log.error(describeError(error));
+        this.#state.fail(EXIT_NOT_STARTED, 'b2c.storage');
+        return false;
+      }
+    }
     for (const container of this.#all()) {
       try {
         const ready = await this.#images.get(container);
@@ -232,6 +245,7 @@ class PipelineRun {
     await this.#phase('cleanup', 'Stopping the services and cleaning up', async () => {
       await this.#stopServices();
       await this.#context.volumes.endPipeline();
+      await this.#stores?.close(this.#log);
     });
     const summary: RunSummary = {
       version: 1,
