@@ -28,7 +28,7 @@ const whole = (name: string) => (parameter: string): string[] => (parameter === 
 
 export const FEATURES: Readonly<Record<FeatureId, Feature>> = {
   's3-mirroring': {
-    supported: false,
+    supported: true,
     description: 'S3 mirroring',
     uses: '`b2c.minio`; the `b2c.volume` options `mirror=`, `pull_from=`, `push_to=`, `pull_on=`, `push_on=`, `overwrite`, `remove`, `exclude=`, `preserve`',
     hint: 'use boot2container for jobs that mirror volumes to S3 until ocinit supports it',

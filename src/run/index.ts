@@ -9,12 +9,14 @@ import { ImageCache } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
 import { mountTmpfs } from '../system/overlay.ts';
 import { runPipeline } from './pipeline.ts';
+import { VolumeHooks } from './volume-hooks.ts';
+import { Volumes } from './volumes.ts';
 import { EXIT_NOT_STARTED } from './state.ts';
 import { formatSummary, type ContainerRecord, type RunSummary } from './summary.ts';
 import { prepareSwitchRoot } from './switch-root.ts';
 import { mirrorConfigOf } from '../oci/mirrors.ts';
 
-export { runPipeline, type PipelineOptions, type PipelineResult } from './pipeline.ts';
+export { runPipeline, type HookPoint, type PipelineHooks, type PipelineOptions, type PipelineResult } from './pipeline.ts';
 export { formatSummary, parseSummary, SUMMARY_MARKER, type RunSummary, type ContainerRecord, type PhaseRecord } from './summary.ts';
 export { createRuntimeSpec, type RuntimeSpec, type RuntimeSpecInput } from './runtime-spec.ts';
 export { resolveUser, type ProcessUser } from './user.ts';
@@ -67,7 +69,9 @@ export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise
   const noPivot = rootIsInitramfs(mountinfo);
   // In RAM the scratch directory is on the initramfs root, which overlayfs may refuse as an upper layer.
   if (!storage.persistent) await mountTmpfs(storage.scratchDir, 'mode=0755', log);
-  const result = await runPipeline(plan, { storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf' });
+  const volumes = new Volumes(storage.volumesDir, plan, log, { persistent: storage.persistent });
+  const hooks = new VolumeHooks(plan, { log, volumePath: (name) => volumes.named(name) });
+  const result = await runPipeline(plan, { storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf', volumes, hooks });
   const switched = await switchRootEnd(plan, storage, log, result.summary);
   const job: JobResult = switched ?? { status: result.status, end: { action: result.end } };
   // An image that ran from the cache during an outage is repeated where farms look last.

@@ -16,12 +16,29 @@ import type { ContainerRecord, PhaseRecord, RunSummary } from './summary.ts';
 import { Volumes } from './volumes.ts';
 import { mirrorConfigOf } from '../oci/mirrors.ts';
 
+/** b2c's hook conditions, in the order a pipeline reaches them. */
+export type HookPoint = 'pipeline_start' | 'container_start' | 'container_end' | 'pipeline_end';
+
+/** What runs at the hook points (volume mirroring); false when a hook failed. */
+export interface PipelineHooks {
+  has(point: HookPoint): boolean;
+  run(point: HookPoint, container?: ContainerSpec): Promise<boolean>;
+}
+
+const NO_HOOKS: PipelineHooks = { has: () => false, run: async () => true };
+
+/** b2c's status for a failed hook or volume set-up. */
+const EXIT_HOOK_FAILED = 1;
+
 export interface PipelineOptions {
   /** Where the job's bytes go: src/cache's Storage (RAM, or the cache device). */
   storage: Storage;
   crun: CrunOptions;
   log: Logger;
   resolvConf: string;
+  hooks?: PipelineHooks;
+  /** The job's volumes, when the hooks must share them (they create and mount them too). */
+  volumes?: Volumes;
   hostEnv?: Readonly<Record<string, string | undefined>>;
   /** Between SIGTERM and SIGKILL when a container times out or a service is stopped. */
   stopGraceMs?: number;
@@ -57,19 +74,21 @@ class PipelineRun {
   readonly #ready = new Map<ContainerSpec, ReadyImage>();
   readonly #phases: PhaseRecord[] = [];
   readonly #services: Service[] = [];
+  readonly #hooks: PipelineHooks;
   #pipelineDeadline: number | undefined;
   #stores: ImageStores | undefined;
 
   constructor(plan: Plan, options: PipelineOptions) {
     this.#plan = plan;
     this.#log = options.log;
+    this.#hooks = options.hooks ?? NO_HOOKS;
     const { storage } = options;
     for (const dir of [storage.storeDir, storage.imagesDir, storage.volumesDir, storage.scratchDir]) mkdirSync(dir, { recursive: true });
     this.#cache = new ImageCache(storage, options.log);
     this.#images = new ImageSet({ cache: this.#cache, imagesDir: storage.imagesDir, proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log: options.log, clock: () => options.log.now() });
     this.#context = {
       containersDir: join(storage.scratchDir, 'containers'),
-      volumes: new Volumes(storage.volumesDir, plan, options.log, { persistent: storage.persistent }),
+      volumes: options.volumes ?? new Volumes(storage.volumesDir, plan, options.log, { persistent: storage.persistent }),
       crun: options.crun,
       log: options.log,
       hostname: plan.hostname,
@@ -175,6 +194,12 @@ class PipelineRun {
     }
   }
 
+  /** Runs one hook point's hooks in b2c's `execute_hooks` section; true when there were none. */
+  async #executeHooks(point: HookPoint, container?: ContainerSpec): Promise<boolean> {
+    if (!this.#hooks.has(point)) return true;
+    return this.#log.section('execute_hooks', `Execute the ${point} hooks`, () => this.#hooks.run(point, container));
+  }
+
   /** Runs one container attached to the console and records it; returns its exit code. */
   async #runOne(container: ContainerSpec): Promise<number> {
     const record = this.#record(container);
@@ -185,8 +210,10 @@ class PipelineRun {
       title,
       async () => {
         record.start = this.#log.now();
-        const bundle = await this.#bundle(container);
-        let exitCode = EXIT_NOT_STARTED;
+        // b2c's start_container: a failing container_start hook is that container's status 1.
+        const hooked = await this.#executeHooks('container_start', container);
+        const bundle = hooked ? await this.#bundle(container) : undefined;
+        let exitCode = hooked ? EXIT_NOT_STARTED : EXIT_HOOK_FAILED;
         if (bundle === undefined) record.outcome = 'not_started';
         else {
           const timeout = this.#plan.containerTimeoutSeconds;
@@ -204,6 +231,7 @@ class PipelineRun {
             await bundle.remove();
           }
         }
+        if (hooked && !(await this.#executeHooks('container_end', container)) && exitCode === 0) exitCode = EXIT_HOOK_FAILED;
         record.exitCode = exitCode;
         record.duration = this.#log.now() - record.start;
         this.#state.record(container, exitCode);
@@ -230,7 +258,10 @@ class PipelineRun {
   }
 
   async run(): Promise<PipelineResult> {
-    const pulled = await this.#phase('pull', 'Pulling and verifying the images', () => this.#pullAll());
+    // b2c: a failing pipeline_start hook (volume set-up included) is status 1 and runs no container.
+    const started = await this.#executeHooks('pipeline_start');
+    if (!started) this.#state.fail(EXIT_HOOK_FAILED, 'Pipeline-start hooks');
+    const pulled = started && (await this.#phase('pull', 'Pulling and verifying the images', () => this.#pullAll()));
     if (pulled) {
       const timeout = this.#plan.pipelineTimeoutSeconds;
       this.#pipelineDeadline = timeout === undefined ? undefined : Date.now() + timeout * 1000;
@@ -242,6 +273,8 @@ class PipelineRun {
       for (const container of this.#plan.postContainers) await this.#runOne(container);
       this.#phases.push({ name: 'post_containers', start: postStarted, duration: this.#log.now() - postStarted });
     }
+    // b2c: a failing pipeline_end hook makes a status of 0 into 1.
+    if (started && !(await this.#executeHooks('pipeline_end'))) this.#state.fail(EXIT_HOOK_FAILED, 'Pipeline-end hooks');
     await this.#phase('cleanup', 'Stopping the services and cleaning up', async () => {
       await this.#stopServices();
       await this.#context.volumes.endPipeline();

@@ -7,9 +7,8 @@ import type { Logger } from '../log/logger.ts';
 import { S3Client, type S3ClientOptions } from '../s3/client.ts';
 import { scanDirectory, push, pull, type SyncOptions, type SyncResult } from '../volumes/sync.ts';
 import { excluder, type MirrorEntry } from '../volumes/mirror.ts';
+import type { HookPoint, PipelineHooks } from './pipeline.ts';
 
-/** b2c's hook conditions, in the order a pipeline reaches them (`changes` is not a point: it runs between them). */
-export type HookPoint = 'pipeline_start' | 'container_start' | 'container_end' | 'pipeline_end';
 
 export interface VolumeHooksOptions {
   /** The volume's directory, created (or its b2c.filesystem mounted) by the pipeline's Volumes. */
@@ -60,7 +59,8 @@ class ChangeWatcher {
   }
 }
 
-export class VolumeHooks {
+/** `changes` is not a hook point: its pushes run between them, and once more at pipeline_end. */
+export class VolumeHooks implements PipelineHooks {
   readonly #volumes: VolumeSpec[];
   readonly #aliases: Map<string, MinioAlias>;
   readonly #options: VolumeHooksOptions;
@@ -90,7 +90,11 @@ export class VolumeHooks {
     let ok = true;
     if (point === 'pipeline_start') {
       ok = await this.#setUp();
-      if (!ok) return false;
+      if (!ok) {
+        // No container runs and pipeline_end never comes: nothing will use the clients again.
+        await this.close();
+        return false;
+      }
     }
     if (point === 'pipeline_end') ok = (await this.#stopWatchers()) && ok;
     for (const volume of this.#volumes) {

@@ -8,7 +8,6 @@ import { parseCommandLine } from '../../../src/cmdline/index.ts';
 import { Logger } from '../../../src/log/logger.ts';
 import { VolumeHooks } from '../../../src/run/volume-hooks.ts';
 import { freePort } from '../../support/registry.ts';
-import { ALL_FEATURES } from '../../unit/cmdline/helpers.ts';
 import { bucketName, createBucket, getObject, listBucket, sharedS3Gateway, type S3Gateway } from '../../support/s3-gateway.ts';
 import { forwardTcp } from '../../support/tcp-forward.ts';
 
@@ -31,7 +30,7 @@ interface Harness {
 }
 
 function harness(line: string, url = gateway.url, secret = gateway.secretKey): Harness {
-  const result = parseCommandLine(`b2c.minio=gw,${url},${gateway.accessKey},${secret} ${line}`, { env: {}, features: ALL_FEATURES });
+  const result = parseCommandLine(`b2c.minio=gw,${url},${gateway.accessKey},${secret} ${line}`, { env: {} });
   if (result.problems.length > 0) throw new Error(JSON.stringify(result.problems));
   const volumesDir = mkdtempSync(join(root, 'volumes-'));
   let text = '';
