@@ -15,19 +15,27 @@ MODULES ?=
 COMPRESS ?= zstd
 LEVEL ?=
 INITRD := build/initrd.cpio$(if $(filter none,$(COMPRESS)),,.$(patsubst gzip,gz,$(patsubst zstd,zst,$(COMPRESS))))
+# Kernel modules: all (every Ethernet, USB host and block controller driver) or qemu (modules.txt only, smaller).
+DRIVERS ?= all
+ifeq ($(filter $(DRIVERS),all qemu),)
+$(error DRIVERS=$(DRIVERS): want all or qemu)
+endif
+# A /lib/firmware tree for the drivers (rtl_nic/, i915/, ...), added as is.
+FIRMWARE ?=
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
 
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) build.mjs package-lock.json
 INITRD_INPUTS := $(wildcard initrd/*.ts initrd/*.sh initrd/*.txt) $(shell find initrd/rootfs -type f 2>/dev/null)
 
+FORCE:
 .PHONY: help deps build initrd check typecheck test run bench clean
 
 help:
 	@echo 'make run      boot the demo job in QEMU (local registry, demo image; IMAGE=skopeo-source CMD=command)'
 	@echo 'make check    install what is missing, type-check, build and run every test'
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
-	@echo 'make initrd   build build/vmlinuz and $(INITRD) (KERNEL=, MODULES=, COMPRESS=, LEVEL=)'
+	@echo 'make initrd   build build/vmlinuz and $(INITRD) (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR)'
 	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes)'
 
 # Debian packages first (a fresh Debian 12 may not even have npm), then node_modules from the lock file.
@@ -79,8 +87,13 @@ build/ocinit-%: initrd/ocinit-%.c | build/.debian-deps
 	@mkdir -p build
 	gcc -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
-$(INITRD): dist/init.js $(INITRD_INPUTS) $(HELPERS) $(KERNEL_IMAGE) | build/.debian-deps
-	$(NODE) initrd/build.ts --modules $(MODULES_DIR) --out $@ --compress $(COMPRESS) $(if $(LEVEL),--level $(LEVEL))
+# Rewritten only when DRIVERS or FIRMWARE change, so that changing them rebuilds the initramfs.
+build/.initrd-options: FORCE
+	@mkdir -p build
+	@echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE)' | cmp -s - $@ || echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE)' >$@
+
+$(INITRD): dist/init.js $(INITRD_INPUTS) $(HELPERS) $(KERNEL_IMAGE) build/.initrd-options $(if $(FIRMWARE),$(shell find $(FIRMWARE) -type f)) | build/.debian-deps
+	$(NODE) initrd/build.ts --modules $(MODULES_DIR) --out $@ --compress $(COMPRESS) $(if $(LEVEL),--level $(LEVEL)) --drivers $(DRIVERS) $(if $(FIRMWARE),--firmware $(FIRMWARE))
 
 initrd: build/vmlinuz $(INITRD)
 

@@ -2,6 +2,7 @@
 // ldd, kernel modules for the chosen kernel, and initrd/rootfs/. Same inputs give the same bytes.
 //
 // usage: node initrd/build.ts --modules DIR --out FILE [--compress zstd|xz|lz4|gzip|none] [--level N] [--no-strip]
+//          [--drivers all|qemu] [--firmware DIR]
 import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, renameSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from './cpio.ts';
 import { filterAliases, moduleClosure, parseExactAliases, parseModulesDep, parseSoftdeps } from './modules.ts';
 import { buildStartupSnapshot } from './snapshot.ts';
+import { absentHardwareAliases, DRIVER_SETS, parseDriverSet, selectModules } from './drivers.ts';
 
 const here = dirname(new URL(import.meta.url).pathname);
 const repo = resolve(here, '..');
@@ -20,6 +22,8 @@ const { values } = parseArgs({
     compress: { type: 'string', default: 'zstd' },
     level: { type: 'string' },
     'no-strip': { type: 'boolean', default: false },
+    drivers: { type: 'string', default: 'all' },
+    firmware: { type: 'string' },
   },
 });
 
@@ -148,10 +152,12 @@ const kernelVersion = basename(resolve(modulesDir));
 const depFile = join(modulesDir, 'modules.dep');
 if (!existsSync(depFile)) fail(`${depFile} is missing: run depmod for that kernel first`);
 const dependencies = parseModulesDep(readFileSync(depFile, 'utf8'));
-const wanted = readFileSync(join(here, 'modules.txt'), 'utf8')
+const listed = readFileSync(join(here, 'modules.txt'), 'utf8')
   .split('\n')
   .map((line) => line.replace(/#.*/, '').trim())
   .filter(Boolean);
+const driverSet = parseDriverSet(values.drivers ?? 'all') ?? fail(`--drivers wants ${DRIVER_SETS.join(' or ')}, not '${values.drivers}'`);
+const wanted = selectModules(driverSet, listed, dependencies.keys());
 const builtinFile = join(modulesDir, 'modules.builtin');
 const builtin = existsSync(builtinFile) ? readFileSync(builtinFile, 'utf8') : '';
 const aliasFile = join(modulesDir, 'modules.alias');
@@ -170,6 +176,16 @@ add({ type: 'inline', path: `${moduleRoot}/modules.dep`, mode: 0o644, data: Buff
 const aliases = filterAliases(aliasText, moduleFiles);
 add({ type: 'inline', path: `${moduleRoot}/modules.alias`, mode: 0o644, data: Buffer.from(aliases) });
 add({ type: 'inline', path: `${moduleRoot}/modules.builtin`, mode: 0o644, data: Buffer.from(builtin) });
+const absent = absentHardwareAliases(aliasText, dependencies.keys(), moduleFiles);
+add({ type: 'inline', path: `${moduleRoot}/modules.alias.absent`, mode: 0o644, data: Buffer.from(absent) });
+
+// Firmware for the drivers (the kernel's direct loader reads /lib/firmware), as given.
+if (values.firmware !== undefined) {
+  const firmwareDir = resolve(values.firmware);
+  if (!existsSync(firmwareDir) || !statSync(firmwareDir).isDirectory()) fail(`--firmware ${values.firmware} is not a directory (want a /lib/firmware tree: rtl_nic/..., i915/...)`);
+  addDirectory('/lib/firmware');
+  addTree(firmwareDir, '/lib/firmware');
+}
 
 // initrd/rootfs/ verbatim.
 function addTree(hostDir: string, path: string): void {
@@ -223,5 +239,5 @@ if (compression === 'none') {
 }
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
 process.stdout.write(
-  `initrd: ${relative(process.cwd(), outFile)}: ${sorted.length} entries, ${mib(uncompressed)} uncompressed, ${mib(statSync(outFile).size)} compressed (${compression}), kernel ${kernelVersion}, ${moduleFiles.length} modules\n`,
+  `initrd: ${relative(process.cwd(), outFile)}: ${sorted.length} entries, ${mib(uncompressed)} uncompressed, ${mib(statSync(outFile).size)} compressed (${compression}), kernel ${kernelVersion}, ${moduleFiles.length} modules (drivers: ${driverSet})\n`,
 );

@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { OcinitError } from '../log/errors.ts';
 import { runCommand } from '../system/exec.ts';
+import { openKernelLog } from '../system/kmsg.ts';
+import { describeMissingFirmware, missingFirmware } from './firmware.ts';
+import { absentDrivers, describeAbsentDriver } from './absent-drivers.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 function readOrEmpty(file: string): string {
   try {
@@ -43,28 +47,100 @@ function loadedModules(): Set<string> {
   );
 }
 
+/** How often the watch for late devices (USB enumerates after its controller's driver loaded) scans. */
+const LATE_DEVICE_POLL_MS = 250;
+
+/** Names each firmware file a driver asked for and did not find, once, on the console. */
+class FirmwareReporter {
+  readonly #kernelLog = openKernelLog();
+  readonly #reported = new Set<string>();
+  constructor(private readonly log: Logger) {}
+
+  report(): void {
+    if (this.#kernelLog === undefined) return;
+    for (const missing of missingFirmware(this.#kernelLog.readNew())) {
+      if (this.#reported.has(missing.file)) continue;
+      this.#reported.add(missing.file);
+      this.log.warn(describeMissingFirmware(missing));
+    }
+  }
+
+  close(): void {
+    this.#kernelLog?.close();
+  }
+}
+
 /**
- * Loads the drivers the hardware present asks for: every device's modalias goes to one
+ * Loads the drivers the hardware asks for: every device's modalias not tried yet goes to one
  * `modprobe -a`, which matches them against modules.alias itself (matching in JavaScript cost
- * seconds under TCG; modprobe takes a fraction of one). Loading a bus driver (virtio_pci) makes new
- * devices appear (a virtio NIC), so it scans again until a round brings no new device.
+ * seconds under TCG; modprobe takes a fraction of one).
  */
-export async function loadHardwareDrivers(log: Logger): Promise<string[]> {
+class DriverLoader {
+  readonly #tried = new Set<string>();
+  readonly firmware: FirmwareReporter;
+  /** modules.alias lines of the hardware modules the build left out (initrd/drivers.ts). */
+  readonly #absentAliases = readOrEmpty(join('/lib/modules', release(), 'modules.alias.absent'));
+  constructor(private readonly log: Logger) {
+    this.firmware = new FirmwareReporter(log);
+  }
+
+  /** One pass over the devices present; whether any was new. */
+  async scan(): Promise<boolean> {
+    const fresh = [...new Set(presentModaliases())].filter((alias) => !this.#tried.has(alias));
+    if (fresh.length > 0) {
+      for (const alias of fresh) this.#tried.add(alias);
+      // Most aliases have no driver (bridges, timers, built-ins): modprobe then exits non-zero quietly.
+      await runCommand(['modprobe', '-a', '-q', ...fresh]);
+      if (this.#absentAliases !== '') for (const absent of absentDrivers(fresh, this.#absentAliases)) this.log.warn(describeAbsentDriver(absent));
+    }
+    this.firmware.report();
+    return fresh.length > 0;
+  }
+}
+
+export interface HardwareDrivers {
+  /** The modules loaded by the first passes. */
+  loaded: string[];
+  /** Ends the watch for devices that appear later; it also ends by itself at its deadline. */
+  stopWatching(): Promise<void>;
+}
+
+/**
+ * Loads the drivers for the hardware present, scanning again while a pass brings new devices
+ * (virtio_pci makes the virtio NIC appear), then keeps watching for late devices for `watchMs`
+ * in the background: a USB NIC or disk enumerates after xhci_hcd loaded, too late for the passes.
+ */
+export async function loadHardwareDrivers(log: Logger, watchMs = 0): Promise<HardwareDrivers> {
   const aliasFile = join('/lib/modules', release(), 'modules.alias');
   if (!existsSync(aliasFile)) {
     log.warn(`no ${aliasFile}: this initramfs carries no modules for kernel ${release()}; only built-in drivers are available`);
-    return [];
+    return { loaded: [], stopWatching: () => Promise.resolve() };
   }
   const before = loadedModules();
-  const tried = new Set<string>();
-  for (let round = 0; round < 5; round++) {
-    const fresh = [...new Set(presentModaliases())].filter((alias) => !tried.has(alias));
-    if (fresh.length === 0) break;
-    for (const alias of fresh) tried.add(alias);
-    // Most aliases have no driver (bridges, timers, built-ins): modprobe then exits non-zero quietly.
-    await runCommand(['modprobe', '-a', '-q', ...fresh]);
-  }
-  return [...loadedModules()].filter((name) => !before.has(name));
+  const loader = new DriverLoader(log);
+  for (let round = 0; round < 5 && (await loader.scan()); round++);
+  const afterPasses = loadedModules();
+  const loaded = [...afterPasses].filter((name) => !before.has(name));
+
+  const deadline = performance.now() + watchMs;
+  let stopped = false;
+  const watch = (async () => {
+    while (!stopped && performance.now() < deadline) {
+      await sleep(LATE_DEVICE_POLL_MS);
+      if (!(await loader.scan())) continue;
+      const late = [...loadedModules()].filter((name) => !afterPasses.has(name));
+      for (const name of late) afterPasses.add(name);
+      if (late.length > 0) log.info(`Drivers loaded for devices that appeared late: ${late.join(' ')}`);
+    }
+    loader.firmware.close();
+  })();
+  return {
+    loaded,
+    stopWatching: async () => {
+      stopped = true;
+      await watch;
+    },
+  };
 }
 
 /** b2c.insmods: each module in order, by name (modprobe, with dependencies) or by path (insmod). */

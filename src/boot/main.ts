@@ -15,6 +15,7 @@ import { describeError, OcinitError } from '../log/errors.ts';
 import { log } from '../log/logger.ts';
 import type { JobResult } from '../run/index.ts';
 import { OCINIT_VERSION } from '../version.ts';
+import type { HardwareDrivers } from './drivers.ts';
 import { writeHandoff, type Handoff } from './handoff.ts';
 import { storageAfterNetwork } from './order.ts';
 
@@ -55,6 +56,9 @@ function triggerDebugCrash(plan: Plan): void {
 /** How Node started the launcher: from the startup snapshot /init.snapshot, or by compiling /init.js. */
 let startedFrom: 'snapshot' | 'script' = 'script';
 
+/** The watch for late devices, running from the driver loading until the storage and network are up. */
+let driverWatch: HardwareDrivers | undefined;
+
 /** Runtime info, modules, drivers; the storage too unless it waits for the network (b2c.nbd). */
 async function prepareMachine(plan: Plan, withStorage: boolean): Promise<Storage | undefined> {
   return log.section('ocinit_boot', 'Preparing the machine', async () => {
@@ -63,8 +67,10 @@ async function prepareMachine(plan: Plan, withStorage: boolean): Promise<Storage
     log.info(`Launcher: Node ${process.version}, ${startedFrom === 'snapshot' ? 'from its startup snapshot' : 'from /init.js'}`);
     writeFileSync('/proc/sys/kernel/hostname', plan.hostname);
     await loadRequestedModules(plan.modules, log);
-    const drivers = await loadHardwareDrivers(log);
-    log.info(`Drivers loaded for the hardware present: ${drivers.length > 0 ? drivers.join(' ') : 'none needed'}`);
+    // Late devices (USB NICs and disks) are watched for while the cache and the network wait for them.
+    const drivers = await loadHardwareDrivers(log, (plan.cache.waitSeconds + plan.dhcpTimeoutSeconds) * 1000);
+    driverWatch = drivers;
+    log.info(`Drivers loaded for the hardware present: ${drivers.loaded.length > 0 ? drivers.loaded.join(' ') : 'none needed'}`);
     if (!withStorage) {
       log.info('The cache or swap may be on a network block device (b2c.nbd): opening the storage once the network is up');
       return undefined;
@@ -157,9 +163,15 @@ async function main(): Promise<void> {
   } else {
     triggerDebugCrash(plan);
     try {
-      const early = await prepareMachine(plan, !storageAfterNetwork(plan));
-      const finalPlan = await connect(plan);
-      const storage = finalPlan.nbd.length > 0 || early === undefined ? await attachNetworkStorage(finalPlan, early) : early;
+      let finalPlan: Plan;
+      let storage: Storage;
+      try {
+        const early = await prepareMachine(plan, !storageAfterNetwork(plan));
+        finalPlan = await connect(plan);
+        storage = finalPlan.nbd.length > 0 || early === undefined ? await attachNetworkStorage(finalPlan, early) : early;
+      } finally {
+        await driverWatch?.stopWatching();
+      }
       try {
         const job = await runJob(finalPlan, storage);
         status = job.status;
