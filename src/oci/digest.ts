@@ -23,6 +23,11 @@ export class DigestVerifier {
     return this.#size;
   }
 
+  /** The digest of everything seen so far, leaving the hash running. */
+  peek(): string {
+    return `${this.expected.algorithm}:${this.#hash.copy().digest('hex')}`;
+  }
+
   /** The digest of everything seen so far (consumes the hash: call once). */
   actual(): string {
     return `${this.expected.algorithm}:${this.#hash.digest('hex')}`;

@@ -1,11 +1,12 @@
 import { OcinitError } from '../log/errors.ts';
-import type { ContentStore } from '../store/index.ts';
+import { mismatch, type BlobWriter, type ContentStore } from '../store/index.ts';
+import { DigestVerifier, parseDigest } from './digest.ts';
 import type { Descriptor, ImageManifest } from './manifest.ts';
 import { noteStreamedBytes } from './memory.ts';
 import type { PullOptions } from './pull.ts';
 import type { ResolvedImage } from './resolve.ts';
 import { scopeOf, type Source } from './sources.ts';
-import type { RegistryResponse } from './transport.ts';
+import { RegistryError, RegistryUnreachableError, type RegistryResponse } from './transport.ts';
 
 const MAX_RESUMES = 5;
 const DOWNLOAD_BATCH = 512 * 1024;
@@ -25,19 +26,107 @@ export interface LayerProgress {
 }
 
 /**
+ * What a blob download carries from one response to the next: bytes already given to the tee (the
+ * unpacker) are never given again, and when a server restarts the blob from byte 0 they are hashed
+ * a second time and must be the same bytes.
+ */
+export class TeeReplay {
+  readonly #tee: BlobTee | undefined;
+  readonly #descriptor: Descriptor;
+  readonly #image: string;
+  /** Bytes pushed to the tee so far. */
+  #pushed = 0;
+  /** The digest of those bytes, known once a restart discarded them. */
+  #pushedDigest: string | undefined;
+  /** Hash of the bytes of the current response below #pushed. */
+  #replay: DigestVerifier | undefined;
+
+  constructor(tee: BlobTee | undefined, descriptor: Descriptor, image: string) {
+    this.#tee = tee;
+    this.#descriptor = descriptor;
+    this.#image = image;
+  }
+
+  /** The writer restarted from byte 0 and discarded `discarded`: replay up to what the tee has. */
+  restarted(discarded: { size: number; digest: string }): void {
+    if (this.#tee === undefined) return;
+    // After a first restart the writer may be discarded again mid-replay: the tee's digest is the first one.
+    if (discarded.size === this.#pushed) this.#pushedDigest = discarded.digest;
+    this.#replay = new DigestVerifier(parseDigest(this.#descriptor.digest));
+  }
+
+  /** `bytes` were just stored at `position`: gives the tee those it has not had. */
+  async push(bytes: Buffer, position: number): Promise<void> {
+    if (this.#tee === undefined) return;
+    let fresh = bytes;
+    if (position < this.#pushed) {
+      const seen = bytes.subarray(0, this.#pushed - position);
+      this.#replay?.update(seen);
+      fresh = bytes.subarray(seen.length);
+      if (position + seen.length === this.#pushed && this.#replay?.actual() !== this.#pushedDigest) {
+        const digest = this.#descriptor.digest;
+        throw mismatch(digest, 'blob', `the ${this.#pushed} bytes already unpacked`, 'other bytes when the download started again from byte 0', this.#image);
+      }
+    }
+    if (fresh.length === 0) return;
+    this.#pushed += fresh.length;
+    await this.#tee.push(fresh);
+  }
+}
+
+/** Whether a blob that failed from one source may go on from the next: the source failed, not the bytes or the disk. */
+function handsOver(error: unknown): boolean {
+  return error instanceof RegistryError;
+}
+
+/**
  * Streams a blob into the store: hashed as it arrives, resumed with Range after a broken connection
- * (the hash continues over the whole blob), committed only when digest and size match.
+ * (the hash continues over the whole blob), committed only when digest and size match. When a
+ * source keeps failing (unreachable, an HTTP error, broken more than MAX_RESUMES times) the next
+ * source goes on from the same byte: every source serves the same digest, and the bytes are
+ * verified whatever their source.
  */
 export async function downloadBlob(
-  source: Source,
+  sources: readonly Source[],
   descriptor: Descriptor,
   image: string,
   store: ContentStore,
   onProgress: PullOptions['onProgress'],
   tee?: BlobTee,
 ): Promise<void> {
-  const what = `downloading blob ${descriptor.digest} of ${image}`;
   const writer = await store.writer(descriptor.digest, descriptor.size);
+  const replay = new TeeReplay(tee, descriptor, image);
+  try {
+    for (const [index, source] of sources.entries()) {
+      try {
+        await downloadFrom(source, descriptor, image, writer, replay, onProgress);
+        break;
+      } catch (error) {
+        const next = sources[index + 1];
+        if (next === undefined || source.transport.cancelled || !handsOver(error)) throw error;
+        source.transport.log?.warn(`${source.label} failed for blob ${descriptor.digest} at byte ${writer.size}: ${(error as Error).message}; going on from ${next.label}`);
+      }
+    }
+    // The unpacker need not wait for the fsync: nothing is committed until this download succeeded.
+    tee?.end();
+    await writer.commit(image);
+    onProgress?.({ digest: descriptor.digest, received: writer.size, total: descriptor.size, done: true });
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}
+
+/** The blob from one source, from the writer's current size on. */
+async function downloadFrom(
+  source: Source,
+  descriptor: Descriptor,
+  image: string,
+  writer: BlobWriter,
+  replay: TeeReplay,
+  onProgress: PullOptions['onProgress'],
+): Promise<void> {
+  const what = `downloading blob ${descriptor.digest} of ${image}`;
   const urls = descriptor.urls ?? [];
   let urlIndex = -1;
   /** The registry first; for a foreign layer it does not have, each of the descriptor's URLs. */
@@ -54,62 +143,52 @@ export async function downloadBlob(
       source.transport.log?.info(`blob ${descriptor.digest} is a foreign layer: fetching it from ${new URL(urls[urlIndex] ?? '').origin}`);
     }
   };
-  try {
-    for (let resumes = 0; ; resumes++) {
-      const offset = writer.size;
-      const response = await open(offset);
-      if (offset > 0 && response.status === 200) {
-        if (tee !== undefined) {
-          await response.body.dump();
-          throw new OcinitError(`registry ${source.transport.host} cannot resume blob ${descriptor.digest} (it ignored the Range request) and its first bytes are already unpacked`, { image, blob: descriptor.digest, hint: 'pull again' });
-        }
-        await writer.restart();
+  for (let resumes = 0; ; resumes++) {
+    const offset = writer.size;
+    const response = await open(offset);
+    if (offset > 0 && response.status === 200) {
+      // Some proxies and caches ignore Range: the whole blob again, hashed from byte 0.
+      source.transport.log?.warn(`registry ${source.transport.host} ignored the Range request for blob ${descriptor.digest}: reading it again from byte 0`);
+      replay.restarted(await writer.restart());
+    } else if (offset > 0 && response.status === 206) {
+      const range = /^bytes (\d+)-/.exec(response.headers['content-range'] ?? '');
+      if (range === null || Number(range[1]) !== offset) {
+        await response.body.dump();
+        throw new RegistryError(`registry ${source.transport.host} resumed blob ${descriptor.digest} at the wrong offset`, { image, blob: descriptor.digest, status: 206 });
       }
-      else if (offset > 0 && response.status === 206) {
-        const range = /^bytes (\d+)-/.exec(response.headers['content-range'] ?? '');
-        if (range === null || Number(range[1]) !== offset) {
-          await response.body.dump();
-          throw new OcinitError(`registry ${source.transport.host} resumed blob ${descriptor.digest} at the wrong offset`, { image, blob: descriptor.digest });
-        }
-      } else if (response.status !== 200) await source.transport.fail(response, what, { image, blob: descriptor.digest });
-      const batch: Buffer[] = [];
-      let batchBytes = 0;
-      /** Stores (then unpacks, with a tee) the bytes received so far. */
-      const flush = async (): Promise<void> => {
-        if (batch.length === 0) return;
-        const chunks = batch.splice(0);
-        const bytes = batchBytes;
-        batchBytes = 0;
-        await writer.write(chunks);
-        noteStreamedBytes(bytes);
-        if (tee !== undefined) await tee.push(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks, bytes));
-      };
-      try {
-        // Network chunks (64 kB) are stored and unpacked in batches: per-chunk overhead (a store
-        // write, a decompressor job) costs more main-thread time than the bytes themselves.
-        for await (const chunk of response.body) {
-          batch.push(chunk as Buffer);
-          batchBytes += (chunk as Buffer).length;
-          onProgress?.({ digest: descriptor.digest, received: writer.size + batchBytes, total: descriptor.size, done: false });
-          if (batchBytes >= DOWNLOAD_BATCH) await flush();
-        }
-        await flush();
-        break;
-      } catch (error) {
-        if (source.transport.cancelled) throw new OcinitError(`${what} was cancelled`, { image, blob: descriptor.digest, cause: error });
-        if (error instanceof OcinitError || resumes >= MAX_RESUMES) throw error instanceof OcinitError ? error : new OcinitError(`${what} failed after ${resumes} resumptions: ${(error as Error).message}`, { image, blob: descriptor.digest, cause: error });
-        // What arrived before the break is a valid prefix: keep it and resume after it.
-        await flush();
-        source.transport.log?.warn(`registry ${source.transport.host}: ${what} broke at byte ${writer.size} (${(error as Error).message}); resuming`);
+    } else if (response.status !== 200) await source.transport.fail(response, what, { image, blob: descriptor.digest });
+    const batch: Buffer[] = [];
+    let batchBytes = 0;
+    /** Stores (then unpacks, with a tee) the bytes received so far. */
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const chunks = batch.splice(0);
+      const bytes = batchBytes;
+      batchBytes = 0;
+      const position = writer.size;
+      await writer.write(chunks);
+      noteStreamedBytes(bytes);
+      await replay.push(chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks, bytes), position);
+    };
+    try {
+      // Network chunks (64 kB) are stored and unpacked in batches: per-chunk overhead (a store
+      // write, a decompressor job) costs more main-thread time than the bytes themselves.
+      for await (const chunk of response.body) {
+        batch.push(chunk as Buffer);
+        batchBytes += (chunk as Buffer).length;
+        onProgress?.({ digest: descriptor.digest, received: writer.size + batchBytes, total: descriptor.size, done: false });
+        if (batchBytes >= DOWNLOAD_BATCH) await flush();
       }
+      await flush();
+      return;
+    } catch (error) {
+      if (source.transport.cancelled) throw new OcinitError(`${what} was cancelled`, { image, blob: descriptor.digest, cause: error });
+      if (error instanceof OcinitError) throw error;
+      if (resumes >= MAX_RESUMES) throw new RegistryUnreachableError(`${what} from ${source.transport.host} failed after ${resumes} resumptions: ${(error as Error).message}`, { image, blob: descriptor.digest, cause: error });
+      // What arrived before the break is a valid prefix: keep it and resume after it.
+      await flush();
+      source.transport.log?.warn(`registry ${source.transport.host}: ${what} broke at byte ${writer.size} (${(error as Error).message}); resuming`);
     }
-    // The unpacker need not wait for the fsync: nothing is committed until this download succeeded.
-    tee?.end();
-    await writer.commit(image);
-    onProgress?.({ digest: descriptor.digest, received: writer.size, total: descriptor.size, done: true });
-  } catch (error) {
-    await writer.abort();
-    throw error;
   }
 }
 
@@ -136,7 +215,7 @@ export interface DownloadTally {
 
 /** Downloads the missing layers (each once), `limit` at a time; returns one promise per digest. */
 export function downloadLayers(
-  source: Source,
+  sources: readonly Source[],
   resolved: ResolvedImage,
   missing: Descriptor[],
   options: PullOptions,
@@ -149,7 +228,7 @@ export function downloadLayers(
   for (const descriptor of missing) {
     const download = limit(async () => {
       const started = performance.now();
-      await downloadBlob(source, descriptor, image, options.store, options.onProgress, tees.get(descriptor.digest));
+      await downloadBlob(sources, descriptor, image, options.store, options.onProgress, tees.get(descriptor.digest));
       const seconds = (performance.now() - started) / 1000;
       tally.blobs++;
       tally.bytes += descriptor.size;

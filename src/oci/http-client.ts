@@ -35,6 +35,8 @@ export interface DispatcherOptions {
   proxy?: ProxyConfig | undefined;
   /** No connection, response headers or body bytes for this long fails the request. */
   timeoutMs: number;
+  /** Connections open to one origin at once (default: no limit); more requests queue. */
+  connections?: number | undefined;
 }
 
 /** The dispatcher every HTTP client of ocinit uses (registries, S3): one set of TLS, proxy and timeout rules. */
@@ -48,7 +50,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
   const tls = { rejectUnauthorized: options.tlsVerify, ...(ca === undefined ? {} : { ca }) };
-  const timeouts = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
+  const timeouts = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, ...(options.connections === undefined ? {} : { connections: options.connections }) };
   const { proxy } = options;
   const agents = new Map<string | undefined, Dispatcher>();
   const agentFor = (uri: string | undefined): Dispatcher => {

@@ -63,7 +63,7 @@ export interface PulledImage {
 /** Resolves a reference to its manifest and config for the platform, without downloading layers. */
 export async function inspectImage(referenceText: string, options: PullOptions): Promise<ResolvedImage> {
   return withSources(referenceText, options, async (sources) => {
-    const { sourceRef: _source, topDigest: _top, ...resolved } = await resolveImage(referenceText, sources, options);
+    const { sourceRef: _source, blobSources: _blobSources, topDigest: _top, ...resolved } = await resolveImage(referenceText, sources, options);
     return resolved;
   });
 }
@@ -94,19 +94,19 @@ export type UnpackTarget = string | ((resolved: ResolvedImage) => string | undef
  */
 export async function pullAndUnpack(referenceText: string, target: UnpackTarget, options: PullOptions & { limits?: UnpackLimits }): Promise<PulledImage> {
   return withSources(referenceText, options, async (sources) => {
-    const { sourceRef, topDigest, ...resolved } = await resolveImage(referenceText, sources, options);
+    const { sourceRef: _source, blobSources, topDigest, ...resolved } = await resolveImage(referenceText, sources, options);
     const tally: DownloadTally = { blobs: resolved.configDownloaded ? 1 : 0, bytes: resolved.configDownloaded ? resolved.manifest.config.size : 0 };
     const missing = await missingLayers(resolved.manifest, options.store);
     const targetDir = typeof target === 'string' ? target : target(resolved);
     if (targetDir === undefined) {
-      const downloads = downloadLayers(sourceRef, resolved, missing, options, tally);
+      const downloads = downloadLayers(blobSources, resolved, missing, options, tally);
       try {
         await Promise.all(downloads.values());
       } catch (error) {
-        await abandonDownloads(sourceRef, downloads);
+        await abandonDownloads(blobSources, downloads);
         throw error;
       }
-    } else await downloadAndUnpack(sourceRef, resolved, missing, targetDir, options, tally);
+    } else await downloadAndUnpack(blobSources, resolved, missing, targetDir, options, tally);
     await rememberReference(resolved, topDigest, options);
     const { configDownloaded: _configDownloaded, ...image } = resolved;
     return { ...image, blobsDownloaded: tally.blobs, bytesDownloaded: tally.bytes };
@@ -114,7 +114,7 @@ export async function pullAndUnpack(referenceText: string, target: UnpackTarget,
 }
 
 async function downloadAndUnpack(
-  source: Source,
+  sources: readonly Source[],
   resolved: ResolvedImage,
   missing: Descriptor[],
   targetDir: string,
@@ -129,7 +129,7 @@ async function downloadAndUnpack(
     const streamed = first !== undefined && missing[0]?.digest === first.descriptor.digest && resolved.layers.filter((layer) => layer.descriptor.digest === first.descriptor.digest).length === 1 ? new LayerFeed() : undefined;
     const tees = new Map<string, BlobTee>();
     if (streamed !== undefined && first !== undefined) tees.set(first.descriptor.digest, streamed);
-    downloads = downloadLayers(source, resolved, missing, options, tally, tees);
+    downloads = downloadLayers(sources, resolved, missing, options, tally, tees);
     for (const [index, layer] of resolved.layers.entries()) {
       const download = downloads.get(layer.descriptor.digest);
       if (index === 0 && streamed !== undefined && download !== undefined) {
@@ -153,7 +153,7 @@ async function downloadAndUnpack(
     await Promise.all(downloads.values());
     staging.commit();
   } catch (error) {
-    await abandonDownloads(source, downloads);
+    await abandonDownloads(sources, downloads);
     staging.discard();
     throw error;
   }
@@ -163,7 +163,7 @@ async function downloadAndUnpack(
  * After a failure: cuts off the downloads still running and waits for each to remove its temporary
  * file, so that nothing half-written is left in the store when the failure is reported.
  */
-async function abandonDownloads(source: Source, downloads: Map<string, Promise<void>>): Promise<void> {
-  await source.transport.destroy();
+async function abandonDownloads(sources: readonly Source[], downloads: Map<string, Promise<void>>): Promise<void> {
+  await Promise.all(sources.map((source) => source.transport.destroy()));
   await Promise.allSettled(downloads.values());
 }

@@ -125,12 +125,12 @@ async function resolveFromStore(reference: ImageReference, platform: Platform, o
   }
 }
 
-async function fetchConfig(source: Source, manifest: ImageManifest, image: string, store: ContentStore): Promise<{ bytes: Buffer; downloaded: boolean }> {
+async function fetchConfig(sources: readonly Source[], manifest: ImageManifest, image: string, store: ContentStore): Promise<{ bytes: Buffer; downloaded: boolean }> {
   const descriptor = manifest.config;
   if (descriptor.size > MAX_CONFIG_BYTES) throw new OcinitError(`image config of ${descriptor.size} bytes (limit ${MAX_CONFIG_BYTES}); refused`, { image, blob: descriptor.digest });
   const cached = await store.read(descriptor.digest, descriptor.size);
   if (cached !== undefined) return { bytes: cached, downloaded: false };
-  await downloadBlob(source, descriptor, image, store, undefined);
+  await downloadBlob(sources, descriptor, image, store, undefined);
   const bytes = await store.read(descriptor.digest, descriptor.size);
   if (bytes === undefined) throw new OcinitError(`image config ${descriptor.digest} vanished from the store`, { image, blob: descriptor.digest });
   return { bytes, downloaded: true };
@@ -139,7 +139,11 @@ async function fetchConfig(source: Source, manifest: ImageManifest, image: strin
 export type ResolvedImage = Omit<PulledImage, 'blobsDownloaded' | 'bytesDownloaded'> & { configDownloaded: boolean };
 
 /** The reference resolved to one image manifest and its config, trying each source in turn. */
-export async function resolveImage(referenceText: string, sources: Source[], options: PullOptions): Promise<ResolvedImage & { sourceRef: Source; topDigest: string }> {
+export async function resolveImage(
+  referenceText: string,
+  sources: Source[],
+  options: PullOptions,
+): Promise<ResolvedImage & { sourceRef: Source; blobSources: Source[]; topDigest: string }> {
   const reference = parseReference(referenceText);
   const image = reference.canonical;
   const platform = normalizePlatform(options.platform ?? hostPlatform());
@@ -174,7 +178,9 @@ export async function resolveImage(referenceText: string, sources: Source[], opt
       throw new OcinitError(`layer ${layer.digest} of ${image} has media type '${layer.mediaType}', which ocinit cannot unpack`, { image, blob: layer.digest });
     }
   }
-  const { bytes: configBytes, downloaded: configDownloaded } = await fetchConfig(source, manifest, image, options.store);
+  // Blobs come from the source that served the manifest, then from those after it.
+  const blobSources = sources.slice(sources.indexOf(source));
+  const { bytes: configBytes, downloaded: configDownloaded } = await fetchConfig(blobSources, manifest, image, options.store);
   const config = parseImageConfig(configBytes, manifest.layers.length, { image, blob: manifest.config.digest });
   const layers: PulledLayer[] = manifest.layers.map((descriptor, index) => ({ descriptor, diffId: config.rootfs.diff_ids[index] ?? '' }));
   const configPlatform: Platform = normalizePlatform({
@@ -183,5 +189,5 @@ export async function resolveImage(referenceText: string, sources: Source[], opt
     ...(config.variant === undefined ? {} : { variant: config.variant }),
   });
   options.log?.info(`${image}: manifest ${manifestDigest} (${formatPlatform(configPlatform)}, ${layers.length} layers) from ${source.label}`);
-  return { reference, manifestDigest, platform: configPlatform, config, configDigest: manifest.config.digest, manifest, layers, source: source.label, configDownloaded, sourceRef: source, topDigest };
+  return { reference, manifestDigest, platform: configPlatform, config, configDigest: manifest.config.digest, manifest, layers, source: source.label, configDownloaded, sourceRef: source, blobSources, topDigest };
 }

@@ -1,5 +1,5 @@
 import { createDispatcher, isConnectionError, request, sleep, type Dispatcher } from './http-client.ts';
-import { OcinitError } from '../log/errors.ts';
+import { OcinitError, type ErrorContext } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { Secret } from '../log/secret.ts';
 import { basicAuthorization, parseChallenges, type Challenge, type Credentials } from './auth.ts';
@@ -21,6 +21,10 @@ export interface TransportOptions {
   /** Attempts for connection errors, 5xx and 429 (default 5); the delay doubles from retryDelayMs. */
   attempts?: number;
   retryDelayMs?: number;
+  /** Connections open to this host at once (default 4): the rest of the requests queue. */
+  connections?: number;
+  /** Jitter source, 0 ≤ x < 1 (tests make it fixed). */
+  random?: () => number;
 }
 
 export interface RegistryResponse {
@@ -30,8 +34,35 @@ export interface RegistryResponse {
   url: string;
 }
 
-/** The registry could not be reached or kept failing (network, timeout, 5xx): a cached copy may do. */
-export class RegistryUnreachableError extends OcinitError {}
+/** One error of a registry's error body (distribution spec): `MANIFEST_UNKNOWN`, `DENIED`, `TOOMANYREQUESTS`... */
+export interface RegistryDiagnostic {
+  code: string;
+  message: string;
+}
+
+/**
+ * A registry (or a mirror) answered with an error, or could not be reached: what a caller decides on
+ * (another source, a cached copy) is in the fields, never in the message.
+ */
+export class RegistryError extends OcinitError {
+  /** The HTTP status; undefined when no answer came (network, timeout). */
+  readonly status: number | undefined;
+  readonly errors: readonly RegistryDiagnostic[];
+
+  constructor(message: string, context: ErrorContext & { status?: number; errors?: readonly RegistryDiagnostic[] } = {}) {
+    super(message, context);
+    this.status = context.status;
+    this.errors = context.errors ?? [];
+  }
+
+  /** The registry's error codes, e.g. `['MANIFEST_UNKNOWN']`. */
+  get codes(): string[] {
+    return this.errors.map((error) => error.code);
+  }
+}
+
+/** The registry could not be reached or kept failing (network, timeout, 5xx, 429): a cached copy may do. */
+export class RegistryUnreachableError extends RegistryError {}
 
 interface Token {
   value: Secret;
@@ -40,6 +71,22 @@ interface Token {
 
 const MAX_REDIRECTS = 5;
 const MAX_RETRY_AFTER_MS = 60_000;
+/** The longest pause between two attempts without a Retry-After. */
+const MAX_BACKOFF_MS = 10_000;
+/** Three blob downloads and a manifest or token request at once, per host. */
+const DEFAULT_CONNECTIONS = 4;
+
+/**
+ * The pause before attempt `number + 1`: exponential from `firstMs`, capped, drawn uniformly from
+ * its upper half, so that clients that failed together (a gateway restarting under a fleet) come
+ * back spread out rather than in waves. A Retry-After is honoured as a floor, with up to a quarter
+ * more on top for the same reason.
+ */
+export function backoffMs(number: number, firstMs: number, retryAfter: number | undefined, random: () => number): number {
+  if (retryAfter !== undefined) return Math.round(retryAfter * (1 + random() / 4));
+  const ceiling = Math.min(firstMs * 2 ** (number - 1), MAX_BACKOFF_MS);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
 
 function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
   const value = headers[name];
@@ -66,16 +113,30 @@ export function retryAfterMs(value: string | undefined, now = Date.now()): numbe
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
-/** The registry's own error codes from an error body, e.g. `MANIFEST_UNKNOWN: manifest unknown`. */
-async function registryErrors(body: RegistryResponse['body']): Promise<string> {
+/** The registry's own errors from an error body (`{"errors":[{"code":"MANIFEST_UNKNOWN",...}]}`). */
+export function parseRegistryErrors(text: string): RegistryDiagnostic[] {
   try {
-    const text = (await body.text()).slice(0, 4096);
-    const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
-    const errors = (parsed.errors ?? []).map((error) => [error.code, error.message].filter(Boolean).join(': '));
-    return errors.length > 0 ? ` (${errors.join('; ')})` : '';
+    const parsed = JSON.parse(text.slice(0, 4096)) as { errors?: unknown };
+    if (!Array.isArray(parsed.errors)) return [];
+    return parsed.errors.flatMap((error: { code?: unknown; message?: unknown }) =>
+      typeof error.code === 'string' ? [{ code: error.code, message: typeof error.message === 'string' ? error.message : '' }] : [],
+    );
   } catch {
-    return '';
+    return [];
   }
+}
+
+async function registryErrors(body: RegistryResponse['body']): Promise<RegistryDiagnostic[]> {
+  try {
+    return parseRegistryErrors(await body.text());
+  } catch {
+    return [];
+  }
+}
+
+/** ` (MANIFEST_UNKNOWN: manifest unknown; ...)` for a message. */
+function describeDiagnostics(errors: readonly RegistryDiagnostic[]): string {
+  return errors.length === 0 ? '' : ` (${errors.map((error) => [error.code, error.message].filter(Boolean).join(': ')).join('; ')})`;
 }
 
 /**
@@ -94,6 +155,7 @@ export class RegistryTransport {
   readonly #timeoutMs: number;
   readonly #attempts: number;
   readonly #retryDelayMs: number;
+  readonly #random: () => number;
   #origin: Promise<{ origin: string; challenge: Challenge | undefined }> | undefined;
   #destroyed = false;
   readonly #tokens = new Map<string, Token>();
@@ -107,7 +169,14 @@ export class RegistryTransport {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#attempts = options.attempts ?? 5;
     this.#retryDelayMs = options.retryDelayMs ?? 250;
-    this.#dispatcher = createDispatcher({ tlsVerify: this.#tlsVerify, caFile: options.caFile, proxy: options.proxy, timeoutMs: this.#timeoutMs });
+    this.#random = options.random ?? Math.random;
+    this.#dispatcher = createDispatcher({
+      tlsVerify: this.#tlsVerify,
+      caFile: options.caFile,
+      proxy: options.proxy,
+      timeoutMs: this.#timeoutMs,
+      connections: options.connections ?? DEFAULT_CONNECTIONS,
+    });
   }
 
   /** True once the caller's AbortSignal fired, or destroy() cut off what was in flight. */
@@ -148,19 +217,20 @@ export class RegistryTransport {
 
   /** Throws the right OcinitError for an unexpected status; the body is consumed. */
   async fail(response: RegistryResponse, what: string, context: { image?: string; blob?: string } = {}): Promise<never> {
-    const detail = await registryErrors(response.body);
-    const url = response.url;
-    if (response.status === 401) {
-      throw new OcinitError(`registry ${this.host} refused the credentials while ${what} (HTTP 401)${detail}`, {
-        ...context,
-        url,
+    const errors = await registryErrors(response.body);
+    const detail = describeDiagnostics(errors);
+    const { status, url } = response;
+    const fields = { ...context, url, status, errors };
+    if (status === 401) {
+      throw new RegistryError(`registry ${this.host} refused the credentials while ${what} (HTTP 401)${detail}`, {
+        ...fields,
         hint: this.#credentials === undefined ? 'this registry needs credentials: pass --creds USER:PASSWORD or --authfile' : 'check the username and password',
       });
     }
-    if (response.status === 403) throw new OcinitError(`registry ${this.host} denied access while ${what} (HTTP 403)${detail}`, { ...context, url, hint: 'check these credentials may pull this repository' });
-    if (response.status === 404) throw new OcinitError(`registry ${this.host} has no such thing while ${what} (HTTP 404)${detail}`, { ...context, url, hint: 'check the image name, tag or digest' });
-    const ErrorClass = response.status >= 500 || response.status === 429 ? RegistryUnreachableError : OcinitError;
-    throw new ErrorClass(`registry ${this.host} answered HTTP ${response.status} while ${what}${detail}`, { ...context, url });
+    if (status === 403) throw new RegistryError(`registry ${this.host} denied access while ${what} (HTTP 403)${detail}`, { ...fields, hint: 'check these credentials may pull this repository' });
+    if (status === 404) throw new RegistryError(`registry ${this.host} has no such thing while ${what} (HTTP 404)${detail}`, { ...fields, hint: 'check the image name, tag or digest' });
+    const ErrorClass = status >= 500 || status === 429 ? RegistryUnreachableError : RegistryError;
+    throw new ErrorClass(`registry ${this.host} answered HTTP ${status} while ${what}${detail}`, fields);
   }
 
   #discover(what: string): Promise<{ origin: string; challenge: Challenge | undefined }> {
@@ -225,8 +295,10 @@ export class RegistryTransport {
     }
     const response = await this.#withRetries(what, () => this.#send(url.toString(), headers));
     if (response.status !== 200) {
-      const detail = await registryErrors(response.body);
-      throw new OcinitError(`token server ${url.origin} refused a token for ${[...scopes].join(' ')} (HTTP ${response.status})${detail}`, {
+      const errors = await registryErrors(response.body);
+      throw new RegistryError(`token server ${url.origin} refused a token for ${[...scopes].join(' ')} (HTTP ${response.status})${describeDiagnostics(errors)}`, {
+        status: response.status,
+        errors,
         url: `${url.origin}${url.pathname}`,
         hint: this.#credentials === undefined ? 'pass --creds USER:PASSWORD or --authfile if this repository is private' : 'check the username and password',
       });
@@ -280,7 +352,6 @@ export class RegistryTransport {
 
   /** Retries connection errors, 5xx and 429 with exponential backoff (429/503 honour Retry-After). */
   async #withRetries(what: string, attempt: () => Promise<RegistryResponse>, retryConnectionErrors = true): Promise<RegistryResponse> {
-    let delay = this.#retryDelayMs;
     for (let number = 1; ; number++) {
       const last = number >= this.#attempts;
       let response: RegistryResponse;
@@ -290,17 +361,16 @@ export class RegistryTransport {
         if (error instanceof OcinitError) throw error;
         if (this.cancelled) throw new OcinitError(`${what} was cancelled`, { cause: error });
         if (last || !retryConnectionErrors || !isConnectionError(error)) throw this.#networkError(error, what);
-        this.log?.warn(`registry ${this.host}: ${(error as Error).message} while ${what}; retrying in ${delay} ms (attempt ${number + 1}/${this.#attempts})`);
-        await sleep(delay, this.#signal);
-        delay *= 2;
+        const wait = backoffMs(number, this.#retryDelayMs, undefined, this.#random);
+        this.log?.warn(`registry ${this.host}: ${(error as Error).message} while ${what}; retrying in ${wait} ms (attempt ${number + 1}/${this.#attempts})`);
+        await sleep(wait, this.#signal);
         continue;
       }
       if (!last && (response.status === 429 || response.status >= 500)) {
-        const wait = retryAfterMs(response.headers['retry-after']) ?? delay;
+        const wait = backoffMs(number, this.#retryDelayMs, retryAfterMs(response.headers['retry-after']), this.#random);
         await response.body.dump();
         this.log?.warn(`registry ${this.host}: HTTP ${response.status} while ${what}; retrying in ${wait} ms (attempt ${number + 1}/${this.#attempts})`);
         await sleep(wait, this.#signal);
-        delay *= 2;
         continue;
       }
       return response;

@@ -79,10 +79,15 @@ export class BlobWriter {
     }
   }
 
-  /** Starts again from byte 0 (a server that ignored a Range request). */
-  async restart(): Promise<void> {
+  /**
+   * Starts again from byte 0 (a server that ignored a Range request); returns the size and digest of
+   * what it discards, for a caller that already used those bytes to compare them with the new ones.
+   */
+  async restart(): Promise<{ size: number; digest: string }> {
+    const discarded = { size: this.#verifier.size, digest: this.#verifier.peek() };
     this.#verifier = new DigestVerifier(parseDigest(this.digest));
     await this.#handle.truncate(0);
+    return discarded;
   }
 
   async commit(image?: string): Promise<void> {

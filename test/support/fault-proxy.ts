@@ -3,10 +3,13 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export type Fault =
-  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Buffer }
+  /** An answer of the proxy's own, after `delayMs` if given. */
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Buffer; delayMs?: number }
   | { kind: 'cut'; afterBytes: number }
   | { kind: 'redirect'; location: (path: string) => string; status?: number }
-  | { kind: 'stall' };
+  | { kind: 'stall' }
+  /** Forwarded without its Range header: the whole body with a 200, as some caches answer. */
+  | { kind: 'ignore-range' };
 
 export interface FaultRule {
   match: (method: string, path: string, headers: IncomingMessage['headers']) => boolean;
@@ -32,8 +35,9 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-function forward(upstream: { hostname: string; port: number }, incoming: IncomingMessage, outgoing: ServerResponse, cutAfter: number | undefined): void {
+function forward(upstream: { hostname: string; port: number }, incoming: IncomingMessage, outgoing: ServerResponse, cutAfter: number | undefined, ignoreRange = false): void {
   const headers = { ...incoming.headers, host: `${upstream.hostname}:${upstream.port}` };
+  if (ignoreRange) delete headers.range;
   const proxied = httpRequest({ hostname: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers }, (response) => {
     const responseHeaders = { ...response.headers };
     // Keep the registry's own absolute Location URLs pointing at the proxy.
@@ -82,9 +86,12 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
     });
     if (fault === undefined) return forward(upstream, incoming, outgoing, undefined);
     switch (fault.kind) {
-      case 'status':
-        outgoing.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers }).end(fault.body ?? '{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
+      case 'status': {
+        const answer = (): void => void outgoing.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers }).end(fault.body ?? '{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
+        if (fault.delayMs === undefined) answer();
+        else setTimeout(answer, fault.delayMs);
         return;
+      }
       case 'redirect':
         outgoing.writeHead(fault.status ?? 307, { location: fault.location(path) }).end();
         return;
@@ -92,6 +99,8 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
         return forward(upstream, incoming, outgoing, fault.afterBytes);
       case 'stall':
         return; // never answer
+      case 'ignore-range':
+        return forward(upstream, incoming, outgoing, undefined, true);
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

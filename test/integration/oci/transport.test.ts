@@ -178,7 +178,8 @@ describe('a failed pull', () => {
     const faults = await startFaultProxy(registry.host);
     try {
       faults.rules.push({ match: (_method, path) => path.includes(`blobs/${second}`), fault: { kind: 'stall' }, times: 1000 });
-      faults.rules.push({ match: (_method, path) => path.includes(`blobs/${first}`), fault: { kind: 'status', status: 404 }, times: 1000 });
+      // Late enough that the other download is surely under way when the pull fails.
+      faults.rules.push({ match: (_method, path) => path.includes(`blobs/${first}`), fault: { kind: 'status', status: 404, delayMs: 300 }, times: 1000 });
       for (const target of [undefined, fresh('rootfs')]) {
         const storeDir = fresh('store');
         const options = { store: new ContentStore(storeDir), ...FAST, credentials: creds() };
