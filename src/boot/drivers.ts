@@ -6,7 +6,7 @@ import { OcinitError } from '../log/errors.ts';
 import { runCommand } from '../system/exec.ts';
 import { openKernelLog } from '../system/kmsg.ts';
 import { describeMissingFirmware, missingFirmware } from './firmware.ts';
-import { absentDrivers, describeAbsentDriver } from './absent-drivers.ts';
+import { absentDrivers, describeAbsentDriver, parseAbsentAliases } from './absent-drivers.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 function readOrEmpty(file: string): string {
@@ -79,7 +79,7 @@ class DriverLoader {
   readonly #tried = new Set<string>();
   readonly firmware: FirmwareReporter;
   /** modules.alias lines of the hardware modules the build left out (initrd/drivers.ts). */
-  readonly #absentAliases = readOrEmpty(join('/lib/modules', release(), 'modules.alias.absent'));
+  readonly #absentAliases = parseAbsentAliases(readOrEmpty(join('/lib/modules', release(), 'modules.alias.absent')));
   constructor(private readonly log: Logger) {
     this.firmware = new FirmwareReporter(log);
   }
@@ -91,7 +91,7 @@ class DriverLoader {
       for (const alias of fresh) this.#tried.add(alias);
       // Most aliases have no driver (bridges, timers, built-ins): modprobe then exits non-zero quietly.
       await runCommand(['modprobe', '-a', '-q', ...fresh]);
-      if (this.#absentAliases !== '') for (const absent of absentDrivers(fresh, this.#absentAliases)) this.log.warn(describeAbsentDriver(absent));
+      if (this.#absentAliases.length > 0) for (const absent of absentDrivers(fresh, this.#absentAliases)) this.log.warn(describeAbsentDriver(absent));
     }
     this.firmware.report();
     return fresh.length > 0;
