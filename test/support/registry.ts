@@ -21,6 +21,10 @@ export interface RegistryOptions {
   proxyRemoteUrl?: string;
   /** Record the access log (see `accessLog`). */
   accessLog?: boolean;
+  /** Listen on this IPv4 address instead of 127.0.0.1 (with `port`, since a free port cannot be probed there). */
+  address?: string;
+  /** Run inside this network namespace (`ip netns exec`), e.g. a gateway's. */
+  netns?: string;
   /** Listen on this port instead of a free one (to restart a registry where it was). */
   port?: number;
   /** Keep blobs here instead of a fresh directory (a restarted mirror keeps its cache). */
@@ -95,8 +99,8 @@ function makeCertificates(dir: string): { caFile: string; certificate: string; k
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const workDir = mkdtempSync(join(tmpdir(), 'ocinit-registry-'));
   const storageDir = options.storageDir ?? join(workDir, 'storage');
-  const address = options.ipv6 === true ? '::1' : '127.0.0.1';
-  const hostPart = options.ipv6 === true ? '[::1]' : '127.0.0.1';
+  const address = options.ipv6 === true ? '::1' : (options.address ?? '127.0.0.1');
+  const hostPart = options.ipv6 === true ? '[::1]' : address;
   const port = options.port ?? (await freePort(address));
   const lines = [
     'version: 0.1',
@@ -136,7 +140,10 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     );
   }
   writeFileSync(join(workDir, 'config.yml'), `${lines.join('\n')}\n`);
-  const child = spawn(options.binary ?? '/usr/bin/docker-registry', ['serve', join(workDir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = [options.binary ?? '/usr/bin/docker-registry', 'serve', join(workDir, 'config.yml')];
+  if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
+  const [program = '', ...args] = command;
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const access: AccessRecord[] = [];
   let partial = '';
