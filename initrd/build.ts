@@ -46,6 +46,11 @@ const outFile = resolve(values.out ?? fail('--out FILE is required'));
 const mtime = Number.parseInt(process.env.SOURCE_DATE_EPOCH ?? '0', 10);
 if (!Number.isInteger(mtime) || mtime < 0) fail(`SOURCE_DATE_EPOCH must be a whole number of seconds, not '${process.env.SOURCE_DATE_EPOCH}'`);
 
+const firmwareDir = values.firmware === undefined ? undefined : resolve(values.firmware);
+if (firmwareDir !== undefined && (!existsSync(firmwareDir) || !statSync(firmwareDir).isDirectory())) {
+  fail(`--firmware ${values.firmware} is not a directory (want a /lib/firmware tree: rtl_nic/..., e100/...)`);
+}
+
 const entries = new Map<string, CpioEntry>();
 
 function addDirectory(path: string, mode = 0o755): void {
@@ -180,9 +185,7 @@ const absent = absentHardwareAliases(aliasText, dependencies.keys(), moduleFiles
 add({ type: 'inline', path: `${moduleRoot}/modules.alias.absent`, mode: 0o644, data: Buffer.from(absent) });
 
 // Firmware for the drivers (the kernel's direct loader reads /lib/firmware), as given.
-if (values.firmware !== undefined) {
-  const firmwareDir = resolve(values.firmware);
-  if (!existsSync(firmwareDir) || !statSync(firmwareDir).isDirectory()) fail(`--firmware ${values.firmware} is not a directory (want a /lib/firmware tree: rtl_nic/..., i915/...)`);
+if (firmwareDir !== undefined) {
   addDirectory('/lib/firmware');
   addTree(firmwareDir, '/lib/firmware');
 }

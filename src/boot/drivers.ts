@@ -132,6 +132,8 @@ export async function loadHardwareDrivers(log: Logger, watchMs = 0): Promise<Har
       for (const name of late) afterPasses.add(name);
       if (late.length > 0) log.info(`Drivers loaded for devices that appeared late: ${late.join(' ')}`);
     }
+    // The network phase brings links up, and some drivers ask for their firmware only then.
+    loader.firmware.report();
     loader.firmware.close();
   })();
   return {
