@@ -78,7 +78,7 @@ class FirmwareReporter {
 class DriverLoader {
   readonly #tried = new Set<string>();
   readonly firmware: FirmwareReporter;
-  /** modules.alias lines of the hardware modules the build left out (initrd/drivers.ts). */
+  /** The aliases of the hardware modules the build left out (modules.alias.absent, initrd/drivers.ts). */
   readonly #absentAliases = parseAbsentAliases(readOrEmpty(join('/lib/modules', release(), 'modules.alias.absent')));
   constructor(private readonly log: Logger) {
     this.firmware = new FirmwareReporter(log);
@@ -123,11 +123,12 @@ export async function loadHardwareDrivers(log: Logger, watchMs = 0): Promise<Har
   const loaded = [...afterPasses].filter((name) => !before.has(name));
 
   const deadline = performance.now() + watchMs;
-  let stopped = false;
+  // Aborting cuts the current wait short: the job should not start up to a poll interval late.
+  const stop = new AbortController();
   const watch = (async () => {
-    while (!stopped && performance.now() < deadline) {
-      await sleep(LATE_DEVICE_POLL_MS);
-      if (!(await loader.scan())) continue;
+    while (!stop.signal.aborted && performance.now() < deadline) {
+      await sleep(LATE_DEVICE_POLL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (stop.signal.aborted || !(await loader.scan())) continue;
       const late = [...loadedModules()].filter((name) => !afterPasses.has(name));
       for (const name of late) afterPasses.add(name);
       if (late.length > 0) log.info(`Drivers loaded for devices that appeared late: ${late.join(' ')}`);
@@ -139,7 +140,7 @@ export async function loadHardwareDrivers(log: Logger, watchMs = 0): Promise<Har
   return {
     loaded,
     stopWatching: async () => {
-      stopped = true;
+      stop.abort();
       await watch;
     },
   };
