@@ -46,6 +46,8 @@ const outFile = resolve(values.out ?? fail('--out FILE is required'));
 const mtime = Number.parseInt(process.env.SOURCE_DATE_EPOCH ?? '0', 10);
 if (!Number.isInteger(mtime) || mtime < 0) fail(`SOURCE_DATE_EPOCH must be a whole number of seconds, not '${process.env.SOURCE_DATE_EPOCH}'`);
 
+// Option checks first, before the slow steps.
+const driverSet = parseDriverSet(values.drivers ?? 'all') ?? fail(`--drivers wants ${DRIVER_SETS.join(' or ')}, not '${values.drivers}'`);
 const firmwareDir = values.firmware === undefined ? undefined : resolve(values.firmware);
 if (firmwareDir !== undefined && (!existsSync(firmwareDir) || !statSync(firmwareDir).isDirectory())) {
   fail(`--firmware ${values.firmware} is not a directory (want a /lib/firmware tree: rtl_nic/..., e100/...)`);
@@ -161,7 +163,6 @@ const listed = readFileSync(join(here, 'modules.txt'), 'utf8')
   .split('\n')
   .map((line) => line.replace(/#.*/, '').trim())
   .filter(Boolean);
-const driverSet = parseDriverSet(values.drivers ?? 'all') ?? fail(`--drivers wants ${DRIVER_SETS.join(' or ')}, not '${values.drivers}'`);
 const wanted = selectModules(driverSet, listed, dependencies.keys());
 const builtinFile = join(modulesDir, 'modules.builtin');
 const builtin = existsSync(builtinFile) ? readFileSync(builtinFile, 'utf8') : '';
