@@ -15,6 +15,13 @@ MODULES ?=
 COMPRESS ?= zstd
 LEVEL ?=
 INITRD := build/initrd.cpio$(if $(filter none,$(COMPRESS)),,.$(patsubst gzip,gz,$(patsubst zstd,zst,$(COMPRESS))))
+# Target architecture. Only x86_64 is built so far: refusing another beats building x86_64 silently.
+# (Checked when given to make, so that an ARCH a kernel build left in the environment does not matter.)
+ifeq ($(origin ARCH),command line)
+ifeq ($(filter $(ARCH),x86_64 amd64),)
+$(error ARCH=$(ARCH): this Makefile builds only ARCH=x86_64 (amd64); arm64 is not built yet)
+endif
+endif
 # Kernel modules: all (every Ethernet, USB host and block controller driver) or qemu (modules.txt only, smaller).
 DRIVERS ?= all
 ifeq ($(filter $(DRIVERS),all qemu),)
