@@ -43,7 +43,7 @@ help:
 	@echo 'make check    install what is missing, type-check, build and run every test'
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
 	@echo 'make initrd   build build/vmlinuz and $(INITRD) (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR)'
-	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers)'
+	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers, fleet)'
 
 # Debian packages first (a fresh Debian 12 may not even have npm), then node_modules from the lock file.
 deps: build/.debian-deps node_modules/.package-lock.json
@@ -126,6 +126,7 @@ bench: deps initrd
 	bench/cache
 	bench/volumes
 	bench/drivers
+	bench/fleet
 
 clean:
 	rm -rf dist build
