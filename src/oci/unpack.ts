@@ -122,7 +122,8 @@ function describeLayerError(error: unknown, layer: PulledLayer, image: string): 
     return new OcinitError(error.message, { blob: layer.descriptor.digest, image, hint: error.hint, cause: error });
   }
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('Z_') || (error as Error).message?.includes('zstd')) {
+  // zlib's errors are Z_DATA_ERROR, Z_BUF_ERROR...; its zstd ones ZSTD_error_<reason>.
+  if (typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ZSTD_'))) {
     return new OcinitError(`layer ${layer.descriptor.digest} of ${image} does not decompress: ${(error as Error).message}`, { blob: layer.descriptor.digest, image, hint: 'the layer is corrupt', cause: error });
   }
   return new OcinitError(`unpacking layer ${layer.descriptor.digest} of ${image} failed: ${(error as Error).message}`, { blob: layer.descriptor.digest, image, cause: error });
