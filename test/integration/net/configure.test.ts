@@ -90,12 +90,15 @@ describe('network phase in the lab', () => {
     expect(run.console).toMatch(/DHCPv6: eth0: fd77::1[0-9a-f]{2}\/128, dns fd77::1 \(lease 3600 s\)/);
     expect(await inNamespace(dut, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'eth0'])).toMatchObject({ stdout: expect.stringMatching(/inet6 fd77::1[0-9a-f]{2}\/128/) });
     expect(readFileSync(`/etc/netns/${dut}/resolv.conf`, 'utf8')).toBe(`# written by ocinit\nsearch lab\nnameserver ${LAB_GATEWAY}\nnameserver fd77::1\n`);
+    // The DHCPv6 /128 is global too and is there at once; the SLAAC /64 follows the next router
+    // advertisement, so wait for that one, not for any global address.
+    const slaac = /inet6 fd77::[0-9a-f:]+\/64/;
     let global = '';
-    for (let i = 0; i < 50 && global === ''; i++) {
+    for (let i = 0; i < 150 && !slaac.test(global); i++) {
       global = (await inNamespace(dut, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'])).stdout;
-      if (global === '') await new Promise((resolve) => setTimeout(resolve, 200));
+      if (!slaac.test(global)) await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    expect(global).toMatch(/inet6 fd77::[0-9a-f:]+\/64/); // SLAAC: a /64 from the advertised prefix
+    expect(global).toMatch(slaac);
   });
 
   it('applies exactly one lease when two NICs both get one', async () => {
