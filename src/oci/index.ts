@@ -2,7 +2,7 @@
 export { parseReference, manifestReference, type ImageReference } from './reference.ts';
 export { parsePlatform, formatPlatform, hostPlatform, normalizePlatform, type Platform } from './platform.ts';
 export { parseCredentials, type Credentials } from './auth.ts';
-export { inspectImage, pullAndUnpack, pullImage, type ResolvedImage, type PullOptions, type PulledImage, type PulledLayer, type MirrorConfig, type RegistryMirror, type LayerProgress } from './pull.ts';
+export { inspectImage, pullAndUnpack, pullImage, type ResolvedImage, type PullOptions, type PulledImage, type ImageVerifier, type ImageVerdict, type PulledLayer, type MirrorConfig, type RegistryMirror, type LayerProgress } from './pull.ts';
 export { unpackImage, unpackLayers, applyLayer, type UnpackOptions } from './unpack.ts';
 export { DEFAULT_LIMITS, flattenWhiteouts, overlayWhiteouts, LayerApplier, UnpackState, type UnpackLimits, type WhiteoutStrategy } from './unpack-layer.ts';
 export type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from './manifest.ts';

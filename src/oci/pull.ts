@@ -15,8 +15,25 @@ export type { LayerProgress } from './download.ts';
 export type { ResolvedImage } from './resolve.ts';
 export type { MirrorConfig, RegistryMirror } from './mirrors.ts';
 
+/** What a verifier concluded about an image it let through, for the log and the summary. */
+export interface ImageVerdict {
+  signed: boolean;
+  text: string;
+}
+
+/**
+ * Decides whether a resolved image may be used, before any of its layers is downloaded: throws
+ * (naming the image and the reason) to refuse it. `topDigest` is what the reference resolved to:
+ * for a multi-arch image, the index's digest.
+ */
+export interface ImageVerifier {
+  verify(image: { reference: ImageReference; topDigest: string; manifestDigest: string }, options: PullOptions): Promise<ImageVerdict>;
+}
+
 export interface PullOptions {
   store: ContentStore;
+  /** A signature policy (src/policy): without one every verified image is used, as before. */
+  verifier?: ImageVerifier;
   platform?: Platform;
   tlsVerify?: boolean;
   credentials?: { username: string; password: Secret };
@@ -58,13 +75,16 @@ export interface PulledImage {
   source: string;
   blobsDownloaded: number;
   bytesDownloaded: number;
+  /** The verifier's verdict; undefined when there was no verifier. */
+  verdict?: ImageVerdict;
 }
 
 /** Resolves a reference to its manifest and config for the platform, without downloading layers. */
 export async function inspectImage(referenceText: string, options: PullOptions): Promise<ResolvedImage> {
   return withSources(referenceText, options, async (sources) => {
-    const { sourceRef: _source, blobSources: _blobSources, topDigest: _top, ...resolved } = await resolveImage(referenceText, sources, options);
-    return resolved;
+    const { sourceRef: _source, blobSources: _blobSources, topDigest, ...resolved } = await resolveImage(referenceText, sources, options);
+    const verdict = await options.verifier?.verify({ ...resolved, topDigest }, options);
+    return verdict === undefined ? resolved : { ...resolved, verdict };
   });
 }
 
@@ -95,6 +115,7 @@ export type UnpackTarget = string | ((resolved: ResolvedImage) => string | undef
 export async function pullAndUnpack(referenceText: string, target: UnpackTarget, options: PullOptions & { limits?: UnpackLimits }): Promise<PulledImage> {
   return withSources(referenceText, options, async (sources) => {
     const { sourceRef: _source, blobSources, topDigest, ...resolved } = await resolveImage(referenceText, sources, options);
+    const verdict = await options.verifier?.verify({ ...resolved, topDigest }, options);
     const tally: DownloadTally = { blobs: resolved.configDownloaded ? 1 : 0, bytes: resolved.configDownloaded ? resolved.manifest.config.size : 0 };
     const missing = await missingLayers(resolved.manifest, options.store);
     const targetDir = typeof target === 'string' ? target : target(resolved);
@@ -109,7 +130,7 @@ export async function pullAndUnpack(referenceText: string, target: UnpackTarget,
     } else await downloadAndUnpack(blobSources, resolved, missing, targetDir, options, tally);
     await rememberReference(resolved, topDigest, options);
     const { configDownloaded: _configDownloaded, ...image } = resolved;
-    return { ...image, blobsDownloaded: tally.blobs, bytesDownloaded: tally.bytes };
+    return { ...image, blobsDownloaded: tally.blobs, bytesDownloaded: tally.bytes, ...(verdict === undefined ? {} : { verdict }) };
   });
 }
 

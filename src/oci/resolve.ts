@@ -41,7 +41,7 @@ async function readCapped(response: RegistryResponse, cap: number, what: string,
 }
 
 /** Fetches a manifest by tag or digest and checks it against the digest it must have. */
-async function fetchManifest(
+export async function fetchManifest(
   source: Source,
   reference: string,
   expected: { digest: string; size?: number } | undefined,
