@@ -2,10 +2,11 @@ import { describeError } from '../log/errors.ts';
 import { Logger } from '../log/logger.ts';
 import { formatPlatform, inspectImage } from '../oci/index.ts';
 import { ContentStore } from '../store/index.ts';
+import { NO_POLICY_VERDICT } from '../policy/verifier.ts';
 import type { CliCommand } from './command.ts';
-import { commandArguments } from './pull.ts';
+import { commandArguments, REGISTRY_FLAGS } from './pull.ts';
 
-const USAGE = 'usage: ocinit inspect [--tls-verify=false] [--platform OS/ARCH[/VARIANT]] [--creds USER:PASSWORD] [--authfile FILE] [--ca-file FILE] [--store DIR] IMAGE';
+const USAGE = `usage: ocinit inspect ${REGISTRY_FLAGS} IMAGE`;
 
 /** `ocinit inspect`: resolve an image and print its digest, platform, layers and config as JSON. */
 export const inspectCommand: CliCommand = {
@@ -24,6 +25,7 @@ export const inspectCommand: CliCommand = {
         platform: formatPlatform(image.platform),
         mediaType: image.manifest.mediaType,
         source: image.source,
+        signature: (image.verdict ?? NO_POLICY_VERDICT).text,
         layers: image.layers.map((layer) => ({ digest: layer.descriptor.digest, mediaType: layer.descriptor.mediaType, size: layer.descriptor.size, diffId: layer.diffId })),
         config: image.config,
       };

@@ -3,9 +3,11 @@ import { cmdlineCommand } from './cmdline.ts';
 import type { CliCommand } from './command.ts';
 import { inspectCommand } from './inspect.ts';
 import { pullCommand } from './pull.ts';
+import { signCommand } from './sign.ts';
+import { verifyCommand } from './verify.ts';
 
 // Each subcommand lives in its own module; add it here.
-const commands: CliCommand[] = [cmdlineCommand, pullCommand, inspectCommand];
+const commands: CliCommand[] = [cmdlineCommand, pullCommand, inspectCommand, verifyCommand, signCommand];
 
 function usage(): string {
   const lines = ['usage: ocinit COMMAND [ARGS...]', '', 'commands:'];

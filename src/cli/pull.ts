@@ -8,10 +8,12 @@ import { MIRROR_SYNTAX, mergeMirrorConfigs, mirrorConfigOf, parseMirrorEntry, ty
 import { parseRegistriesConf } from '../oci/registries-conf.ts';
 import { proxyForEveryScheme } from '../net/proxy-config.ts';
 import { ContentStore } from '../store/index.ts';
+import { loadPolicy } from '../policy/load.ts';
+import { NO_POLICY_VERDICT, PolicyVerifier } from '../policy/verifier.ts';
 import type { CliCommand } from './command.ts';
 
-const REGISTRY_FLAGS =
-  `[--tls-verify=false] [--platform OS/ARCH[/VARIANT]] [--creds USER:PASSWORD] [--authfile FILE] [--ca-file FILE] [--proxy URL] [--mirror ${MIRROR_SYNTAX}]... [--registries-conf FILE] [--store DIR]`;
+export const REGISTRY_FLAGS =
+  `[--policy POLICY.json] [--tls-verify=false] [--platform OS/ARCH[/VARIANT]] [--creds USER:PASSWORD] [--authfile FILE] [--ca-file FILE] [--proxy URL] [--mirror ${MIRROR_SYNTAX}]... [--registries-conf FILE] [--store DIR]`;
 const USAGE = `usage: ocinit pull ${REGISTRY_FLAGS} [--max-size BYTES] [--max-entries N] IMAGE DIR`;
 
 export interface RegistryArguments {
@@ -65,6 +67,9 @@ export function parseRegistryArguments(args: readonly string[]): RegistryArgumen
         break;
       case '--store':
         parsed.storeDir = value;
+        break;
+      case '--policy':
+        parsed.options.verifier = new PolicyVerifier(loadPolicy(value));
         break;
       case '--mirror': {
         const entry = parseMirrorEntry(value);
@@ -184,7 +189,7 @@ export const pullCommand: CliCommand = {
       const pulled = await pullAndUnpack(image, target, { ...args.options, store, log: logger, onProgress: progress === undefined ? undefined : (update) => progress.update(update), limits: args.limits });
       progress?.finish();
       logger.info(
-        `${pulled.reference.canonical} (${pulled.manifestDigest}) unpacked into ${target}: ${pulled.blobsDownloaded} blobs, ${(pulled.bytesDownloaded / 1e6).toFixed(1)} MB downloaded, ${((performance.now() - started) / 1000).toFixed(2)} s in all`,
+        `${pulled.reference.canonical} (${pulled.manifestDigest}, ${(pulled.verdict ?? NO_POLICY_VERDICT).text}) unpacked into ${target}: ${pulled.blobsDownloaded} blobs, ${(pulled.bytesDownloaded / 1e6).toFixed(1)} MB downloaded, ${((performance.now() - started) / 1000).toFixed(2)} s in all`,
       );
       return 0;
     } catch (error) {

@@ -64,6 +64,16 @@ export class RegistryError extends OcinitError {
 /** The registry could not be reached or kept failing (network, timeout, 5xx, 429): a cached copy may do. */
 export class RegistryUnreachableError extends RegistryError {}
 
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT';
+
+/** The method and body of a request; redirects keep them (307/308 semantics), as registries expect. */
+interface OutgoingRequest {
+  method: HttpMethod;
+  body: Buffer | undefined;
+}
+
+const GET: OutgoingRequest = { method: 'GET', body: undefined };
+
 interface Token {
   value: Secret;
   expiresAt: number;
@@ -199,10 +209,20 @@ export class RegistryTransport {
    * status); throws an OcinitError naming the registry and `what` for network failures after retries.
    */
   async get(path: string, options: { scope: string; what: string; headers?: Record<string, string> }): Promise<RegistryResponse> {
+    return this.send('GET', path, options);
+  }
+
+  /**
+   * Like get, with any method and an optional body (pushes: `ocinit sign`). `target` is a path below
+   * `/v2/` or a URL the registry handed out (an upload's Location), resolved against its origin.
+   */
+  async send(method: HttpMethod, target: string, options: { scope: string; what: string; headers?: Record<string, string>; body?: Buffer }): Promise<RegistryResponse> {
     const { origin } = await this.#discover(options.what);
+    const url = new URL(target, origin).toString();
+    const request: OutgoingRequest = { method, body: options.body };
     let refreshed = false;
     for (;;) {
-      const response = await this.#withRetries(options.what, () => this.#follow(`${origin}${path}`, origin, options.scope, options.headers ?? {}, options.what));
+      const response = await this.#withRetries(options.what, () => this.#follow(url, origin, options.scope, options.headers ?? {}, options.what, request));
       if (response.status === 401 && !refreshed) {
         refreshed = true;
         const challenge = parseChallenges(response.headers['www-authenticate'] ?? '')[0];
@@ -319,7 +339,7 @@ export class RegistryTransport {
   }
 
   /** Follows redirects by hand so that `Authorization` only ever goes to the registry's origin. */
-  async #follow(url: string, origin: string, scope: string, extra: Record<string, string>, what: string): Promise<RegistryResponse> {
+  async #follow(url: string, origin: string, scope: string, extra: Record<string, string>, what: string, outgoing: OutgoingRequest = GET): Promise<RegistryResponse> {
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const headers: Record<string, string> = { ...extra };
@@ -327,7 +347,7 @@ export class RegistryTransport {
         const authorization = await this.#authorization(scope, what);
         if (authorization !== undefined) headers.authorization = authorization.reveal();
       }
-      const response = await this.#send(current, headers);
+      const response = await this.#send(current, headers, outgoing);
       if (![301, 302, 303, 307, 308].includes(response.status)) return response;
       await response.body.dump();
       const location = response.headers.location;
@@ -340,9 +360,10 @@ export class RegistryTransport {
     throw new OcinitError(`registry ${this.host} redirected more than ${MAX_REDIRECTS} times while ${what}`, { url });
   }
 
-  async #send(url: string, headers: Record<string, string>): Promise<RegistryResponse> {
+  async #send(url: string, headers: Record<string, string>, outgoing: OutgoingRequest = GET): Promise<RegistryResponse> {
     const response = await request(url, {
-      method: 'GET',
+      method: outgoing.method,
+      ...(outgoing.body === undefined ? {} : { body: outgoing.body }),
       headers: { 'user-agent': 'ocinit', ...headers },
       dispatcher: this.#dispatcher,
       signal: this.#signal,
