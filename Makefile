@@ -29,6 +29,8 @@ $(error DRIVERS=$(DRIVERS): want all or qemu)
 endif
 # A /lib/firmware tree for the drivers (rtl_nic/, i915/, ...), added as is.
 FIRMWARE ?=
+# A containers-policy.json built in: every image must satisfy it (docs/security.md); its keys are copied in.
+POLICY ?=
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
 
@@ -42,7 +44,7 @@ help:
 	@echo 'make run      boot the demo job in QEMU (local registry, demo image; IMAGE=skopeo-source CMD=command)'
 	@echo 'make check    install what is missing, type-check, build and run every test'
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
-	@echo 'make initrd   build build/vmlinuz and $(INITRD) (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR)'
+	@echo 'make initrd   build build/vmlinuz and $(INITRD) (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR, POLICY=policy.json)'
 	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers, fleet)'
 
 # Debian packages first (a fresh Debian 12 may not even have npm), then node_modules from the lock file.
@@ -94,13 +96,13 @@ build/ocinit-%: initrd/ocinit-%.c | build/.debian-deps
 	@mkdir -p build
 	gcc -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
-# Rewritten only when DRIVERS or FIRMWARE change, so that changing them rebuilds the initramfs.
+# Rewritten only when DRIVERS, FIRMWARE or POLICY change, so that changing them rebuilds the initramfs.
 build/.initrd-options: FORCE
 	@mkdir -p build
-	@echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE)' | cmp -s - $@ || echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE)' >$@
+	@echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE) POLICY=$(POLICY)' | cmp -s - $@ || echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE) POLICY=$(POLICY)' >$@
 
-$(INITRD): dist/init.js $(INITRD_INPUTS) $(HELPERS) $(KERNEL_IMAGE) build/.initrd-options $(if $(FIRMWARE),$(shell find $(FIRMWARE) -type f)) | build/.debian-deps
-	$(NODE) initrd/build.ts --modules $(MODULES_DIR) --out $@ --compress $(COMPRESS) $(if $(LEVEL),--level $(LEVEL)) --drivers $(DRIVERS) $(if $(FIRMWARE),--firmware $(FIRMWARE))
+$(INITRD): dist/init.js $(INITRD_INPUTS) $(HELPERS) $(KERNEL_IMAGE) build/.initrd-options $(if $(FIRMWARE),$(shell find $(FIRMWARE) -type f)) $(POLICY) | build/.debian-deps
+	$(NODE) initrd/build.ts --modules $(MODULES_DIR) --out $@ --compress $(COMPRESS) $(if $(LEVEL),--level $(LEVEL)) --drivers $(DRIVERS) $(if $(FIRMWARE),--firmware $(FIRMWARE)) $(if $(POLICY),--policy $(POLICY))
 
 initrd: build/vmlinuz $(INITRD)
 

@@ -2,7 +2,7 @@
 // ldd, kernel modules for the chosen kernel, and initrd/rootfs/. Same inputs give the same bytes.
 //
 // usage: node initrd/build.ts --modules DIR --out FILE [--compress zstd|xz|lz4|gzip|none] [--level N] [--no-strip]
-//          [--drivers all|qemu] [--firmware DIR]
+//          [--drivers all|qemu] [--firmware DIR] [--policy POLICY.json]
 import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, renameSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
@@ -11,6 +11,8 @@ import { writeCpio, type CpioEntry } from './cpio.ts';
 import { filterAliases, moduleClosure, parseExactAliases, parseModulesDep, parseSoftdeps } from './modules.ts';
 import { buildStartupSnapshot } from './snapshot.ts';
 import { absentHardwareAliases, DRIVER_SETS, parseDriverSet, selectModules } from './drivers.ts';
+import { BUILT_IN_POLICY } from '../src/policy/built-in.ts';
+import { embedPolicy, type EmbeddedPolicy } from '../src/policy/embed.ts';
 
 const here = dirname(new URL(import.meta.url).pathname);
 const repo = resolve(here, '..');
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     'no-strip': { type: 'boolean', default: false },
     drivers: { type: 'string', default: 'all' },
     firmware: { type: 'string' },
+    policy: { type: 'string' },
   },
 });
 
@@ -51,6 +54,17 @@ const driverSet = parseDriverSet(values.drivers ?? 'all') ?? fail(`--drivers wan
 const firmwareDir = values.firmware === undefined ? undefined : resolve(values.firmware);
 if (firmwareDir !== undefined && (!existsSync(firmwareDir) || !statSync(firmwareDir).isDirectory())) {
   fail(`--firmware ${values.firmware} is not a directory (want a /lib/firmware tree: rtl_nic/..., e100/...)`);
+}
+
+// A signature policy, checked whole (keys included) before anything else is built.
+let policy: EmbeddedPolicy | undefined;
+if (values.policy !== undefined) {
+  const policyFile = resolve(values.policy);
+  try {
+    policy = embedPolicy(readFileSync(policyFile, 'utf8'), policyFile);
+  } catch (error) {
+    fail(`POLICY=${values.policy}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 const entries = new Map<string, CpioEntry>();
@@ -191,6 +205,12 @@ if (firmwareDir !== undefined) {
   addTree(firmwareDir, '/lib/firmware');
 }
 
+// The signature policy and the keys it names (see src/policy/embed.ts).
+if (policy !== undefined) {
+  add({ type: 'inline', path: BUILT_IN_POLICY, mode: 0o644, data: Buffer.from(policy.text) });
+  for (const key of policy.keys) add({ type: 'inline', path: key.path, mode: 0o644, data: readFileSync(key.source) });
+}
+
 // initrd/rootfs/ verbatim.
 function addTree(hostDir: string, path: string): void {
   for (const name of readdirSync(hostDir).sort()) {
@@ -243,5 +263,5 @@ if (compression === 'none') {
 }
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
 process.stdout.write(
-  `initrd: ${relative(process.cwd(), outFile)}: ${sorted.length} entries, ${mib(uncompressed)} uncompressed, ${mib(statSync(outFile).size)} compressed (${compression}), kernel ${kernelVersion}, ${moduleFiles.length} modules (drivers: ${driverSet})\n`,
+  `initrd: ${relative(process.cwd(), outFile)}: ${sorted.length} entries, ${mib(uncompressed)} uncompressed, ${mib(statSync(outFile).size)} compressed (${compression}), kernel ${kernelVersion}, ${moduleFiles.length} modules (drivers: ${driverSet})${policy === undefined ? '' : `, policy ${values.policy} with ${policy.keys.length} key(s)`}\n`,
 );

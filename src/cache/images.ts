@@ -9,6 +9,8 @@ import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type P
 import type { ImageReference } from '../oci/reference.ts';
 import { refName } from '../oci/resolve.ts';
 import { RegistryUnreachableError } from '../oci/transport.ts';
+import type { ImageVerifier } from '../oci/pull.ts';
+import { builtInVerifier } from '../policy/built-in.ts';
 import { ContentStore } from '../store/index.ts';
 import { collectGarbage, minFreeBytes, recordUse, spaceOf } from './gc.ts';
 import type { Storage } from './index.ts';
@@ -19,7 +21,7 @@ export interface CachedImage {
   offline: boolean;
 }
 
-export type CachePullOptions = Omit<PullOptions, 'store' | 'log'> & {
+export type CachePullOptions = Omit<PullOptions, 'store' | 'log' | 'verifier'> & {
   /** When the image is pulled: where to unpack it while it downloads (see pullAndUnpack). */
   unpackTarget?: (resolved: ResolvedImage) => string | undefined;
 };
@@ -96,10 +98,14 @@ export class ImageCache {
   readonly #log: Logger;
   readonly #inUse = new Set<string>();
 
-  constructor(storage: Storage, log: Logger) {
+  /** The signature policy every image must pass, whatever its source (pulled, cached, offline). */
+  readonly #verifier: () => ImageVerifier | undefined;
+
+  constructor(storage: Storage, log: Logger, verifier: () => ImageVerifier | undefined = () => builtInVerifier()) {
     this.#storage = storage;
     this.#log = log;
     this.store = new ContentStore(storage.storeDir);
+    this.#verifier = verifier;
   }
 
   /** The image for `reference` under `policy` (boot2container's default is `always`). */
@@ -107,7 +113,7 @@ export class ImageCache {
     const reference = parseReference(referenceText);
     if (policy === 'never' || policy === 'missing') {
       const cached = await imageFromStore(referenceText, this.store, options.platform);
-      if (cached !== undefined) return this.#use(referenceText, cached, false);
+      if (cached !== undefined) return this.#use(referenceText, cached, false, options);
       if (policy === 'never') {
         throw new OcinitError(`--pull=never, and ${reference.canonical} is not in the ${this.#storage.persistent ? 'cache' : 'store (RAM: nothing survives a reboot)'}`, {
           image: reference.canonical,
@@ -117,7 +123,7 @@ export class ImageCache {
     }
     await this.#collectIfLow();
     try {
-      return this.#use(referenceText, await this.#pull(referenceText, options), false);
+      return this.#use(referenceText, await this.#pull(referenceText, options), false, options);
     } catch (error) {
       if (!(error instanceof RegistryUnreachableError) || !offlineAllowed(reference, this.#storage.settings.offline)) throw error;
       const cached = await imageFromStore(referenceText, this.store, options.platform);
@@ -125,7 +131,7 @@ export class ImageCache {
       const notice = `REGISTRY UNREACHABLE: running ${reference.canonical} from the cache (${cached.manifestDigest}, as last pulled) because b2c.cache_offline=${this.#storage.settings.offline}: ${error.message}`;
       this.#log.error(notice);
       this.notices.push(notice);
-      return this.#use(referenceText, cached, true);
+      return this.#use(referenceText, cached, true, options);
     }
   }
 
@@ -138,7 +144,8 @@ export class ImageCache {
     // pullImage's own fallback to stored images is off: b2c.cache_offline decides, and every offline
     // run is announced (see get).
     const { unpackTarget, ...rest } = options;
-    const pullOptions: PullOptions = { ...rest, store: this.store, log: this.#log, storeFallback: false };
+    const verifier = this.#verifier();
+    const pullOptions: PullOptions = { ...rest, store: this.store, log: this.#log, storeFallback: false, ...(verifier === undefined ? {} : { verifier }) };
     return this.#makingRoom(referenceText, 'pulling', () => pullAndUnpack(referenceText, unpackTarget ?? (() => undefined), pullOptions));
   }
 
@@ -179,10 +186,23 @@ export class ImageCache {
     }
   }
 
-  async #use(referenceText: string, image: PulledImage, offline: boolean): Promise<CachedImage> {
+  /**
+   * An image that did not come through a pull (the cache, b2c.storage) meets the policy too: its
+   * signatures are read from the registry, as for a pull. Returns it with the verdict.
+   */
+  async admit(image: PulledImage, options: CachePullOptions, topDigest = image.reference.digest ?? image.manifestDigest): Promise<PulledImage> {
+    const verifier = this.#verifier();
+    if (verifier === undefined || image.verdict !== undefined) return image;
+    const { unpackTarget: _unpackTarget, ...rest } = options;
+    const verdict = await verifier.verify({ reference: image.reference, topDigest, manifestDigest: image.manifestDigest }, { ...rest, store: this.store, log: this.#log });
+    return { ...image, verdict };
+  }
+
+  async #use(referenceText: string, found: PulledImage, offline: boolean, options: CachePullOptions): Promise<CachedImage> {
+    const top = found.reference.digest ?? (await this.store.getRef(refName(found.reference.canonical, normalizePlatform(found.platform)))) ?? found.manifestDigest;
+    const image = await this.admit(found, options, top);
     this.#inUse.add(image.manifestDigest);
     const platform = formatPlatform(image.platform);
-    const top = image.reference.digest ?? (await this.store.getRef(refName(image.reference.canonical, normalizePlatform(image.platform)))) ?? image.manifestDigest;
     this.#inUse.add(top);
     const usageDir = this.#storage.cache?.usageDir;
     if (usageDir !== undefined) {

@@ -66,22 +66,25 @@ export class ImageSet {
   async #fetch(container: ContainerSpec): Promise<ReadyImage> {
     const { log, clock } = this.#options;
     const started = clock();
-    const stored = await this.#stores?.get(container, this.#options.imagesDir, log);
-    if (stored !== undefined) {
-      log.info(`${container.image}: ${stored.image.manifestDigest} from ${stored.image.source}, verified, not pulled (${((clock() - started) / 1000).toFixed(2)} s)`);
-      return { image: stored.image, lowerDir: stored.lowerDir, fromCache: true, offline: false };
-    }
-    log.info(`Pulling ${container.image}`);
-    // A fresh pull unpacks while it downloads; an image from the cache is unpacked after, unless an
-    // earlier boot left its tree.
-    let unpackedWhilePulling = false;
-    const { image, offline } = await this.#options.cache.get(container.image, container.pull, {
+    const registry = {
       platform: container.platform === undefined ? undefined : parsePlatform(container.platform),
       tlsVerify: container.tlsVerify,
       credentials: container.creds,
       authfile: container.authfile,
       proxy: this.#options.proxy,
       mirrors: this.#options.mirrors,
+    };
+    const stored = await this.#stores?.get(container, this.#options.imagesDir, log);
+    if (stored !== undefined) {
+      log.info(`${container.image}: ${stored.image.manifestDigest} from ${stored.image.source}, verified, not pulled (${((clock() - started) / 1000).toFixed(2)} s)`);
+      return { image: await this.#options.cache.admit(stored.image, registry), lowerDir: stored.lowerDir, fromCache: true, offline: false };
+    }
+    log.info(`Pulling ${container.image}`);
+    // A fresh pull unpacks while it downloads; an image from the cache is unpacked after, unless an
+    // earlier boot left its tree.
+    let unpackedWhilePulling = false;
+    const { image, offline } = await this.#options.cache.get(container.image, container.pull, {
+      ...registry,
       unpackTarget: (resolved) => {
         const dir = unpackedImageDir(this.#options.imagesDir, resolved.manifestDigest);
         if (existsSync(dir)) return undefined;
