@@ -7,21 +7,43 @@ NODE := node_modules/.bin/node
 DEBIAN_PACKAGES := qemu-system-x86 qemu-utils busybox-static crun skopeo umoci docker-registry \
 	dnsmasq-base iproute2 apache2-utils ipxe-qemu zstd xz-utils lz4 cpio kmod binutils file \
 	debootstrap e2fsprogs fdisk ca-certificates curl procps time attr openssl chrony tinyproxy catatonit \
-	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-server gcc libc6-dev
+	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-server gcc libc6-dev \
+	qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 # Bring your own kernel: KERNEL=path/to/vmlinuz MODULES=path/to/lib/modules/VERSION
 KERNEL ?=
 MODULES ?=
+# Target architecture: x86_64 (default, into build/) or arm64 (into build/arm64/, from Debian's arm64
+# packages, Node's arm64 runtime and qemu-user). Only ARCH given to make counts, so that an ARCH a
+# kernel build left in the environment does not matter.
+TARGET := x86_64
+ifeq ($(origin ARCH),command line)
+ifneq ($(filter $(ARCH),x86_64 amd64),)
+TARGET := x86_64
+else ifneq ($(filter $(ARCH),arm64 aarch64),)
+TARGET := arm64
+else
+$(error ARCH=$(ARCH): this Makefile builds ARCH=x86_64 (amd64) or ARCH=arm64 (aarch64))
+endif
+endif
+ifeq ($(TARGET),arm64)
+OUT := build/arm64
+CC_TARGET := aarch64-linux-gnu-gcc
+# Busybox, crun, e2fsprogs... and their libraries come from Debian's arm64 packages, unpacked here.
+SYSROOT := $(OUT)/sysroot
+TARGET_NODE := $(OUT)/node/bin/node
+TARGET_INPUTS := $(SYSROOT)/.done $(TARGET_NODE)
+TARGET_OPTIONS := --arch arm64 --sysroot $(SYSROOT) --node $(TARGET_NODE)
+else
+OUT := build
+CC_TARGET := gcc
+SYSROOT :=
+TARGET_INPUTS :=
+TARGET_OPTIONS :=
+endif
 # Initramfs compression: zstd (default), xz, lz4, gzip or none; LEVEL overrides the default level.
 COMPRESS ?= zstd
 LEVEL ?=
-INITRD := build/initrd.cpio$(if $(filter none,$(COMPRESS)),,.$(patsubst gzip,gz,$(patsubst zstd,zst,$(COMPRESS))))
-# Target architecture. Only x86_64 is built so far: refusing another beats building x86_64 silently.
-# (Checked when given to make, so that an ARCH a kernel build left in the environment does not matter.)
-ifeq ($(origin ARCH),command line)
-ifeq ($(filter $(ARCH),x86_64 amd64),)
-$(error ARCH=$(ARCH): this Makefile builds only ARCH=x86_64 (amd64); arm64 is not built yet)
-endif
-endif
+INITRD := $(OUT)/initrd.cpio$(if $(filter none,$(COMPRESS)),,.$(patsubst gzip,gz,$(patsubst zstd,zst,$(COMPRESS))))
 # Kernel modules: all (every Ethernet, USB host and block controller driver) or qemu (modules.txt only, smaller).
 DRIVERS ?= all
 ifeq ($(filter $(DRIVERS),all qemu),)
@@ -38,13 +60,14 @@ SOURCES := $(shell find src -name '*.ts' 2>/dev/null) build.mjs package-lock.jso
 INITRD_INPUTS := $(wildcard initrd/*.ts initrd/*.sh initrd/*.txt) $(shell find initrd/rootfs -type f 2>/dev/null)
 
 FORCE:
-.PHONY: help deps build initrd check typecheck test run bench clean
+.PHONY: help deps build initrd initrd-arm64 check typecheck test run bench clean
 
 help:
 	@echo 'make run      boot the demo job in QEMU (local registry, demo image; IMAGE=skopeo-source CMD=command)'
 	@echo 'make check    install what is missing, type-check, build and run every test'
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
-	@echo 'make initrd   build build/vmlinuz and $(INITRD) (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR, POLICY=policy.json)'
+	@echo 'make initrd   build build/vmlinuz and build/initrd.cpio.zst (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR, POLICY=policy.json)'
+	@echo '              ARCH=arm64: build/arm64/vmlinuz and build/arm64/initrd.cpio.zst (qemu/run --arch arm64 boots them)'
 	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers, fleet)'
 
 # Debian packages first (a fresh Debian 12 may not even have npm), then node_modules from the lock file.
@@ -69,12 +92,12 @@ dist/init.js dist/cli.js &: $(SOURCES) | node_modules/.package-lock.json
 	npm run --silent build
 
 ifeq ($(KERNEL)$(MODULES),)
-KERNEL_DIR := build/kernel
-build/kernel/vmlinuz: | build/.debian-deps
-	@mkdir -p build
-	initrd/fetch-kernel build/kernel
-KERNEL_IMAGE := build/kernel/vmlinuz
-MODULES_DIR = $$(echo build/kernel/modules/*)
+KERNEL_DIR := $(OUT)/kernel
+$(OUT)/kernel/vmlinuz: | build/.debian-deps
+	@mkdir -p $(OUT)
+	initrd/fetch-kernel $(OUT)/kernel $(if $(filter arm64,$(TARGET)),arm64,amd64)
+KERNEL_IMAGE := $(OUT)/kernel/vmlinuz
+MODULES_DIR = $$(echo $(OUT)/kernel/modules/*)
 else
 ifeq ($(KERNEL),)
 $(error MODULES= needs KERNEL= too)
@@ -86,25 +109,41 @@ KERNEL_IMAGE := $(KERNEL)
 MODULES_DIR := $(MODULES)
 endif
 
-build/vmlinuz: $(KERNEL_IMAGE)
+$(OUT)/vmlinuz: $(KERNEL_IMAGE)
 	cp $< $@
+
+ifneq ($(SYSROOT),)
+# Another architecture's programs and libraries: its Debian packages, unpacked (never installed).
+$(SYSROOT)/.done: initrd/sysroot.ts initrd/apt-depends.ts initrd/target.ts initrd/foreign-apt | build/.debian-deps node_modules/.package-lock.json
+	$(NODE) initrd/sysroot.ts --arch $(TARGET) --dir $(OUT)
+	@touch $@
+
+# Its Node runtime: the tarball package-lock.json pins (version and integrity), fetched with npm pack.
+$(TARGET_NODE): package-lock.json initrd/fetch-node.ts initrd/node-runtime.ts | node_modules/.package-lock.json
+	$(NODE) initrd/fetch-node.ts --arch $(TARGET) --dir $(OUT)/node
+	@touch $@
+endif
 
 # The ioctls Node lacks, for fscrypt volumes and b2c.nbd (src/system/): static, so they need no
 # library in the initramfs.
-HELPERS := build/ocinit-fscrypt build/ocinit-nbd
-build/ocinit-%: initrd/ocinit-%.c | build/.debian-deps
-	@mkdir -p build
-	gcc -static -Os -s -Wall -Wextra -Werror -o $@ $<
+HELPERS := $(OUT)/ocinit-fscrypt $(OUT)/ocinit-nbd
+$(OUT)/ocinit-%: initrd/ocinit-%.c | build/.debian-deps
+	@mkdir -p $(OUT)
+	$(CC_TARGET) -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
 # Rewritten only when DRIVERS, FIRMWARE or POLICY change, so that changing them rebuilds the initramfs.
-build/.initrd-options: FORCE
-	@mkdir -p build
+$(OUT)/.initrd-options: FORCE
+	@mkdir -p $(OUT)
 	@echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE) POLICY=$(POLICY)' | cmp -s - $@ || echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE) POLICY=$(POLICY)' >$@
 
-$(INITRD): dist/init.js $(INITRD_INPUTS) $(HELPERS) $(KERNEL_IMAGE) build/.initrd-options $(if $(FIRMWARE),$(shell find $(FIRMWARE) -type f)) $(POLICY) | build/.debian-deps
-	$(NODE) initrd/build.ts --modules $(MODULES_DIR) --out $@ --compress $(COMPRESS) $(if $(LEVEL),--level $(LEVEL)) --drivers $(DRIVERS) $(if $(FIRMWARE),--firmware $(FIRMWARE)) $(if $(POLICY),--policy $(POLICY))
+$(INITRD): dist/init.js $(INITRD_INPUTS) $(HELPERS) $(KERNEL_IMAGE) $(TARGET_INPUTS) $(OUT)/.initrd-options $(if $(FIRMWARE),$(shell find $(FIRMWARE) -type f)) $(POLICY) | build/.debian-deps
+	$(NODE) initrd/build.ts --modules $(MODULES_DIR) --out $@ --compress $(COMPRESS) $(if $(LEVEL),--level $(LEVEL)) --drivers $(DRIVERS) $(if $(FIRMWARE),--firmware $(FIRMWARE)) $(if $(POLICY),--policy $(POLICY)) $(TARGET_OPTIONS)
 
-initrd: build/vmlinuz $(INITRD)
+initrd: $(OUT)/vmlinuz $(INITRD)
+
+# The arm64 initramfs, whatever ARCH says.
+initrd-arm64:
+	$(MAKE) initrd ARCH=arm64
 
 typecheck: | node_modules/.package-lock.json
 	npx tsc --noEmit -p .

@@ -1,8 +1,10 @@
-// Assembles the initramfs: busybox, the Node runtime, the launcher, crun, shared libraries found by
-// ldd, kernel modules for the chosen kernel, and initrd/rootfs/. Same inputs give the same bytes.
+// Assembles the initramfs: busybox, the Node runtime, the launcher, crun, their shared libraries,
+// kernel modules for the chosen kernel, and initrd/rootfs/. Same inputs give the same bytes.
+// For another architecture than the build host's, programs and libraries come from --sysroot
+// (unpacked Debian packages, initrd/sysroot.ts) and target programs run under qemu-user.
 //
 // usage: node initrd/build.ts --modules DIR --out FILE [--compress zstd|xz|lz4|gzip|none] [--level N] [--no-strip]
-//          [--drivers all|qemu] [--firmware DIR] [--policy POLICY.json]
+//          [--drivers all|qemu] [--firmware DIR] [--policy POLICY.json] [--arch x86_64|arm64 --sysroot DIR --node FILE]
 import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, renameSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
@@ -13,6 +15,8 @@ import { buildStartupSnapshot } from './snapshot.ts';
 import { absentHardwareAliases, DRIVER_SETS, parseDriverSet, selectModules } from './drivers.ts';
 import { BUILT_IN_POLICY } from '../src/policy/built-in.ts';
 import { embedPolicy, type EmbeddedPolicy } from '../src/policy/embed.ts';
+import { readElfLinkInfo, sharedLibraries } from './libraries.ts';
+import { ARCHES, buildHostArch, describeTarget, parseArch, type Target } from './target.ts';
 
 const here = dirname(new URL(import.meta.url).pathname);
 const repo = resolve(here, '..');
@@ -27,6 +31,9 @@ const { values } = parseArgs({
     drivers: { type: 'string', default: 'all' },
     firmware: { type: 'string' },
     policy: { type: 'string' },
+    arch: { type: 'string' },
+    sysroot: { type: 'string' },
+    node: { type: 'string' },
   },
 });
 
@@ -66,6 +73,18 @@ if (values.policy !== undefined) {
     fail(`POLICY=${values.policy}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
+const arch = values.arch === undefined ? buildHostArch() : parseArch(values.arch);
+if (arch === undefined) fail(`--arch wants ${ARCHES.join(' or ')}, not '${values.arch ?? process.arch}'`);
+let target: Target;
+try {
+  target = describeTarget(arch, values.sysroot === undefined ? undefined : resolve(values.sysroot));
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
+/** A target program run on the build host. */
+const runTarget = (argv: string[]): string => run([...target.emulator, ...argv]);
+/** A path of the target's file system, as a host file. */
+const inSysroot = (path: string): string => join(target.sysroot, path);
 
 const entries = new Map<string, CpioEntry>();
 
@@ -89,20 +108,16 @@ function addHostFile(source: string, path: string, mode?: number): void {
   add({ type: 'file', path, mode: mode ?? stat.mode & 0o7777, source, size: stat.size });
 }
 
-/** An executable and every library ldd resolves for it, at the same paths (none when it is static). */
+/** An executable and every library it loads, at their paths in the sysroot (none when it is static). */
 function addExecutable(source: string, path: string): void {
   addHostFile(source, path);
-  const ldd = spawnSync('ldd', [source], { encoding: 'utf8' });
-  if (ldd.status !== 0) {
-    if (/not a dynamic executable/.test(ldd.stdout + ldd.stderr)) return;
-    fail(`ldd ${source} failed: ${(ldd.error?.message ?? ldd.stderr).trim()}`);
+  let libraries;
+  try {
+    libraries = sharedLibraries(source, target.sysroot, target.libraryDirs, target.elfMachine);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
   }
-  for (const line of ldd.stdout.split('\n')) {
-    const match = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
-    if (match?.[1] === undefined) continue;
-    const library = match[1];
-    addHostFile(realpathSync(library), library, 0o755);
-  }
+  for (const library of libraries) addHostFile(library.file, library.path, 0o755);
 }
 
 // Skeleton.
@@ -114,24 +129,25 @@ add({ type: 'symlink', path: '/var/run', target: '../run' });
 add({ type: 'symlink', path: '/container', target: 'storage' });
 
 // busybox and its applets.
-const busybox = '/bin/busybox';
-if (!existsSync(busybox) || run(['file', '-L', busybox]).includes('dynamically')) fail('a static /bin/busybox is needed: apt-get install busybox-static');
+const busybox = inSysroot('/bin/busybox');
+if (!existsSync(busybox) || readElfLinkInfo(busybox).interpreter !== undefined) fail(`a static ${busybox} is needed: apt-get install busybox-static`);
+if (readElfLinkInfo(busybox).machine !== target.elfMachine) fail(`${busybox} is not built for ${target.elfMachine}`);
 addHostFile(busybox, '/bin/busybox', 0o755);
-for (const applet of run([busybox, '--list-full']).split('\n').filter(Boolean)) {
+for (const applet of runTarget([busybox, '--list-full']).split('\n').filter(Boolean)) {
   const path = `/${applet}`;
   if (path === '/bin/busybox') continue;
   add({ type: 'symlink', path, target: posix.relative(posix.dirname(path), '/bin/busybox') });
 }
 
-// The Node runtime that npm ci installed, and the launcher.
-const nodeBinary = realpathSync(join(repo, 'node_modules/.bin/node'));
+// The Node runtime (the one npm ci installed unless --node names another architecture's), and the launcher.
+const nodeBinary = realpathSync(values.node ?? join(repo, 'node_modules/.bin/node'));
 let shippedNode = nodeBinary;
 if (!values['no-strip']) {
   // Debug sections and the symbol table are 18 MB of the 126 MB binary, never used at boot.
   shippedNode = join(dirname(outFile), 'node.stripped');
   mkdirSync(dirname(shippedNode), { recursive: true });
   if (!existsSync(shippedNode) || statSync(shippedNode).mtimeMs < statSync(nodeBinary).mtimeMs) {
-    run(['strip', '--strip-all', '-o', `${shippedNode}.tmp`, nodeBinary]);
+    run([target.strip, '--strip-all', '-o', `${shippedNode}.tmp`, nodeBinary]);
     renameSync(`${shippedNode}.tmp`, shippedNode);
   }
 }
@@ -141,7 +157,7 @@ if (!existsSync(launcher)) fail('dist/init.js is missing: run make build first')
 addHostFile(launcher, '/init.js', 0o644);
 const snapshot = join(dirname(outFile), 'init.snapshot');
 try {
-  buildStartupSnapshot(shippedNode, launcher, `${snapshot}.tmp`);
+  buildStartupSnapshot(shippedNode, launcher, `${snapshot}.tmp`, target.emulator);
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));
 }
@@ -155,8 +171,11 @@ for (const line of readFileSync(join(here, 'binaries.txt'), 'utf8').split('\n'))
   if (words.length === 0) continue;
   const [source, path] = words;
   if (source === undefined || path === undefined) fail(`binaries.txt: '${line}' needs a host path and an initramfs path`);
-  if (!existsSync(source)) fail(`${source} is missing on this host (binaries.txt): run make deps`);
-  addExecutable(source, path);
+  // An absolute path is the target's (the host's on a native build), a relative one a file the
+  // Makefile built for the target (in build/ or build/ARCH/).
+  const file = posix.isAbsolute(source) ? inSysroot(source) : join(repo, target.buildDir, source);
+  if (!existsSync(file)) fail(`${file} is missing (binaries.txt): run make deps${target.sysroot === '/' ? '' : `, or add its Debian package to SYSROOT_PACKAGES (initrd/target.ts)`}`);
+  addExecutable(file, path);
 }
 
 // Minimal /etc.
@@ -177,7 +196,7 @@ const listed = readFileSync(join(here, 'modules.txt'), 'utf8')
   .split('\n')
   .map((line) => line.replace(/#.*/, '').trim())
   .filter(Boolean);
-const wanted = selectModules(driverSet, listed, dependencies.keys());
+const wanted = selectModules(driverSet, [...listed, ...target.modules], dependencies.keys());
 const builtinFile = join(modulesDir, 'modules.builtin');
 const builtin = existsSync(builtinFile) ? readFileSync(builtinFile, 'utf8') : '';
 const aliasFile = join(modulesDir, 'modules.alias');

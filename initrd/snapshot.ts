@@ -6,7 +6,8 @@
 // script's absolute path end up in the heap. So that the same inputs give the same bytes, Node runs
 // with --predictable (fixed seeds; the booted Node draws fresh ones and rehashes), as PID 1 of a
 // new PID namespace, on a private tmpfs mounted at the same place on every machine. The namespaces
-// are a user namespace's, so this needs no root.
+// are a user namespace's, so this needs no root. Another architecture's Node runs under qemu-user
+// (`emulator`), which needs no binfmt registration.
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 
@@ -22,17 +23,21 @@ const BUILD_SCRIPT = [
   'cat <&3 >node',
   'cat <&4 >init.js',
   'chmod 0700 node',
-  './node --predictable --snapshot-blob init.snapshot --build-snapshot init.js >&2',
+  'shift 2',
+  '"$@" ./node --predictable --snapshot-blob init.snapshot --build-snapshot init.js >&2',
   'cat init.snapshot',
 ].join('\n');
 
-/** Builds the snapshot of `script` with `node` into `out`; throws with Node's own message on failure. */
-export function buildStartupSnapshot(node: string, script: string, out: string): void {
+/**
+ * Builds the snapshot of `script` with `node` (run through `emulator`, an argv prefix, when it is
+ * another architecture's) into `out`; throws with Node's own message on failure.
+ */
+export function buildStartupSnapshot(node: string, script: string, out: string, emulator: readonly string[] = []): void {
   const fd = openSync(out, 'w');
   try {
     const result = spawnSync(
       'unshare',
-      ['--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', 'sh', '-c', BUILD_SCRIPT, 'sh', node, script],
+      ['--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', 'sh', '-c', BUILD_SCRIPT, 'sh', node, script, ...emulator],
       { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' },
     );
     if (result.error) throw new Error(`cannot run unshare (util-linux): ${result.error.message}`);

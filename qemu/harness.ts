@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { buildDir, buildHostArch, type Arch } from '../initrd/target.ts';
 
 export const REPO_ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
 
@@ -21,7 +22,26 @@ export type NicModel = (typeof NIC_MODELS)[number];
 export const DISK_MODELS = ['virtio', 'nvme', 'ahci', 'usb', 'virtio-scsi'] as const;
 export type DiskModel = (typeof DISK_MODELS)[number];
 
+/** How QEMU emulates a machine of each architecture the initramfs is built for. */
+interface QemuMachine {
+  binary: string;
+  /** Debian package that ships `binary`. */
+  debianPackage: string;
+  machine: readonly string[];
+  /** CPU model under TCG: a57 for arm64 (`max` emulates pointer authentication, far slower under TCG). */
+  tcgCpu: string;
+  /** The serial console's device name in the guest. */
+  console: string;
+}
+
+const MACHINES: Record<Arch, QemuMachine> = {
+  x86_64: { binary: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', machine: [], tcgCpu: 'max', console: 'ttyS0' },
+  arm64: { binary: 'qemu-system-aarch64', debianPackage: 'qemu-system-arm', machine: ['-M', 'virt'], tcgCpu: 'cortex-a57', console: 'ttyAMA0' },
+};
+
 export interface BootOptions {
+  /** The guest's architecture (default x86_64): picks the QEMU binary, machine, console and default images. */
+  arch?: Arch;
   kernel?: string;
   initrd?: string;
   /** Kernel command line words appended after the harness's own (console, panic). */
@@ -60,16 +80,16 @@ export interface BootResult {
 
 const STATUS_LINE = /Execution is over, pipeline status: (\d+)/;
 
-export function defaultKernel(): string {
-  return join(REPO_ROOT, 'build/vmlinuz');
+export function defaultKernel(arch: Arch = 'x86_64'): string {
+  return join(REPO_ROOT, buildDir(arch), 'vmlinuz');
 }
 
-export function defaultInitrd(): string {
-  return join(REPO_ROOT, 'build/initrd.cpio.zst');
+export function defaultInitrd(arch: Arch = 'x86_64'): string {
+  return join(REPO_ROOT, buildDir(arch), 'initrd.cpio.zst');
 }
 
-function qemuBinary(): string {
-  return 'qemu-system-x86_64';
+export function qemuBinary(arch: Arch = 'x86_64'): string {
+  return MACHINES[arch].binary;
 }
 
 /** Parses the last status line of a console transcript. */
@@ -93,9 +113,10 @@ function kvmUsable(): boolean {
  * the firmware, so boot the kernel with no initramfs and see whether it prints anything at all.
  * The answer is cached per kernel and QEMU version in build/.accel-probe.
  */
-export function probeKvm(kernel: string): boolean {
-  if (!kvmUsable()) return false;
-  const qemuVersion = spawnSync(qemuBinary(), ['--version']).stdout?.toString().split('\n')[0] ?? '';
+export function probeKvm(kernel: string, arch: Arch = 'x86_64'): boolean {
+  if (arch !== buildHostArch() || !kvmUsable()) return false;
+  const machine = MACHINES[arch];
+  const qemuVersion = spawnSync(machine.binary, ['--version']).stdout?.toString().split('\n')[0] ?? '';
   const key = `${resolve(kernel)} ${qemuVersion}`;
   const cacheFile = join(REPO_ROOT, 'build/.accel-probe');
   if (existsSync(cacheFile)) {
@@ -103,8 +124,8 @@ export function probeKvm(kernel: string): boolean {
     if (cachedKey === key) return answer === 'kvm';
   }
   const result = spawnSync(
-    qemuBinary(),
-    ['-accel', 'kvm', '-cpu', 'host', '-m', '256', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nic', 'none', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1 rdinit=/nonexistent'],
+    machine.binary,
+    [...machine.machine, '-accel', 'kvm', '-cpu', 'host', '-m', '256', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nic', 'none', '-kernel', kernel, '-append', `console=${machine.console} panic=-1 rdinit=/nonexistent`],
     { timeout: 8000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const works = (result.stdout?.toString() ?? '').includes('Linux version');
@@ -158,13 +179,17 @@ function deviceArguments(options: BootOptions): string[] {
 }
 
 export function qemuArguments(options: BootOptions, accel: 'kvm' | 'tcg'): string[] {
-  const kernel = options.kernel ?? defaultKernel();
-  const initrd = options.initrd ?? defaultInitrd();
+  const arch = options.arch ?? 'x86_64';
+  const machine = MACHINES[arch];
+  const kernel = options.kernel ?? defaultKernel(arch);
+  const initrd = options.initrd ?? defaultInitrd(arch);
+  if (options.pxe === true && arch !== 'x86_64') throw new Error('PXE boots use the x86_64 iPXE ROM: no --pxe with another architecture');
   // quiet keeps the kernel's own messages off the console (a panic still prints); a later loglevel= wins.
-  const append = ['console=ttyS0', 'panic=-1', 'quiet', ...(options.append ?? [])].join(' ');
+  const append = [`console=${machine.console}`, 'panic=-1', 'quiet', ...(options.append ?? [])].join(' ');
   const args = [
+    ...machine.machine,
     '-accel', accel,
-    '-cpu', accel === 'kvm' ? 'host' : 'max',
+    '-cpu', accel === 'kvm' ? 'host' : machine.tcgCpu,
     '-m', String(options.memMiB ?? 1024),
     '-smp', String(options.smp ?? 2),
     '-display', 'none',
@@ -180,16 +205,25 @@ export function qemuArguments(options: BootOptions, accel: 'kvm' | 'tcg'): strin
 
 /** Boots and waits for QEMU to exit (power-off, reboot, panic) or for the timeout. */
 export function boot(options: BootOptions = {}): Promise<BootResult> {
-  const kernel = options.kernel ?? defaultKernel();
-  const initrd = options.initrd ?? defaultInitrd();
+  const arch = options.arch ?? 'x86_64';
+  const kernel = options.kernel ?? defaultKernel(arch);
+  const initrd = options.initrd ?? defaultInitrd(arch);
   for (const file of options.pxe === true ? [] : [kernel, initrd]) {
-    if (!existsSync(file)) return Promise.reject(new Error(`${file} does not exist: run make initrd (or pass --kernel/--initrd)`));
+    const make = arch === 'x86_64' ? 'make initrd' : `make initrd ARCH=${arch}`;
+    if (!existsSync(file)) return Promise.reject(new Error(`${file} does not exist: run ${make} (or pass --kernel/--initrd)`));
   }
   const wanted = options.accel ?? 'auto';
-  const accel: 'kvm' | 'tcg' = wanted === 'auto' ? (probeKvm(kernel) ? 'kvm' : 'tcg') : wanted;
+  if (wanted === 'kvm' && arch !== buildHostArch()) return Promise.reject(new Error(`KVM runs only this host's architecture, not ${arch}: use --accel tcg`));
+  const accel: 'kvm' | 'tcg' = wanted === 'auto' ? (probeKvm(kernel, arch) ? 'kvm' : 'tcg') : wanted;
   const started = performance.now();
+  let args: string[];
+  try {
+    args = qemuArguments(options, accel);
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
   return new Promise((resolveBoot, reject) => {
-    const child = spawn(qemuBinary(), qemuArguments(options, accel), { stdio: ['inherit', 'pipe', 'inherit'] });
+    const child = spawn(qemuBinary(arch), args, { stdio: ['inherit', 'pipe', 'inherit'] });
     let consoleText = '';
     let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -205,7 +239,7 @@ export function boot(options: BootOptions = {}): Promise<BootResult> {
           }, options.timeoutSeconds * 1000);
     child.on('error', (error) => {
       clearTimeout(timer);
-      reject(new Error(`cannot start ${qemuBinary()}: ${error.message} (apt-get install qemu-system-x86)`));
+      reject(new Error(`cannot start ${qemuBinary(arch)}: ${error.message} (apt-get install ${MACHINES[arch].debianPackage})`));
     });
     child.on('close', () => {
       clearTimeout(timer);

@@ -1,11 +1,14 @@
 // qemu/run [options] [-- KERNEL ARGS...]: boots the initramfs with the console on stdout and exits
 // like `podman run` would: with the pipeline status (see harness.ts for the other codes).
 import { parseArgs } from 'node:util';
+import { ARCHES, parseArch, type Arch } from '../initrd/target.ts';
 import { boot, DISK_MODELS, EXIT_NO_STATUS, EXIT_TIMEOUT, EXIT_USAGE, NIC_MODELS, type Accel, type DiskModel, type NetworkMode, type NicModel } from './harness.ts';
 
 const USAGE = `usage: qemu/run [options] [-- KERNEL ARGS...]
-  --kernel FILE      kernel image (default build/vmlinuz)
-  --initrd FILE      initramfs (default build/initrd.cpio.zst)
+  --arch ARCH        x86_64 (default: qemu-system-x86_64) or arm64 (qemu-system-aarch64 -M virt, the
+                     images make initrd ARCH=arm64 builds in build/arm64/)
+  --kernel FILE      kernel image (default build/vmlinuz, build/arm64/vmlinuz with --arch arm64)
+  --initrd FILE      initramfs (default build/initrd.cpio.zst, build/arm64/initrd.cpio.zst with --arch arm64)
   --mem MIB          memory (default 1024)
   --smp N            CPUs (default 2)
   --disk FILE        extra disk, raw or .qcow2 (repeatable)
@@ -44,6 +47,11 @@ function oneOf<T extends string>(value: string | undefined, choices: readonly T[
   return choice ?? usageError(`${option} wants ${choices.join(', ')}, not '${value}'`);
 }
 
+function parseTargetArch(value: string | undefined): Arch {
+  if (value === undefined) return 'x86_64';
+  return parseArch(value) ?? usageError(`--arch wants ${ARCHES.join(' or ')}, not '${value}'`);
+}
+
 function parseAccel(value: string | undefined): Accel {
   if (value === undefined) return 'auto';
   if (value === 'auto' || value === 'kvm' || value === 'tcg') return value;
@@ -55,6 +63,7 @@ try {
   parsed = parseArgs({
     allowPositionals: true,
     options: {
+      arch: { type: 'string' },
       kernel: { type: 'string' },
       initrd: { type: 'string' },
       mem: { type: 'string' },
@@ -80,6 +89,7 @@ if (values.help === true) {
 
 try {
   const result = await boot({
+    arch: parseTargetArch(values.arch),
     kernel: values.kernel,
     initrd: values.initrd,
     append: positionals,

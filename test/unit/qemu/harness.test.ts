@@ -46,3 +46,25 @@ describe('qemuArguments', () => {
     expect(() => qemuArguments({ diskModel: 'ahci', disks: ['1', '2', '3', '4', '5', '6', '7'] }, 'tcg')).toThrow(/6 ports/);
   });
 });
+
+describe('qemuArguments for arm64', () => {
+  it("boots QEMU's virt machine with a Cortex-A57 under TCG and the console on its PL011 UART", () => {
+    const args = qemuArguments({ arch: 'arm64' }, 'tcg');
+    expect(args.slice(0, 2)).toEqual(['-M', 'virt']);
+    expect(args[args.indexOf('-cpu') + 1]).toBe('cortex-a57');
+    expect(args[args.indexOf('-kernel') + 1]).toMatch(/\/build\/arm64\/vmlinuz$/);
+    expect(args[args.indexOf('-initrd') + 1]).toMatch(/\/build\/arm64\/initrd\.cpio\.zst$/);
+    expect(args[args.indexOf('-append') + 1]).toMatch(/^console=ttyAMA0 panic=-1 /);
+  });
+
+  it('keeps x86_64 on ttyS0 with the images in build/', () => {
+    const args = qemuArguments({}, 'tcg');
+    expect(args).not.toContain('-M');
+    expect(args[args.indexOf('-kernel') + 1]).toMatch(/\/build\/vmlinuz$/);
+    expect(args[args.indexOf('-append') + 1]).toMatch(/^console=ttyS0 /);
+  });
+
+  it('refuses a PXE boot, which only the x86_64 iPXE ROM does', () => {
+    expect(() => qemuArguments({ arch: 'arm64', pxe: true }, 'tcg')).toThrow(/iPXE/);
+  });
+});
