@@ -42,14 +42,18 @@ function logTail(dir: string, name: string): string {
   }
 }
 
-/** A daemon that forks itself into the background; once seen failing its start here, so it gets three tries. */
-async function startDaemon(command: string, args: string[], dir: string, name: string): Promise<void> {
+/**
+ * A step seen failing now and then on a loaded machine, so it gets a few tries: the OSD daemon's start,
+ * and the first command to the monitor just after it forked ("problem getting command descriptions
+ * from mon": not serving yet). Both are idempotent (`osd create UUID` gives the same id again).
+ */
+async function retried(command: string, args: string[], dir: string, name: string, attempts = 3): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       run(command, args, dir);
       return;
     } catch (error) {
-      if (attempt >= 3) throw new Error(`${(error as Error).message}\n${logTail(dir, name)}`);
+      if (attempt >= attempts) throw new Error(`${(error as Error).message}\n${logTail(dir, name)}`);
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
@@ -118,9 +122,9 @@ export async function startS3Gateway(dir: string, options: S3GatewayOptions = {}
     run('ceph-authtool', ['--create-keyring', join(dir, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'], dir);
     run('ceph-mon', [...conf, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), '--keyring', join(dir, 'keyring')], dir);
     run('ceph-mon', [...conf, '-i', 'a'], dir);
-    run('ceph', [...conf, 'osd', 'create', osdUuid], dir);
+    await retried('ceph', [...conf, 'osd', 'create', osdUuid], dir, 'mon.a', 10);
     run('ceph-osd', [...conf, '-i', '0', '--mkfs', '--osd-uuid', osdUuid], dir);
-    await startDaemon('ceph-osd', [...conf, '-i', '0'], dir, 'osd.0');
+    await retried('ceph-osd', [...conf, '-i', '0'], dir, 'osd.0');
     run('radosgw', [...conf, '-n', 'client.rgw'], dir);
     const url = `http://127.0.0.1:${port}`;
     await waitForS3(url, dir);
