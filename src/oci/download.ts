@@ -2,7 +2,7 @@ import { OcinitError } from '../log/errors.ts';
 import { mismatch, type BlobWriter, type ContentStore } from '../store/index.ts';
 import { DigestVerifier, parseDigest } from './digest.ts';
 import type { Descriptor, ImageManifest } from './manifest.ts';
-import { noteStreamedBytes } from './memory.ts';
+import { noteStreamedBytes } from '../system/memory.ts';
 import type { PullOptions } from './pull.ts';
 import type { ResolvedImage } from './resolve.ts';
 import { scopeOf, type Source } from './sources.ts';

@@ -7,7 +7,7 @@ import { OcinitError } from '../log/errors.ts';
 import { DigestMismatchError, mismatch, type ContentStore } from '../store/index.ts';
 import { DigestVerifier, parseDigest } from './digest.ts';
 import { layerCompression, type LayerCompression } from './media-types.ts';
-import { noteStreamedBytes } from './memory.ts';
+import { noteStreamedBytes } from '../system/memory.ts';
 import type { PulledImage, PulledLayer } from './pull.ts';
 import { TarReader } from './tar.ts';
 import { flattenWhiteouts, LayerApplier, overlayWhiteouts, UnpackState, type UnpackLimits, type WhiteoutStrategy } from './unpack-layer.ts';
