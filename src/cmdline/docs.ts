@@ -50,6 +50,7 @@ export function renderCommandLineDocs(): string {
     "- **A container volume one typo away from a declared `b2c.volume` is a warning** (`-v job-reslts:/results` next to `b2c.volume=job-results,...` would start empty and never be mirrored).",
     '- **Extra arguments that come too late** (parameters that act before the network is up) are reported instead of silently ignored.',
     '- **Secrets never reach the console.**',
+    "- **A container's /etc/hosts always names its hostname** (on 127.0.0.1, with the container's name), with the host network too: podman relies on the host's own file for that, and the initramfs' file does not name the machine. **`/run/.containerenv`** says `engine=\"ocinit-VERSION\"` and `id=\"container-N\"` where podman writes its own version and a 64-hex id; every other podman default a job sees is the same (docs/pipeline.md, \"The container's environment\").",
     '- **Container strings never run anything at the launcher**: `$(...)`, backquotes, `${NAME:-default}` and the shell\'s own parameters (`$1`, `$?`, `$$`) are errors with a hint (single-quote them for the container\'s shell); boot2container\'s `eval` ran or expanded them in its init. Globs (`*.txt`) stay literal instead of matching the initramfs\'s files.',
     '',
     '## Not supported yet',

@@ -1,19 +1,24 @@
 // One container: an overlay root over its unpacked image, a config.json, crun in the foreground,
 // and everything removed again once it exited.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerSpec, EnvEntry } from '../cmdline/plan.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { deleteContainer, startContainer, type CrunOptions, type RunningContainer } from '../system/crun.ts';
 import { mountOverlay, unmount } from '../system/overlay.ts';
+import { OCINIT_VERSION } from '../version.ts';
 import { mergeEnvironment, parseEnvFile, parseEnvList } from './env.ts';
 import type { ReadyImage } from './images.ts';
-import { boundingCapabilities, createRuntimeSpec, type OciMount, type RuntimeSpec } from './runtime-spec.ts';
-import { resolveUser } from './user.ts';
+import { CONTAINERENV_PATH, containerEnvText, hostContainersAddress, hostnameText, hostsText, podmanEnvironment, resolvConfWithServers } from './podman-defaults.ts';
+import { readFileInRoot, resolveInRoot } from './root-path.ts';
+import { boundingCapabilities, createRuntimeSpec, workingDirectory, type OciMount, type RuntimeSpec } from './runtime-spec.ts';
+import { resolveUser, type ProcessUser } from './user.ts';
 import type { Volumes } from './volumes.ts';
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** The launcher's hosts file: podman's base for every container's /etc/hosts. */
+const LAUNCHER_HOSTS = '/etc/hosts';
 /** --init's binary: Debian's static catatonit, in the initramfs (initrd/binaries.txt) as on a host. */
 const CONTAINER_INIT_BINARY = '/usr/bin/catatonit';
 /** How long a container gets between SIGTERM and SIGKILL when it must stop (podman's default). */
@@ -80,22 +85,47 @@ export function readEnvFiles(container: ContainerSpec, hostEnv: ContainerContext
   });
 }
 
-/** /etc/hosts, /etc/hostname and /etc/resolv.conf for one container, as files in its bundle. */
-function etcMounts(container: ContainerSpec, bundleDir: string, hostname: string, resolvConf: string): OciMount[] {
+function readIfExists(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+/** podman's files for one container (src/run/podman-defaults.ts), written in its bundle and bound in. */
+function podmanFileMounts(container: ContainerSpec, ready: ReadyImage, id: string, bundleDir: string, hostname: string, resolvConf: string): OciMount[] {
   const etcDir = join(bundleDir, 'etc');
   mkdirSync(etcDir, { recursive: true });
-  const hosts = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
-  writeFileSync(join(etcDir, 'hosts'), hosts);
-  writeFileSync(join(etcDir, 'hostname'), `${hostname}\n`);
-  const mounts: OciMount[] = [
-    { destination: '/etc/hosts', type: 'bind', source: join(etcDir, 'hosts'), options: ['bind', 'rw'] },
-    { destination: '/etc/hostname', type: 'bind', source: join(etcDir, 'hostname'), options: ['bind', 'rw'] },
+  const name = container.name ?? id;
+  const files: { destination: string; text: string }[] = [
+    { destination: '/etc/hosts', text: hostsText({ base: readIfExists(LAUNCHER_HOSTS), hostname, name, hostAddress: hostContainersAddress(networkInterfaces()) }) },
+    { destination: '/etc/hostname', text: hostnameText(hostname) },
+    {
+      destination: CONTAINERENV_PATH,
+      text: containerEnvText({
+        privileged: container.privileged,
+        engine: `ocinit-${OCINIT_VERSION}`,
+        name,
+        id,
+        image: ready.image.reference.canonical,
+        imageId: ready.image.configDigest.replace(/^sha256:/, ''),
+      }),
+    },
   ];
-  if (container.dns.includes('none')) return mounts;
-  const resolv = container.dns.length > 0 ? container.dns.map((server) => `nameserver ${server}\n`).join('') : existsSync(resolvConf) ? readFileSync(resolvConf, 'utf8') : '';
-  writeFileSync(join(etcDir, 'resolv.conf'), resolv);
-  mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: join(etcDir, 'resolv.conf'), options: ['bind', 'rw'] });
-  return mounts;
+  // Like podman: --dns=none keeps the image's own file, and so does a container without a network.
+  if (!container.dns.includes('none') && container.network !== 'none') {
+    files.push({ destination: '/etc/resolv.conf', text: resolvConfWithServers(readIfExists(resolvConf), container.dns) });
+  }
+  return files.map(({ destination, text }) => {
+    const source = join(etcDir, destination.slice(destination.lastIndexOf('/') + 1));
+    writeFileSync(source, text);
+    return { destination, type: 'bind', source, options: ['bind', 'rw'] };
+  });
+}
+
+/** podman's entries for ids the image lacks, appended in the container's own layer (the image stays as it is). */
+function addUserEntries(rootfs: string, user: ProcessUser): void {
+  for (const [file, line] of [['/etc/passwd', user.additions.passwd], ['/etc/group', user.additions.group]] as const) {
+    if (line === undefined || readFileInRoot(rootfs, file) === undefined) continue;
+    appendFileSync(resolveInRoot(rootfs, file), line);
+  }
 }
 
 /** Builds the bundle: overlay root (upper in RAM), then config.json from the image config and the flags. */
@@ -113,14 +143,13 @@ export async function createBundle(container: ContainerSpec, ready: ReadyImage, 
   };
   try {
     const config = ready.image.config;
-    const user = resolveUser(rootfs, container.user ?? config.config?.User, where);
+    const user = resolveUser(rootfs, container.user ?? config.config?.User, workingDirectory(container, config), where);
+    addUserEntries(rootfs, user);
     const hostname = container.hostname ?? context.hostname;
     const imageEnv = parseEnvList(config.config?.Env);
     const env = mergeEnvironment(
-      [{ name: 'PATH', value: DEFAULT_PATH }],
+      podmanEnvironment(hostname, user.home),
       imageEnv,
-      [{ name: 'HOSTNAME', value: hostname }, { name: 'HOME', value: user.home }],
-      container.tty ? [{ name: 'TERM', value: 'xterm' }] : [],
       readEnvFiles(container, context.hostEnv, where),
       container.env,
       pipelineEnv,
@@ -133,7 +162,7 @@ export async function createBundle(container: ContainerSpec, ready: ReadyImage, 
       user,
       env,
       hostname,
-      extraMounts: [...etcMounts(container, dir, hostname, context.resolvConf), ...(await context.volumes.mountsFor(container))],
+      extraMounts: [...podmanFileMounts(container, ready, id, dir, hostname, context.resolvConf), ...(await context.volumes.mountsFor(container))],
       availableCapabilities: boundingCapabilities(readFileSync('/proc/self/status', 'utf8')),
       initBinary: existsSync(CONTAINER_INIT_BINARY) ? CONTAINER_INIT_BINARY : undefined,
       devices: container.privileged ? [] : container.devices.map((device) => ({ ...deviceNumbers(device.hostPath, where), path: device.containerPath })),

@@ -182,11 +182,17 @@ function resources(container: ContainerSpec): RuntimeSpec['linux']['resources'] 
   return result;
 }
 
+/** -w, else the image's WorkingDir, else /. */
+export function workingDirectory(container: ContainerSpec, image: ImageConfig): string {
+  const cwd = container.workdir ?? (image.config?.WorkingDir !== undefined && image.config.WorkingDir !== '' ? image.config.WorkingDir : '/');
+  if (!cwd.startsWith('/')) throw new OcinitError(`the working directory '${cwd}' is not absolute`, { ...where(container), hint: 'give -w an absolute path' });
+  return cwd;
+}
+
 export function createRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   const { container, image } = input;
   const capabilities = capabilitiesFor(container, input.availableCapabilities);
-  const cwd = container.workdir ?? (image.config?.WorkingDir !== undefined && image.config.WorkingDir !== '' ? image.config.WorkingDir : '/');
-  if (!cwd.startsWith('/')) throw new OcinitError(`the working directory '${cwd}' is not absolute`, { ...where(container), hint: 'give -w an absolute path' });
+  const cwd = workingDirectory(container, image);
   const deviceRules = input.devices.map((device) => ({ allow: true, access: 'rwm', type: device.type, major: device.major, minor: device.minor }));
   const linuxResources = resources(container);
   linuxResources.devices.push(...deviceRules);

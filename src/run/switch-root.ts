@@ -3,20 +3,29 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageCache } from '../cache/images.ts';
-import type { ContainerSpec } from '../cmdline/plan.ts';
+import type { ContainerSpec, EnvEntry } from '../cmdline/plan.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { bindMount, mountTmpfs } from '../system/overlay.ts';
 import { readEnvFiles } from './container.ts';
 import { mergeEnvironment, parseEnvList } from './env.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
+import { DEFAULT_PATH } from './podman-defaults.ts';
 import { resolveInRoot } from './root-path.ts';
 import type { MirrorConfig } from '../oci/mirrors.ts';
 import type { ProxyConfig } from '../net/proxy-config.ts';
 
 /** A tmpfs of its own: busybox switch_root moves the new root onto / and deletes the initramfs. */
 export const SWITCH_ROOT_MOUNT = '/run/ocinit/switch-root';
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * What the kernel gives the init it starts (init/main.c envp_init): the new init is booted, not
+ * contained, so it gets none of podman's container environment (`container=` would make systemd
+ * believe it runs in a container and skip the machine's hardware).
+ */
+const KERNEL_INIT_ENVIRONMENT = [
+  { name: 'HOME', value: '/' },
+  { name: 'TERM', value: 'linux' },
+];
 
 export interface SwitchRootTarget {
   newRoot: string;
@@ -24,6 +33,11 @@ export interface SwitchRootTarget {
   args: string[];
   env: string[];
   ready: ReadyImage;
+}
+
+/** The init's environment, lowest first: the kernel's, a default PATH, the image's Env, --env-file files, -e. */
+export function initEnvironment(imageEnv: readonly string[] | undefined, envFiles: EnvEntry[], flags: EnvEntry[]): string[] {
+  return mergeEnvironment(KERNEL_INIT_ENVIRONMENT, [{ name: 'PATH', value: DEFAULT_PATH }], parseEnvList(imageEnv), envFiles, flags);
 }
 
 /** INIT ARGS from the parameter, else the image's Entrypoint+Cmd, else /sbin/init. */
@@ -73,7 +87,7 @@ export async function prepareSwitchRoot(
   const [command = '/sbin/init', ...args] = initCommand(spec, ready.image.config);
   const where = { parameter: 'b2c.switch_root', image: spec.image };
   const init = findInit(ready.lowerDir, command, where);
-  const env = mergeEnvironment([{ name: 'PATH', value: DEFAULT_PATH }], parseEnvList(ready.image.config.config?.Env), readEnvFiles(spec, options.hostEnv, where), spec.env);
+  const env = initEnvironment(ready.image.config.config?.Env, readEnvFiles(spec, options.hostEnv, where), spec.env);
   log.info(`b2c.switch_root: ${spec.image}@${ready.image.manifestDigest} ready in ${join(ready.lowerDir)}; init: ${[init, ...args].join(' ')}`);
   return { newRoot: ready.lowerDir, init, args, env, ready };
 }

@@ -5,8 +5,10 @@ export interface ProcessUser {
   uid: number;
   gid: number;
   additionalGids: number[];
-  /** From the image's /etc/passwd; '/' when the user has no entry. */
+  /** From the image's /etc/passwd; the working directory when the user has no entry. */
   home: string;
+  /** podman's entries for ids the image lacks (so that `whoami` and `id -gn` work), to append to its files. */
+  additions: { passwd?: string; group?: string };
 }
 
 interface PasswdEntry {
@@ -50,11 +52,15 @@ export function parseGroup(text: string | undefined): GroupEntry[] {
 
 /**
  * Resolves podman's `-u`/image `User` forms (`name`, `uid`, `name:group`, `uid:gid`) through the
- * image's own /etc/passwd and /etc/group, read without leaving the root filesystem.
+ * image's own /etc/passwd and /etc/group, read without leaving the root filesystem. As podman 4.3:
+ * a uid the image does not know gets group 0, `workdir` as its home and a `container user` entry;
+ * a gid it does not know gets a group entry; the primary group is among the supplementary ones
+ * when a user was given.
  */
-export function resolveUser(rootfs: string, user: string | undefined, context: { image: string; parameter: string }): ProcessUser {
+export function resolveUser(rootfs: string, user: string | undefined, workdir: string, context: { image: string; parameter: string }): ProcessUser {
   const text = user === undefined || user === '' ? 'root' : user;
-  const [userPart = '', groupPart] = text.split(':', 2);
+  const [userPart = '', groupText] = text.split(':', 2);
+  const groupPart = groupText === '' ? undefined : groupText;
   const passwd = parsePasswd(readFileInRoot(rootfs, '/etc/passwd'));
   const groups = parseGroup(readFileInRoot(rootfs, '/etc/group'));
   const entry = NUMERIC.test(userPart) ? passwd.find((item) => item.uid === Number(userPart)) : passwd.find((item) => item.name === userPart);
@@ -67,8 +73,8 @@ export function resolveUser(rootfs: string, user: string | undefined, context: {
       ...context,
       hint: 'give a numeric uid (-u 1000:1000) or a user the image defines',
     });
-  let gid = entry?.gid ?? (uid === 0 ? 0 : uid);
-  if (groupPart !== undefined && groupPart !== '') {
+  let gid = entry?.gid ?? 0;
+  if (groupPart !== undefined) {
     if (NUMERIC.test(groupPart)) gid = Number(groupPart);
     else {
       const group = groups.find((item) => item.name === groupPart);
@@ -76,8 +82,16 @@ export function resolveUser(rootfs: string, user: string | undefined, context: {
       gid = group.gid;
     }
   }
-  // Supplementary groups come from /etc/group only when the group was not forced (like podman).
-  const additionalGids =
-    entry === undefined || groupPart !== undefined ? [] : groups.filter((group) => group.members.includes(entry.name) && group.gid !== gid).map((group) => group.gid);
-  return { uid, gid, additionalGids, home: entry?.home ?? '/' };
+  const name = entry?.name ?? String(uid);
+  const home = entry?.home ?? workdir;
+  const additions: ProcessUser['additions'] = {};
+  if (entry === undefined && NUMERIC.test(userPart)) additions.passwd = `${uid}:*:${uid}:${gid}:container user:${home}:/bin/sh\n`;
+  // podman looks the uid up as a group when neither the user nor a group is given (its quirk, kept).
+  const groupToCheck = groupPart === undefined ? (entry === undefined && NUMERIC.test(userPart) ? uid : undefined) : NUMERIC.test(groupPart) ? gid : undefined;
+  if (groupToCheck !== undefined && !groups.some((group) => group.gid === groupToCheck)) additions.group = `${groupToCheck}:x:${groupToCheck}:${name}\n`;
+  // Supplementary groups come from /etc/group only when the group was not forced; with no user at
+  // all (neither -u nor the image's User) podman sets none.
+  const memberOf = entry === undefined || groupPart !== undefined ? [] : groups.filter((group) => group.members.includes(entry.name)).map((group) => group.gid);
+  const additionalGids = text === user ? [...new Set([gid, ...memberOf])] : [];
+  return { uid, gid, additionalGids, home, additions };
 }

@@ -20,7 +20,7 @@ function input(spec: ContainerSpec, config: ImageConfig = image({ Cmd: ['sh'] })
     container: spec,
     image: config,
     rootfs: '/bundle/rootfs',
-    user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
+    user: { uid: 0, gid: 0, additionalGids: [], home: '/root', additions: {} },
     env: ['PATH=/bin'],
     hostname: 'dut',
     extraMounts: [],

@@ -44,24 +44,38 @@ describe('resolveUser', () => {
   });
 
   it('resolves names through the image files, with supplementary groups', () => {
-    expect(resolveUser(root, 'builder', where)).toEqual({ uid: 1000, gid: 1000, additionalGids: [44, 105], home: '/home/builder' });
-    expect(resolveUser(root, undefined, where)).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/root' });
+    expect(resolveUser(root, 'builder', '/', where)).toEqual({ uid: 1000, gid: 1000, additionalGids: [1000, 44, 105], home: '/home/builder', additions: {} });
+    expect(resolveUser(root, undefined, '/', where)).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/root', additions: {} });
+    expect(resolveUser(root, 'root', '/', where)).toMatchObject({ uid: 0, gid: 0, additionalGids: [0] });
   });
 
+  // What podman 4.3.1 did for each form (its `id`, and the lines it appended to the image's files).
   it('takes numeric ids as they are, and a forced group without supplementary groups', () => {
-    expect(resolveUser(root, '1234', where)).toEqual({ uid: 1234, gid: 1234, additionalGids: [], home: '/' });
-    expect(resolveUser(root, 'builder:video', where)).toEqual({ uid: 1000, gid: 44, additionalGids: [], home: '/home/builder' });
-    expect(resolveUser(root, '0:5', where)).toMatchObject({ uid: 0, gid: 5 });
+    expect(resolveUser(root, 'builder:video', '/', where)).toEqual({ uid: 1000, gid: 44, additionalGids: [44], home: '/home/builder', additions: {} });
+    expect(resolveUser(root, '0:5', '/', where)).toMatchObject({ uid: 0, gid: 5, additionalGids: [5] });
+  });
+
+  it('gives a uid the image lacks group 0, the working directory as home and podman\'s passwd and group entries', () => {
+    expect(resolveUser(root, '1234', '/tmp', where)).toEqual({
+      uid: 1234,
+      gid: 0,
+      additionalGids: [0],
+      home: '/tmp',
+      additions: { passwd: '1234:*:1234:0:container user:/tmp:/bin/sh\n', group: '1234:x:1234:1234\n' },
+    });
+    expect(resolveUser(root, '1234:55', '/', where).additions).toEqual({ passwd: '1234:*:1234:55:container user:/:/bin/sh\n', group: '55:x:55:1234\n' });
+    expect(resolveUser(root, '1234:video', '/', where).additions).toEqual({ passwd: '1234:*:1234:44:container user:/:/bin/sh\n' });
+    expect(resolveUser(root, 'builder:55', '/', where).additions).toEqual({ group: '55:x:55:builder\n' });
   });
 
   it('an unknown name is an error naming the image and container', () => {
-    expect(() => resolveUser(root, 'nobody', where)).toThrow(/'nobody' is not in the image's \/etc\/passwd/);
-    expect(() => resolveUser(root, 'builder:nogroup', where)).toThrow(/group 'nogroup'/);
+    expect(() => resolveUser(root, 'nobody', '/', where)).toThrow(/'nobody' is not in the image's \/etc\/passwd/);
+    expect(() => resolveUser(root, 'builder:nogroup', '/', where)).toThrow(/group 'nogroup'/);
   });
 
   it('an image without /etc/passwd still runs numeric users and root', () => {
     rmSync(join(root, 'etc'), { recursive: true });
-    expect(resolveUser(root, 'root', where)).toMatchObject({ uid: 0, gid: 0 });
-    expect(resolveUser(root, '42:42', where)).toMatchObject({ uid: 42, gid: 42 });
+    expect(resolveUser(root, 'root', '/', where)).toMatchObject({ uid: 0, gid: 0 });
+    expect(resolveUser(root, '42:42', '/', where)).toMatchObject({ uid: 42, gid: 42 });
   });
 });
