@@ -13,6 +13,9 @@ import { ContentStore } from '../../../src/store/index.ts';
 import { cosignSign, makeKey, opensslSign, payloadText, pushSignatureImage, type TestKey } from '../../support/cosign.ts';
 import { buildImageLayout, pushLayout, writeImage, writeIndex, tagLayout } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { startTokenServer } from '../../support/token-server.ts';
+import { parseCredentials } from '../../../src/oci/index.ts';
+import { loadSigningKey, signImage } from '../../../src/policy/sign.ts';
 
 let registry: TestRegistry;
 let work: string;
@@ -194,6 +197,33 @@ describe('a signature policy on the pull path', () => {
       }
     } finally {
       await mirror.stop();
+    }
+  });
+});
+
+describe('signing on a registry with bearer-token auth', () => {
+  it('asks for a pull,push token to sign, and the signature verifies with the same credentials', async () => {
+    const tokens = await startTokenServer({ users: { alice: 'secret-pw' }, anonymousPull: false });
+    const secured = await startRegistry({ token: tokens });
+    try {
+      const layout = fresh('layout');
+      const built = await buildImageLayout(layout, 'v1', { layers: [{ files: [{ path: 'hello', content: 'private' }] }] });
+      const reference = await pushLayout(layout, 'v1', secured, { name: 'team/app', creds: 'alice:secret-pw' });
+      const credentials = parseCredentials('alice:secret-pw');
+      const store = new ContentStore(fresh('store'));
+      const anonymous = await signImage(reference, loadSigningKey(trusted.privateFile), { store, tlsVerify: false }).catch((error: unknown) => describeError(error));
+      expect(anonymous).toMatch(/refused the credentials/);
+      tokens.requests.length = 0;
+      const result = await signImage(reference, loadSigningKey(trusted.privateFile), { store, tlsVerify: false, credentials });
+      expect(result).toEqual({ digest: built.manifest.digest, identity: reference, location: `${secured.host}/team/app:sha256-${built.manifest.digest.slice(7)}.sig`, signatures: 1 });
+      expect(tokens.requests.map((request) => request.scopes)).toContainEqual(['repository:team/app:pull,push']);
+      const verifier = new PolicyVerifier(loadPolicyWith(fresh('policy.json'), { default: [{ type: 'sigstoreSigned', keyPath: trusted.publicFile }] }));
+      const { pulled, error } = await pullWith(reference, verifier, { credentials });
+      expect(error === undefined ? undefined : describeError(error)).toBeUndefined();
+      expect(pulled?.verdict?.signed).toBe(true);
+    } finally {
+      await secured.stop();
+      await tokens.stop();
     }
   });
 });
