@@ -58,7 +58,7 @@ async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary:
     log.error(`b2c.switch_root: cannot prepare ${spec.image}; powering off instead`);
     log.error(describeError(error));
     Object.assign(record, { outcome: 'not_started', exitCode: EXIT_NOT_STARTED });
-    summary.status = EXIT_NOT_STARTED;
+    Object.assign(summary, { status: EXIT_NOT_STARTED, outcome: 'failed' });
     return { status: EXIT_NOT_STARTED, end: { action: 'poweroff' } };
   }
 }

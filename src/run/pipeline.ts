@@ -11,8 +11,8 @@ import { deleteContainer, startContainer, type CrunOptions, type RunningContaine
 import { containerId, createBundle, runBundle, STOP_GRACE_MS, stopContainer, type Bundle, type ContainerContext } from './container.ts';
 import { ImageStores } from './image-stores.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
-import { EXIT_NOT_STARTED, EXIT_TIMEOUT, PipelineState } from './state.ts';
-import type { ContainerRecord, PhaseRecord, RunSummary } from './summary.ts';
+import { EXIT_CANNOT_CREATE, EXIT_POWEROFF_REQUEST, EXIT_REBOOT_REQUEST, EXIT_TIMEOUT, PipelineState } from './state.ts';
+import { SUMMARY_VERSION, type ContainerOutcome, type ContainerRecord, type PhaseRecord, type RunSummary } from './summary.ts';
 import { Volumes } from './volumes.ts';
 import { mirrorConfigOf } from '../oci/mirrors.ts';
 
@@ -29,6 +29,13 @@ const NO_HOOKS: PipelineHooks = { has: () => false, run: async () => true };
 
 /** b2c's status for a failed hook or volume set-up. */
 const EXIT_HOOK_FAILED = 1;
+
+/** ocinit's reading of a container's exit code (the code itself is b2c's and stays in `exitCode`). */
+function exitOutcome(exitCode: number): ContainerOutcome {
+  if (exitCode === EXIT_REBOOT_REQUEST) return 'reboot_requested';
+  if (exitCode === EXIT_POWEROFF_REQUEST) return 'poweroff_requested';
+  return 'exited';
+}
 
 export interface PipelineOptions {
   /** Where the job's bytes go: src/cache's Storage (RAM, or the cache device). */
@@ -72,6 +79,8 @@ class PipelineRun {
   readonly #state = new PipelineState();
   readonly #records = new Map<ContainerSpec, ContainerRecord>();
   readonly #ready = new Map<ContainerSpec, ReadyImage>();
+  /** Containers whose image could not be pulled or verified: each fails in its turn. */
+  readonly #unavailable = new Set<ContainerSpec>();
   readonly #phases: PhaseRecord[] = [];
   readonly #services: Service[] = [];
   readonly #hooks: PipelineHooks;
@@ -116,16 +125,20 @@ class PipelineRun {
     return this.#records.get(container) ?? emptyRecord(container);
   }
 
-  /** Every image, pulled and verified before anything runs; false when one could not be. */
+  /**
+   * Every image, pulled and verified before anything runs. One that cannot be is remembered: its
+   * container fails in its turn, as in b2c, and the others run. False only when the image stores
+   * named by b2c.storage cannot be opened (a set-up failure, like b2c's volume set-up: nothing runs).
+   */
   async #pullAll(): Promise<boolean> {
     if (this.#plan.additionalImageStores.length > 0) {
       try {
         this.#stores = await ImageStores.open(this.#plan, this.#log);
         this.#images.useStores(this.#stores);
       } catch (error) {
-        this.#log.error(`b2c.storage: cannot open the image stores; nothing will run`);
+        this.#log.error(`b2c.storage: cannot open the image stores; nothing will run (status ${EXIT_HOOK_FAILED})`);
         this.#log.error(describeError(error));
-        this.#state.fail(EXIT_NOT_STARTED, 'b2c.storage');
+        this.#state.fail(EXIT_HOOK_FAILED, 'b2c.storage');
         return false;
       }
     }
@@ -135,10 +148,10 @@ class PipelineRun {
         this.#ready.set(container, ready);
         Object.assign(this.#record(container), { digest: ready.image.manifestDigest, cached: ready.fromCache });
       } catch (error) {
-        this.#log.error(`${label(container)}: cannot get ${container.image}; nothing will run`);
+        this.#log.error(`${label(container)}: cannot get ${container.image}; it will fail in its turn with status ${EXIT_CANNOT_CREATE}, nothing of it runs`);
         this.#log.error(describeError(error));
-        this.#state.fail(EXIT_NOT_STARTED, container.source);
-        return false;
+        this.#unavailable.add(container);
+        this.#record(container).outcome = 'pull_failed';
       }
     }
     return true;
@@ -164,8 +177,8 @@ class PipelineRun {
       const bundle = await this.#bundle(declared, { ...declared, tty: false });
       record.start = this.#log.now();
       if (bundle === undefined) {
-        record.outcome = 'not_started';
-        record.exitCode = EXIT_NOT_STARTED;
+        if (!this.#unavailable.has(declared)) record.outcome = 'not_started';
+        record.exitCode = EXIT_CANNOT_CREATE;
         continue;
       }
       await deleteContainer(bundle.id, this.#context.crun);
@@ -213,9 +226,11 @@ class PipelineRun {
         // b2c's start_container: a failing container_start hook is that container's status 1.
         const hooked = await this.#executeHooks('container_start', container);
         const bundle = hooked ? await this.#bundle(container) : undefined;
-        let exitCode = hooked ? EXIT_NOT_STARTED : EXIT_HOOK_FAILED;
-        if (bundle === undefined) record.outcome = 'not_started';
-        else {
+        // b2c's start_container returns 1 without its container_end hooks when it could not create the container.
+        let exitCode = EXIT_CANNOT_CREATE;
+        if (bundle === undefined) {
+          if (!this.#unavailable.has(container)) record.outcome = 'not_started';
+        } else {
           const timeout = this.#plan.containerTimeoutSeconds;
           const own = timeout === undefined ? undefined : Date.now() + timeout * 1000;
           const pipeline = container.parameter === 'b2c.container' ? this.#pipelineDeadline : undefined;
@@ -223,7 +238,7 @@ class PipelineRun {
           try {
             const outcome = await runBundle(bundle, this.#context, deadline);
             exitCode = outcome.exitCode;
-            record.outcome = outcome.timedOut ? 'timeout' : 'exited';
+            record.outcome = outcome.timedOut ? 'timeout' : exitOutcome(exitCode);
           } catch (error) {
             this.#log.error(describeError(error));
             record.outcome = 'not_started';
@@ -231,12 +246,14 @@ class PipelineRun {
             await bundle.remove();
           }
         }
-        if (hooked && !(await this.#executeHooks('container_end', container)) && exitCode === 0) exitCode = EXIT_HOOK_FAILED;
         record.exitCode = exitCode;
         record.duration = this.#log.now() - record.start;
-        this.#state.record(container, exitCode);
-        this.#log.info(`${label(container)} exited with status ${exitCode}`);
-        return exitCode;
+        // b2c: a failing container_end hook makes that container's turn status 1, whatever it exited with.
+        const hooksFailed = bundle !== undefined && !(await this.#executeHooks('container_end', container));
+        const status = hooksFailed ? EXIT_HOOK_FAILED : exitCode;
+        this.#state.record(container, exitCode, status);
+        this.#log.info(`${label(container)} exited with status ${exitCode}${hooksFailed ? `; its container_end hooks failed: status ${status}` : ''}`);
+        return status;
       },
       { collapsed: false },
     );
@@ -281,14 +298,15 @@ class PipelineRun {
       await this.#stores?.close(this.#log);
     });
     const summary: RunSummary = {
-      version: 1,
+      version: SUMMARY_VERSION,
       status: this.#state.status,
-      end: this.#state.shutdownMode,
+      outcome: this.#state.failedOtherwise ? 'failed' : 'passed',
+      end: this.#state.end,
       phases: this.#phases,
       containers: this.#all().map((container) => this.#record(container)),
       notices: [...this.#cache.notices],
     };
-    return { status: this.#state.status, end: this.#state.shutdownMode, summary };
+    return { status: this.#state.status, end: this.#state.end, summary };
   }
 }
 

@@ -7,17 +7,25 @@ export const EXIT_REBOOT_REQUEST = 129;
 /** ... and poweroff as if killed by SIGINT. */
 export const EXIT_POWEROFF_REQUEST = 130;
 export const EXIT_TIMEOUT = 124;
-/** podman's code for "the container could not be started" (bad image, user, mount ...). */
+/**
+ * boot2container's status for a container it could not create: its `start_container` returns 1
+ * when the image cannot be pulled or `podman create` fails five times, and when a hook fails.
+ */
+export const EXIT_CANNOT_CREATE = 1;
+/** podman's code for "the container could not be started": b2c.switch_root's failure (ours). */
 export const EXIT_NOT_STARTED = 125;
 
-export type ShutdownMode = 'poweroff' | 'reboot';
+/** b2c's B2C_PIPELINE_SHUTDOWN_MODE: `default` until a container asks for a reboot or a power-off. */
+export type ShutdownMode = 'default' | 'poweroff' | 'reboot';
 
 export class PipelineState {
   status = 0;
   failedBy = '';
   previousContainer = '';
   previousExitCode: number | undefined;
-  shutdownMode: ShutdownMode = 'poweroff';
+  shutdownMode: ShutdownMode = 'default';
+  /** ocinit's own reading: a b2c.container failed for another reason than a reboot or power-off request. */
+  failedOtherwise = false;
 
   /** The B2C_PIPELINE_* variables for the next container. */
   environment(): EnvEntry[] {
@@ -30,23 +38,33 @@ export class PipelineState {
     ];
   }
 
+  /** How the machine ends: b2c's `default` is a power-off. */
+  get end(): 'poweroff' | 'reboot' {
+    return this.shutdownMode === 'reboot' ? 'reboot' : 'poweroff';
+  }
+
   /**
-   * Records a finished b2c.container or b2c.post_container. A reboot/poweroff request sets the
-   * shutdown mode and, unlike boot2container, is not a failure. Post containers never change the status.
+   * Records a finished b2c.container or b2c.post_container, as b2c's start_containers does: the
+   * first non-zero exit code of a b2c.container is the status, 129/130 included (they also set the
+   * shutdown mode); post containers never change the status. `status` is what the turn counts as
+   * when it differs from the exit code (a failing container_end hook: 1).
    */
-  record(container: ContainerSpec, exitCode: number): void {
+  record(container: ContainerSpec, exitCode: number, status = exitCode): void {
     this.previousContainer = container.source;
     this.previousExitCode = exitCode;
     if (exitCode === EXIT_REBOOT_REQUEST) this.shutdownMode = 'reboot';
     else if (exitCode === EXIT_POWEROFF_REQUEST) this.shutdownMode = 'poweroff';
-    else if (exitCode !== 0 && this.status === 0 && container.parameter === 'b2c.container') {
-      this.status = exitCode;
+    if (status === 0 || container.parameter !== 'b2c.container') return;
+    if (status !== EXIT_REBOOT_REQUEST && status !== EXIT_POWEROFF_REQUEST) this.failedOtherwise = true;
+    if (this.status === 0) {
+      this.status = status;
       this.failedBy = container.source;
     }
   }
 
-  /** A failure of the pipeline itself (timeout between containers, images that could not be pulled). */
+  /** A failure of the pipeline itself (hooks, volume set-up, timeout between containers). */
   fail(status: number, by: string): void {
+    this.failedOtherwise = true;
     if (this.status !== 0) return;
     this.status = status;
     this.failedBy = by;

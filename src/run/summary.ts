@@ -3,7 +3,8 @@
 
 /** The line starts with this marker, then one space, then the JSON document. */
 export const SUMMARY_MARKER = 'ocinit-summary:';
-export const SUMMARY_VERSION = 1;
+/** 2: `status` may be null (the pipeline never started), `outcome` and `notStarted` added. */
+export const SUMMARY_VERSION = 2;
 
 export interface PhaseRecord {
   name: string;
@@ -12,7 +13,33 @@ export interface PhaseRecord {
   duration: number;
 }
 
-export type ContainerOutcome = 'exited' | 'timeout' | 'not_started' | 'skipped' | 'stopped' | 'switched';
+export type ContainerOutcome =
+  | 'exited'
+  /** Exited with 129 or 130 after calling reboot(2) or poweroff: b2c's status counts it, ocinit's outcome does not. */
+  | 'reboot_requested'
+  | 'poweroff_requested'
+  | 'timeout'
+  /** Its image could not be pulled or verified: it failed in its turn with status 1 and nothing of it ran. */
+  | 'pull_failed'
+  /** Could not be created (user, bind source, env file, a failing container_start hook): status 1. */
+  | 'not_started'
+  | 'skipped'
+  | 'stopped'
+  | 'switched';
+
+/**
+ * ocinit's reading of the run, beside b2c's status number: `passed` when every b2c.container
+ * exited 0 or asked for a reboot or power-off, `not_started` when the pipeline never started
+ * (command line, network, cache device, extra arguments, network block devices), `no_pipeline`
+ * when the command line names no container (b2c then skips the pipeline and prints no status).
+ */
+export type PipelineOutcome = 'passed' | 'failed' | 'not_started' | 'no_pipeline';
+
+/** Why the pipeline never started: the stage of the boot that failed, and its first error line. */
+export interface NotStarted {
+  stage: string;
+  reason: string;
+}
 
 export interface ContainerRecord {
   parameter: string;
@@ -26,16 +53,26 @@ export interface ContainerRecord {
   exitCode: number | null;
   start: number | null;
   duration: number | null;
+  /** A service's output (stdout and stderr), unless b2c.service_console sent it to the console. */
+  log?: string;
 }
 
 export interface RunSummary {
   version: number;
-  status: number;
+  /** boot2container's number, as in the `Execution is over` line; null when that line is not printed. */
+  status: number | null;
+  outcome: PipelineOutcome;
+  notStarted?: NotStarted;
   end: 'poweroff' | 'reboot' | 'switch_root';
   phases: PhaseRecord[];
   containers: ContainerRecord[];
   /** What the operator must not miss, e.g. an image that ran from the cache during a registry outage. */
   notices: string[];
+}
+
+/** The summary of a boot whose pipeline never ran (`not_started`, `no_pipeline`). */
+export function summaryWithoutPipeline(end: RunSummary['end'], notStarted?: NotStarted): RunSummary {
+  return { version: SUMMARY_VERSION, status: null, outcome: notStarted === undefined ? 'no_pipeline' : 'not_started', ...(notStarted === undefined ? {} : { notStarted }), end, phases: [], containers: [], notices: [] };
 }
 
 const round = (value: number): number => Math.round(value * 1000) / 1000;

@@ -77,7 +77,7 @@ describe('pipeline boot', () => {
     expect(result.console).toContain('service says alive');
     expect(result.console).toContain('uid=1000 cwd=/tmp greeting=hello-from-flag');
     expect(result.console).toContain('/from-initramfs/udhcpc.script');
-    expect(result.console).toContain('first sees status=0 mode=poweroff');
+    expect(result.console).toContain('first sees status=0 mode=default');
     expect(result.console).toMatch(/terminal: \/dev\/pts\/\d+/);
     // --init: the initramfs's catatonit, bound at /run/podman-init, is the container's PID 1.
     expect(result.console).toContain('third ran after prev exit 3, status 3, pid1=podman-init');
@@ -91,7 +91,7 @@ describe('pipeline boot', () => {
       ['b2c.container', 'exited', 3],
       ['b2c.container', 'exited', 0],
       ['b2c.post_container', 'exited', 0],
-      ['b2c.post_container', 'exited', 130],
+      ['b2c.post_container', 'poweroff_requested', 130],
     ]);
     expect(summary?.containers.every((record) => /^sha256:[0-9a-f]{64}$/.test(record.digest ?? ''))).toBe(true);
     expect(summary?.end).toBe('poweroff');
@@ -119,12 +119,19 @@ describe('pipeline boot', () => {
     expect(parseSummary(result.console)?.end).toBe('reboot');
   }, 320_000);
 
-  it('an image that fails verification runs nothing, not even the containers before it', async () => {
-    const bad = await boot({ ...INITRD, timeoutSeconds: 300, append: [run('b2c.container', '', 'echo GOOD IMAGE RAN'), `b2c.container="--tls-verify=false ${corrupt}"`] });
+  it('an image that fails verification fails its container in its turn with status 1: the others run, its bytes never do', async () => {
+    const bad = await boot({
+      ...INITRD,
+      timeoutSeconds: 300,
+      append: [run('b2c.container', '', 'echo GOOD IMAGE RAN'), `b2c.container="--tls-verify=false ${corrupt}"`, run('b2c.post_container', '', `sh -c 'echo post after status $B2C_PIPELINE_STATUS'`)],
+    });
     expectCleanEnd(bad, /reboot: Power down/);
     expect(bad.console).toContain('failed verification');
-    expect(bad.console).not.toContain('GOOD IMAGE RAN');
+    expect(bad.console).toContain('GOOD IMAGE RAN');
     expect(bad.console).not.toContain('BAD IMAGE RAN');
-    expect(bad.exitCode).toBe(125);
+    expect(bad.console).toContain('post after status 1');
+    expect(bad.console).toMatch(/^.*Execution is over, pipeline status: 1\r?$/m);
+    expect(bad.exitCode).toBe(1);
+    expect(parseSummary(bad.console)?.containers.map((record) => record.outcome)).toEqual(['exited', 'pull_failed', 'exited']);
   }, 320_000);
 });

@@ -137,7 +137,7 @@ describe('pipeline on the host', () => {
         `B2C_PIPELINE_FAILED_BY=--tls-verify=false -v ${plain.out}:/out ${demo} sh -c 'touch /out/first; exit 3'`,
         `B2C_PIPELINE_PREV_CONTAINER=--tls-verify=false -v ${plain.out}:/out ${demo} sh -c 'touch /out/second; exit 5'`,
         'B2C_PIPELINE_PREV_CONTAINER_EXIT_CODE=5',
-        'B2C_PIPELINE_SHUTDOWN_MODE=poweroff',
+        'B2C_PIPELINE_SHUTDOWN_MODE=default',
         'B2C_PIPELINE_STATUS=3',
         '',
       ].join('\n'),
@@ -150,13 +150,17 @@ describe('pipeline on the host', () => {
     expect(failFast.result.summary.containers.map((record) => record.outcome)).toEqual(['exited', 'skipped', 'exited']);
   }, 60_000);
 
-  it('a reboot request (reboot(2) in the container) asks for a reboot and is not a failure; poweroff after it restores poweroff', async () => {
+  it('a reboot request (reboot(2) in the container) is the status as in b2c, asks for a reboot, and ocinit reads it as passed', async () => {
     const rebooting = await run([`b2c.container="--tls-verify=false ${demo} reboot -f"`]);
-    expect(rebooting.result.summary.containers[0]?.exitCode).toBe(129);
-    expect(rebooting.result).toMatchObject({ status: 0, end: 'reboot' });
+    expect(rebooting.result.summary.containers[0]).toMatchObject({ exitCode: 129, outcome: 'reboot_requested' });
+    expect(rebooting.result).toMatchObject({ status: 129, end: 'reboot' });
+    expect(rebooting.result.summary.outcome).toBe('passed');
     const both = await run([`b2c.container="--tls-verify=false ${demo} reboot -f"`, `b2c.container="--tls-verify=false ${demo} poweroff -f"`]);
-    expect(both.result.summary.containers.map((record) => record.exitCode)).toEqual([129, 130]);
-    expect(both.result).toMatchObject({ status: 0, end: 'poweroff' });
+    expect(both.result.summary.containers.map((record) => [record.exitCode, record.outcome])).toEqual([
+      [129, 'reboot_requested'],
+      [130, 'poweroff_requested'],
+    ]);
+    expect(both.result).toMatchObject({ status: 129, end: 'poweroff' });
   }, 60_000);
 
   it('a service runs while the containers do, sharing a named volume, and is stopped at the end', async () => {
@@ -233,9 +237,9 @@ describe('pipeline on the host', () => {
     }
   }, 60_000);
 
-  it('an image whose blob fails verification runs nothing: not even the containers whose images are fine', async () => {
+  it('an image whose blob fails verification fails its container in its turn with status 1; the others run, post containers too', async () => {
     const layout = join(work, 'corrupt-layout');
-    const built = await buildImageLayout(layout, 'corrupt', corruptibleSpec(demoImageSpec({ Cmd: ['true'] })));
+    const built = await buildImageLayout(layout, 'corrupt', corruptibleSpec(demoImageSpec({ Cmd: ['sh', '-c', 'echo ran > /out/corrupt'] })));
     const reference = await pushLayout(layout, 'corrupt', registry, { name: 'ocinit/corrupt' });
     const layer = built.layers[1]; // its own layer: the busybox one is shared with the good image
     if (layer === undefined) throw new Error('no layer');
@@ -243,11 +247,41 @@ describe('pipeline on the host', () => {
     const bytes = readFileSync(blob);
     bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
     writeFileSync(blob, bytes);
-    const { result, out, console } = await run([`b2c.container="--tls-verify=false -v OUT:/out ${demo} touch /out/ran"`, `b2c.container="--tls-verify=false ${reference}"`]);
-    expect(result.status).toBe(125);
-    expect(existsSync(join(out, 'ran'))).toBe(false);
+    const { result, out, console } = await run([
+      `b2c.container="--tls-verify=false -v OUT:/out ${demo} touch /out/before"`,
+      `b2c.container="--tls-verify=false -v OUT:/out ${reference}"`,
+      `b2c.container="--tls-verify=false -v OUT:/out ${demo} sh -c 'echo $B2C_PIPELINE_STATUS $B2C_PIPELINE_PREV_CONTAINER_EXIT_CODE > /out/after'"`,
+      `b2c.post_container="--tls-verify=false -v OUT:/out ${demo} touch /out/post"`,
+    ]);
     expect(console).toContain('failed verification');
-    expect(result.summary.containers.map((record) => record.outcome)).toEqual(['skipped', 'skipped']);
+    expect(existsSync(join(out, 'before'))).toBe(true);
+    expect(existsSync(join(out, 'corrupt'))).toBe(false);
+    expect(read(out, 'after')).toBe('1 1\n');
+    expect(existsSync(join(out, 'post'))).toBe(true);
+    expect(result.status).toBe(1);
+    expect(result.summary.outcome).toBe('failed');
+    expect(result.summary.containers.map((record) => [record.outcome, record.exitCode])).toEqual([
+      ['exited', 0],
+      ['pull_failed', 1],
+      ['exited', 0],
+      ['exited', 0],
+    ]);
+  }, 60_000);
+
+  it('an image that cannot be pulled fails in its turn: with b2c.pipefail the later containers are skipped, post containers still run', async () => {
+    const missing = demo.replace('ocinit/demo', 'ocinit/no-such-image');
+    const { result, out } = await run([
+      'b2c.pipefail',
+      `b2c.container="--tls-verify=false -v OUT:/out ${demo} touch /out/before"`,
+      `b2c.container="--tls-verify=false ${missing}"`,
+      `b2c.container="--tls-verify=false -v OUT:/out ${demo} touch /out/after"`,
+      `b2c.post_container="--tls-verify=false -v OUT:/out ${demo} sh -c 'echo $B2C_PIPELINE_STATUS > /out/post'"`,
+    ]);
+    expect(existsSync(join(out, 'before'))).toBe(true);
+    expect(existsSync(join(out, 'after'))).toBe(false);
+    expect(read(out, 'post')).toBe('1\n');
+    expect(result.status).toBe(1);
+    expect(result.summary.containers.map((record) => record.outcome)).toEqual(['exited', 'pull_failed', 'skipped', 'exited']);
   }, 60_000);
 
   it('a fresh pull unpacks while it downloads; a tree left by an earlier job is used as it is', async () => {
