@@ -1,6 +1,6 @@
 // The pull path on top of the cache: --pull policies, the registry-outage fallback
 // (b2c.cache_offline), last-use records, unpacking, and garbage collection when space runs low.
-import type { PullPolicy } from '../cmdline/plan.ts';
+import type { Plan, PullPolicy } from '../cmdline/plan.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseReference, pullAndUnpack, unpackImage, type PulledImage, type PullOptions, type ResolvedImage } from '../oci/index.ts';
@@ -25,6 +25,11 @@ export type CachePullOptions = Omit<PullOptions, 'store' | 'log' | 'verifier'> &
   /** When the image is pulled: where to unpack it while it downloads (see pullAndUnpack). */
   unpackTarget?: (resolved: ResolvedImage) => string | undefined;
 };
+
+/** The built-in signature policy as the plan narrows it (b2c.signatures), read when first needed. */
+export function signaturePolicy(plan: Pick<Plan, 'signatures'>): () => ImageVerifier | undefined {
+  return () => builtInVerifier({ requireSignatures: plan.signatures === 'required' });
+}
 
 /** Whether b2c.cache_offline lets `reference` run from the cache while its registry is down. */
 export function offlineAllowed(reference: ImageReference, setting: Storage['settings']['offline']): boolean {

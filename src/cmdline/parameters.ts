@@ -58,6 +58,7 @@ export function createDefaultPlan(): Plan {
     extraArgsUrl: undefined,
     proxy: undefined,
     registryMirrors: [],
+    signatures: 'policy',
     volumes: [],
     filesystems: [],
     minio: [],
@@ -381,6 +382,23 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       else plan.cache = { ...plan.cache, verify };
     },
   },
+  singleParameter(
+    {
+      name: 'b2c.signatures',
+      syntax: 'policy | required',
+      defaultText: DEFAULTS.signatures,
+      doc: 'Which images may run, given the signature policy built into the initramfs (`make initrd POLICY=policy.json`, see docs/security.md): `policy` applies it as it is; `required` also refuses every image it would accept unsigned (`insecureAcceptAnything`), so that each must be signed by a key the initramfs trusts; without a built-in policy, `required` refuses every image. The command line can only narrow the built-in policy: no parameter adds keys or scopes.',
+      example: 'b2c.signatures=required',
+      differences: 'ocinit only; boot2container verified no signatures.',
+      stage: 'late',
+    },
+    (value, context) => {
+      if (value === 'policy' || value === 'required') return value;
+      context.problem(`'${value}' is not policy or required`, 'e.g. b2c.signatures=required');
+      return undefined;
+    },
+    (plan, signatures) => void (plan.signatures = signatures),
+  ),
   singleParameter(
     {
       name: 'b2c.cache_offline',

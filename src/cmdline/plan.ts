@@ -43,6 +43,11 @@ export interface Plan {
   proxy: ProxyConfig | undefined;
   /** b2c.registry_mirror (ours): registries.conf-style mirrors, in order per prefix. */
   registryMirrors: MirrorEntry[];
+  /**
+   * b2c.signatures (ours): `policy` applies the initramfs's built-in policy as it is; `required` also
+   * refuses what it accepts unsigned. The command line can only narrow the built-in policy.
+   */
+  signatures: 'policy' | 'required';
   volumes: VolumeSpec[];
   filesystems: FilesystemSpec[];
   minio: MinioAlias[];

@@ -12,14 +12,34 @@ export class ImageRefusedError extends OcinitError {
   readonly code = 'IMAGE_REFUSED';
 }
 
+/** b2c.signatures=required without a built-in policy: no key to verify anything with. */
+export class RefuseAllVerifier implements ImageVerifier {
+  verify(image: { reference: ImageReference; topDigest: string }): Promise<ImageVerdict> {
+    return Promise.reject(
+      new ImageRefusedError(`${image.reference.canonical} (${image.topDigest}) refused: b2c.signatures=required, and this initramfs has no built-in policy to verify it with`, {
+        image: image.reference.canonical,
+        parameter: 'b2c.signatures',
+        hint: 'build the initramfs with make initrd POLICY=policy.json, or drop b2c.signatures=required',
+      }),
+    );
+  }
+}
+
 /** The summary's words when no policy applies. */
 export const NO_POLICY_VERDICT: ImageVerdict = { signed: false, text: 'unsigned: no policy' };
 
+export interface VerifierSettings {
+  /** b2c.signatures=required: an image the policy accepts unsigned is refused too. */
+  requireSignatures?: boolean;
+}
+
 export class PolicyVerifier implements ImageVerifier {
   readonly policy: LoadedPolicy;
+  readonly #requireSignatures: boolean;
 
-  constructor(policy: LoadedPolicy) {
+  constructor(policy: LoadedPolicy, settings: VerifierSettings = {}) {
     this.policy = policy;
+    this.#requireSignatures = settings.requireSignatures ?? false;
   }
 
   async verify(image: { reference: ImageReference; topDigest: string }, options: PullOptions): Promise<ImageVerdict> {
@@ -40,6 +60,12 @@ export class PolicyVerifier implements ImageVerifier {
         }
       },
     });
+    if (verdict.accepted && !verdict.signed && this.#requireSignatures) {
+      throw new ImageRefusedError(`${name} (${image.topDigest}) refused: b2c.signatures=required, and ${verdict.scope} of policy ${this.policy.source} accepts it unsigned`, {
+        image: name,
+        hint: 'sign it with a key the built-in policy trusts, or drop b2c.signatures=required',
+      });
+    }
     if (!verdict.accepted) {
       throw new ImageRefusedError(`${name} (${image.topDigest}) ${verdict.text}; policy ${this.policy.source}`, {
         image: name,

@@ -5,7 +5,7 @@ import type { Storage } from '../cache/index.ts';
 import type { EndAction } from '../boot/handoff.ts';
 import type { Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
-import { ImageCache } from '../cache/images.ts';
+import { ImageCache, signaturePolicy } from '../cache/images.ts';
 import type { Logger } from '../log/logger.ts';
 import { mountTmpfs } from '../system/overlay.ts';
 import { runPipeline } from './pipeline.ts';
@@ -49,7 +49,7 @@ async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary:
   const start = log.now();
   try {
     const target = await log.section('ocinit_switch_root', `Preparing b2c.switch_root: ${spec.image}`, () =>
-      prepareSwitchRoot(spec, { cache: new ImageCache(storage, log), proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log, hostEnv: process.env }),
+      prepareSwitchRoot(spec, { cache: new ImageCache(storage, log, signaturePolicy(plan)), proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log, hostEnv: process.env }),
     );
     Object.assign(record, { digest: target.ready.image.manifestDigest, cached: target.ready.fromCache, outcome: 'switched' });
     summary.phases.push({ name: 'switch_root', start, duration: log.now() - start });

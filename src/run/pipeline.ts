@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ContainerSpec, Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { ImageCache } from '../cache/images.ts';
+import { ImageCache, signaturePolicy } from '../cache/images.ts';
 import type { Storage } from '../cache/index.ts';
 import { deleteContainer, startContainer, type CrunOptions, type RunningContainer } from '../system/crun.ts';
 import { containerId, createBundle, runBundle, STOP_GRACE_MS, stopContainer, type Bundle, type ContainerContext } from './container.ts';
@@ -93,7 +93,7 @@ class PipelineRun {
     this.#hooks = options.hooks ?? NO_HOOKS;
     const { storage } = options;
     for (const dir of [storage.storeDir, storage.imagesDir, storage.volumesDir, storage.scratchDir]) mkdirSync(dir, { recursive: true });
-    this.#cache = new ImageCache(storage, options.log);
+    this.#cache = new ImageCache(storage, options.log, signaturePolicy(plan));
     this.#images = new ImageSet({ cache: this.#cache, imagesDir: storage.imagesDir, proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log: options.log, clock: () => options.log.now() });
     this.#context = {
       containersDir: join(storage.scratchDir, 'containers'),

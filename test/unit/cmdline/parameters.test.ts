@@ -205,3 +205,22 @@ describe('container numbering in messages', () => {
     ]);
   });
 });
+
+describe('b2c.signatures', () => {
+  it('takes policy or required, nothing that could widen the built-in policy', async () => {
+    const { parseCommandLine } = await import('../../../src/cmdline/parse.ts');
+    expect(parseCommandLine('b2c.signatures=required', { env: {} }).plan.signatures).toBe('required');
+    expect(parseCommandLine('', { env: {} }).plan.signatures).toBe('policy');
+    const refused = parseCommandLine('b2c.signatures=none', { env: {} });
+    expect(refused.problems.map((problem) => problem.message)).toEqual([expect.stringContaining("'none' is not policy or required")]);
+  });
+});
+
+describe('b2c.signatures', () => {
+  it('takes policy or required, nothing that could widen the built-in policy', () => {
+    expect(parseCommandLine('b2c.signatures=required', { env: {} }).plan.signatures).toBe('required');
+    expect(parseCommandLine('', { env: {} }).plan.signatures).toBe('policy');
+    const refused = parseCommandLine('b2c.signatures=none', { env: {} });
+    expect(refused.problems.map((problem) => formatProblem(problem))).toEqual([expect.stringContaining("'none' is not policy or required")]);
+  });
+});

@@ -9,6 +9,8 @@ import { judge, type CandidateSignature } from '../../../src/policy/judge.ts';
 import { parsePublicKey, type TrustedKey } from '../../../src/policy/keys.ts';
 import { loadPolicy, type LoadedPolicy } from '../../../src/policy/load.ts';
 import { makePayload, signPayload } from '../../../src/policy/simple-signing.ts';
+import { PolicyVerifier, RefuseAllVerifier } from '../../../src/policy/verifier.ts';
+import { ContentStore } from '../../../src/store/index.ts';
 
 const DIGEST = `sha256:${'1'.repeat(64)}`;
 const OTHER = `sha256:${'2'.repeat(64)}`;
@@ -104,5 +106,17 @@ describe('loading keys', () => {
     expect(() => loadPolicy(write('k1.pub'))).toThrow(/EC curve secp256k1 is not supported/);
     writeFileSync(join(dir, 'junk.pub'), 'junk');
     expect(() => loadPolicy(write('junk.pub'))).toThrow(/not a PEM public key/);
+  });
+});
+
+describe('b2c.signatures=required', () => {
+  it('narrows the built-in policy: what it accepts unsigned is refused, signed images still run', async () => {
+    const store = new ContentStore(mkdtempSync(join(tmpdir(), 'ocinit-required-')));
+    const image = { reference: parseReference('registry.lab/public/app:1'), topDigest: DIGEST, manifestDigest: DIGEST };
+    expect(await new PolicyVerifier(policy).verify(image, { store })).toEqual({ signed: false, text: 'unsigned: accepted by transports.docker["registry.lab/public"] (insecureAcceptAnything)' });
+    await expect(new PolicyVerifier(policy, { requireSignatures: true }).verify(image, { store })).rejects.toThrow(
+      /registry.lab\/public\/app:1 \(sha256:1+\) refused: b2c.signatures=required, and transports.docker\["registry.lab\/public"\] of policy .* accepts it unsigned/,
+    );
+    await expect(new RefuseAllVerifier().verify(image)).rejects.toThrow(/b2c.signatures=required, and this initramfs has no built-in policy/);
   });
 });
