@@ -24,6 +24,14 @@ function parameterSection(definition: ParameterDefinition): string[] {
 }
 
 /** docs/cmdline.md, generated from the parameter and flag tables so that it can't drift from the parser. */
+/** The refusals of this build, or a line saying there are none (an empty list reads like a bug). */
+function unsupportedFeatureLines(): string[] {
+  const lines = Object.values(FEATURES)
+    .filter((feature) => !feature.supported)
+    .map((feature) => `- ${feature.description[0]?.toUpperCase() ?? ''}${feature.description.slice(1)}: ${feature.uses}.`);
+  return lines.length > 0 ? lines : ['- Nothing: this build honours every parameter and option it parses.'];
+}
+
 export function renderCommandLineDocs(): string {
   const lines = [
     '# Kernel command line',
@@ -57,9 +65,7 @@ export function renderCommandLineDocs(): string {
     '',
     "These parse, but this ocinit cannot honour them yet, so `ocinit cmdline` and the boot refuse them with the same error (src/cmdline/support.ts) instead of accepting and ignoring them:",
     '',
-    ...Object.values(FEATURES)
-      .filter((feature) => !feature.supported)
-      .map((feature) => `- ${feature.description[0]?.toUpperCase() ?? ''}${feature.description.slice(1)}: ${feature.uses}.`),
+    ...unsupportedFeatureLines(),
     '',
     '## Parameters',
     '',

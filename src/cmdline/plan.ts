@@ -245,6 +245,7 @@ export interface VolumeSpec {
   overwrite: boolean;
   remove: boolean;
   exclude: string[];
+  /** S3 SSE-C key for the volume's objects: the base64 of 32 bytes (`encrypt_key=`). */
   encryptKey: Secret | undefined;
   preserve: boolean;
   fscryptKey: Secret | undefined;

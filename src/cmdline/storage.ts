@@ -36,6 +36,43 @@ function isBase64(text: string): boolean {
   return text.length > 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length % 4 === 0;
 }
 
+/** SSE-C keys are AES-256 keys. */
+const SSE_C_KEY_BYTES = 32;
+
+/**
+ * `encrypt_key=` is what boot2container hands to `mcli mirror --encrypt-key`: `ALIAS/BUCKET[/PATH]=KEY`
+ * (the objects under that prefix are encrypted with KEY, S3's SSE-C), KEY being 32 ASCII characters or
+ * the base64 of 32 bytes. A bare KEY applies to the volume's own buckets. Returns the key bytes, or a
+ * message; the prefix must cover every bucket the volume mirrors, since mcli would send the others
+ * unencrypted.
+ */
+function sseKeyBytes(key: string): Buffer | undefined {
+  if (isBase64(key) && Buffer.from(key, 'base64').length === SSE_C_KEY_BYTES) return Buffer.from(key, 'base64');
+  if (key.length === SSE_C_KEY_BYTES && /^[\x21-\x7e]+$/.test(key)) return Buffer.from(key, 'latin1');
+  return undefined;
+}
+
+function parseEncryptKey(text: string, targets: readonly MirrorTarget[]): Buffer | string {
+  // A base64 key may hold '/' and ends with '=': it is a prefix only if what follows is a key too.
+  const equals = text.indexOf('=');
+  const prefix = equals > 0 ? parseMirror(text.slice(0, equals).replace(/\/+$/, '')) : undefined;
+  const prefixedKey = prefix === undefined ? undefined : sseKeyBytes(text.slice(equals + 1));
+  const bytes = prefixedKey ?? sseKeyBytes(text);
+  if (bytes === undefined) return `encrypt_key= is not ${SSE_C_KEY_BYTES} ASCII characters or the base64 of ${SSE_C_KEY_BYTES} bytes (after an optional ALIAS/BUCKET[/PATH]=)`;
+  if (targets.length === 0) return 'encrypt_key= needs a bucket: add mirror=, pull_from= or push_to=';
+  if (prefix !== undefined && prefixedKey !== undefined) {
+    const covered = describeMirrorTarget(prefix);
+    const uncovered = targets.map(describeMirrorTarget).filter((where) => where !== covered && !where.startsWith(`${covered}/`));
+    if (uncovered.length > 0) return `encrypt_key= is for ${covered}, not for ${uncovered.join(' and ')}`;
+  }
+  return bytes;
+}
+
+/** `ALIAS/BUCKET[/PATH]`, as messages name a mirror. */
+export function describeMirrorTarget(target: MirrorTarget): string {
+  return [target.alias, target.bucket, ...(target.path === '' ? [] : [target.path.replace(/^\/+|\/+$/g, '')])].join('/');
+}
+
 /** `NAME[,filesystem=FS][,mirror=ALIAS/BUCKET[/PATH]][,pull_on=C1|C2][,push_on=...][,expiration=...]...`. */
 export function parseVolume(text: string, context: ValueContext): VolumeSpec | undefined {
   const { name, items } = splitNamedOptions(text);
@@ -61,6 +98,7 @@ export function parseVolume(text: string, context: ValueContext): VolumeSpec | u
     fscryptResetKey: false,
   };
   let valid = true;
+  let encryptKey: Secret | undefined;
   const bad = (message: string, hint?: string): void => {
     valid = false;
     context.problem(`volume ${name}: ${message}`, hint);
@@ -110,8 +148,8 @@ export function parseVolume(text: string, context: ValueContext): VolumeSpec | u
         else volume.exclude.push(text);
         break;
       case 'encrypt_key':
-        if (text === '') bad('encrypt_key= is empty');
-        else volume.encryptKey = new Secret(text);
+        // Registered as a secret before any message could quote it; checked once the buckets are known.
+        encryptKey = new Secret(text);
         break;
       case 'fscrypt_key': {
         // Registered as a secret before any message could quote it.
@@ -124,6 +162,12 @@ export function parseVolume(text: string, context: ValueContext): VolumeSpec | u
       default:
         bad(`unknown option '${key}'`, `known options: ${VOLUME_OPTIONS}`);
     }
+  }
+  if (encryptKey !== undefined) {
+    const targets = [volume.pullFrom, volume.pushTo].filter((target): target is MirrorTarget => target !== undefined);
+    const key = parseEncryptKey(encryptKey.reveal(), targets);
+    if (typeof key === 'string') bad(key, 'e.g. encrypt_key=gateway/job-bucket=$(head -c 32 /dev/urandom | base64 -w0), as mcli --encrypt-key takes it');
+    else volume.encryptKey = new Secret(key.toString('base64'));
   }
   // Hooks with nowhere to transfer would be accepted and ignored: refused instead.
   if (volume.pullOn.length > 0 && volume.pullFrom === undefined) bad('pull_on= needs a bucket to pull from', 'add mirror=ALIAS/BUCKET or pull_from=ALIAS/BUCKET');

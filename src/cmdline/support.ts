@@ -36,7 +36,7 @@ export const FEATURES: Readonly<Record<FeatureId, Feature>> = {
       parameter === 'b2c.minio' ? ['b2c.minio'] : volumeOptions(parameter, value, ['mirror', 'pull_from', 'push_to', 'pull_on', 'push_on', 'overwrite', 'remove', 'exclude', 'preserve']),
   },
   's3-encryption': {
-    supported: false,
+    supported: true,
     description: 'S3 server-side encryption',
     uses: 'the `b2c.volume` option `encrypt_key=`',
     hint: 'drop encrypt_key= or use boot2container until ocinit supports it',

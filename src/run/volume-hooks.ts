@@ -2,8 +2,10 @@
 // their bucket and push those whose push_on names it; `push_on=changes` pushes while containers
 // run and once more at the end. A hook fails when a transfer still fails after its retries.
 import type { ContainerSpec, HookCondition, MinioAlias, MirrorTarget, Plan, VolumeSpec } from '../cmdline/plan.ts';
+import { describeMirrorTarget } from '../cmdline/storage.ts';
 import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Secret } from '../log/secret.ts';
 import { S3Client, type S3ClientOptions } from '../s3/client.ts';
 import { scanDirectory, push, pull, type SyncOptions, type SyncResult } from '../volumes/sync.ts';
 import { excluder, type MirrorEntry } from '../volumes/mirror.ts';
@@ -27,10 +29,6 @@ function pushConditions(volume: VolumeSpec): readonly HookCondition[] {
 
 export function isMirrored(volume: VolumeSpec): boolean {
   return (volume.pullFrom !== undefined && volume.pullOn.length > 0) || (volume.pushTo !== undefined && volume.pushOn.length > 0);
-}
-
-function describeTarget(target: MirrorTarget): string {
-  return [target.alias, target.bucket, ...(target.path === '' ? [] : [target.path.replace(/^\/+|\/+$/g, '')])].join('/');
 }
 
 class ChangeWatcher {
@@ -65,7 +63,8 @@ export class VolumeHooks implements PipelineHooks {
   readonly #aliases: Map<string, MinioAlias>;
   readonly #options: VolumeHooksOptions;
   readonly #log: Logger;
-  readonly #clients = new Map<string, S3Client>();
+  /** Per alias, and per SSE-C key: a volume with encrypt_key= has clients of its own. */
+  readonly #clients = new Map<Secret | undefined, Map<string, S3Client>>();
   readonly #watchers = new Map<string, ChangeWatcher>();
   readonly #proxy: Plan['proxy'];
 
@@ -106,14 +105,16 @@ export class VolumeHooks implements PipelineHooks {
     return ok;
   }
 
-  #client(alias: string): S3Client {
-    const existing = this.#clients.get(alias);
+  #client(alias: string, customerKey: Secret | undefined): S3Client {
+    const byAlias = this.#clients.get(customerKey) ?? new Map<string, S3Client>();
+    this.#clients.set(customerKey, byAlias);
+    const existing = byAlias.get(alias);
     if (existing !== undefined) return existing;
     const endpoint = this.#aliases.get(alias);
     // The command line check refuses mirrors to undefined aliases before anything runs.
     if (endpoint === undefined) throw new Error(`internal error: b2c.minio alias '${alias}' is not defined`);
-    const client = new S3Client({ alias, url: endpoint.url, accessKey: endpoint.accessKey, secretKey: endpoint.secretKey }, { proxy: this.#proxy, ...this.#options.client, log: this.#log });
-    this.#clients.set(alias, client);
+    const client = new S3Client({ alias, url: endpoint.url, accessKey: endpoint.accessKey, secretKey: endpoint.secretKey }, { proxy: this.#proxy, ...this.#options.client, log: this.#log, customerKey });
+    byAlias.set(alias, client);
     return client;
   }
 
@@ -129,7 +130,7 @@ export class VolumeHooks implements PipelineHooks {
           const key = `${target.alias}/${target.bucket}`;
           if (checked.has(key)) continue;
           checked.add(key);
-          await this.#client(target.alias).checkBucket(target.bucket);
+          await this.#client(target.alias, volume.encryptKey).checkBucket(target.bucket);
         }
       } catch (error) {
         this.#log.error(`volume ${volume.name}: cannot set up its mirror`);
@@ -141,12 +142,12 @@ export class VolumeHooks implements PipelineHooks {
   }
 
   async #transfer(volume: VolumeSpec, direction: 'pull' | 'push', target: MirrorTarget): Promise<boolean> {
-    const where = describeTarget(target);
+    const where = describeMirrorTarget(target);
     let result: SyncResult;
     try {
       const dir = await this.#options.volumePath(volume.name);
       const options: SyncOptions = { overwrite: volume.overwrite, remove: volume.remove, exclude: volume.exclude, preserve: volume.preserve, ...this.#options.sync, log: this.#log };
-      result = await (direction === 'push' ? push : pull)(this.#client(target.alias), dir, target, options);
+      result = await (direction === 'push' ? push : pull)(this.#client(target.alias, volume.encryptKey), dir, target, options);
     } catch (error) {
       this.#log.error(`volume ${volume.name}: the ${direction} ${direction === 'push' ? 'to' : 'from'} ${where} failed`);
       this.#log.error(describeError(error));
@@ -203,7 +204,7 @@ export class VolumeHooks implements PipelineHooks {
   async close(): Promise<void> {
     for (const watcher of this.#watchers.values()) await watcher.stop();
     this.#watchers.clear();
-    for (const client of this.#clients.values()) await client.close();
+    for (const client of [...this.#clients.values()].flatMap((byAlias) => [...byAlias.values()])) await client.close();
     this.#clients.clear();
   }
 }

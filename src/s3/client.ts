@@ -45,6 +45,11 @@ export interface S3ClientOptions {
   partConcurrency?: number;
   /** Keys per ListObjectsV2 page (default 1000, S3's maximum). */
   listPageSize?: number;
+  /**
+   * SSE-C: objects are stored encrypted with this AES-256 key (the base64 of 32 bytes), which the server
+   * never keeps; reading them needs it again (b2c.volume's encrypt_key=, mcli's --encrypt-key).
+   */
+  customerKey?: Secret;
 }
 
 export interface ObjectHead {
@@ -120,6 +125,7 @@ export class S3Client {
   readonly partSize: number;
   readonly #partConcurrency: number;
   readonly #listPageSize: number;
+  readonly #customerKey: Record<string, string>;
 
   constructor(endpoint: S3Endpoint, options: S3ClientOptions = {}) {
     this.alias = endpoint.alias;
@@ -132,6 +138,7 @@ export class S3Client {
     this.partSize = Math.max(options.partSize ?? 5 << 20, 5 << 20);
     this.#partConcurrency = options.partConcurrency ?? 2;
     this.#listPageSize = options.listPageSize ?? 1000;
+    this.#customerKey = options.customerKey === undefined ? {} : customerKeyHeaders(options.customerKey);
   }
 
   /** What messages show: `alias/bucket/key` (never the keys). */
@@ -227,7 +234,7 @@ export class S3Client {
   }
 
   async head(bucket: string, key: string): Promise<ObjectHead | undefined> {
-    const response = await this.#call({ operation: 'HEAD', method: 'HEAD', bucket, key, accept: [404] });
+    const response = await this.#call({ operation: 'HEAD', method: 'HEAD', bucket, key, headers: this.#customerKey, accept: [404] });
     await response.body.dump();
     if (response.statusCode === 404) return undefined;
     return headOf(response.headers);
@@ -235,7 +242,7 @@ export class S3Client {
 
   /** Downloads to `path` through a temporary file beside it, renamed into place once complete. */
   async getToFile(bucket: string, key: string, path: string): Promise<ObjectHead> {
-    const response = await this.#call({ operation: 'GET', method: 'GET', bucket, key });
+    const response = await this.#call({ operation: 'GET', method: 'GET', bucket, key, headers: this.#customerKey });
     const partial = `${path}.ocinit-partial`;
     try {
       await pipeline(
@@ -259,12 +266,12 @@ export class S3Client {
   }
 
   async getText(bucket: string, key: string): Promise<string> {
-    const response = await this.#call({ operation: 'GET', method: 'GET', bucket, key });
+    const response = await this.#call({ operation: 'GET', method: 'GET', bucket, key, headers: this.#customerKey });
     return response.body.text();
   }
 
   async putBuffer(bucket: string, key: string, data: Buffer, metadata: Record<string, string> = {}): Promise<string> {
-    const response = await this.#call({ operation: 'PUT', method: 'PUT', bucket, key, headers: metaHeaders(metadata), body: { open: () => data, length: data.length, sha256: sha256Hex(data) } });
+    const response = await this.#call({ operation: 'PUT', method: 'PUT', bucket, key, headers: { ...metaHeaders(metadata), ...this.#customerKey }, body: { open: () => data, length: data.length, sha256: sha256Hex(data) } });
     await response.body.dump();
     return (headerValue(response.headers, 'etag') ?? '').replace(/"/g, '');
   }
@@ -276,7 +283,7 @@ export class S3Client {
     // a 2 KB file); small files are read whole instead, at most SMALL_FILE_BYTES per request in flight.
     if (size <= SMALL_FILE_BYTES) return this.putBuffer(bucket, key, await readFile(path), metadata);
     if (size <= this.partSize) {
-      const response = await this.#call({ operation: 'PUT', method: 'PUT', bucket, key, headers: metaHeaders(metadata), body: { open: () => createReadStream(path, { highWaterMark: STREAM_CHUNK_BYTES }), length: size } });
+      const response = await this.#call({ operation: 'PUT', method: 'PUT', bucket, key, headers: { ...metaHeaders(metadata), ...this.#customerKey }, body: { open: () => createReadStream(path, { highWaterMark: STREAM_CHUNK_BYTES }), length: size } });
       await response.body.dump();
       return (headerValue(response.headers, 'etag') ?? '').replace(/"/g, '');
     }
@@ -284,7 +291,7 @@ export class S3Client {
   }
 
   async #multipart(bucket: string, key: string, path: string, size: number, metadata: Record<string, string>): Promise<string> {
-    const started = await this.#call({ operation: 'start multipart upload', method: 'POST', bucket, key, query: { uploads: '' }, headers: metaHeaders(metadata) });
+    const started = await this.#call({ operation: 'start multipart upload', method: 'POST', bucket, key, query: { uploads: '' }, headers: { ...metaHeaders(metadata), ...this.#customerKey } });
     const uploadId = element(await started.body.text(), 'UploadId');
     if (uploadId === undefined) throw new S3Error(`S3 multipart upload of ${this.where(bucket, key)}: the server sent no UploadId`, { alias: this.alias, bucket, key, url: this.#base.origin, hint: 'the server does not look like S3' });
     const count = Math.ceil(size / this.partSize);
@@ -305,6 +312,7 @@ export class S3Client {
           bucket,
           key,
           query: { partNumber: String(index + 1), uploadId },
+          headers: this.#customerKey,
           body: { open: () => data, length: data.length },
         });
         await response.body.dump();
@@ -358,6 +366,15 @@ async function readRange(path: string, start: number, into: Buffer): Promise<Buf
 function multipartEtag(partEtags: readonly string[]): string {
   const digests = partEtags.map((etag) => Buffer.from(etag.replace(/"/g, ''), 'hex'));
   return `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${partEtags.length}`;
+}
+
+function customerKeyHeaders(key: Secret): Record<string, string> {
+  const bytes = Buffer.from(key.reveal(), 'base64');
+  return {
+    'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+    'x-amz-server-side-encryption-customer-key': key.reveal(),
+    'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(bytes).digest('base64'),
+  };
 }
 
 function headerValue(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {

@@ -111,6 +111,8 @@ export async function startS3Gateway(dir: string, options: S3GatewayOptions = {}
     `osd data = ${dir}/osd/$id`,
     `keyring = ${dir}/keyring`,
     '[client.rgw]',
+    // SSE-C (b2c.volume's encrypt_key=) over plain HTTP on loopback; the gateway refuses it otherwise.
+    'rgw crypt require ssl = false',
     `rgw frontends = beast endpoint=127.0.0.1:${port}`,
     `rgw data = ${dir}/rgw`,
     '',

@@ -7,11 +7,11 @@ import { ALL_FEATURES } from './helpers.ts';
 const FSCRYPT = Buffer.from('fscrypt-key-material-that-is-secret-0123456789').toString('base64');
 const LINE = [
   'b2c.minio="gateway,http://10.42.0.1:9000,MINIO-ACCESS-4242,MINIO-SECRET-4242"',
-  `b2c.volume="v,mirror=gateway/b,pull_on=pipeline_start,push_on=pipeline_end,encrypt_key=gateway/b=ENCRYPT-KEY-4242,fscrypt_key=${FSCRYPT}"`,
+  `b2c.volume="v,mirror=gateway/b,pull_on=pipeline_start,push_on=pipeline_end,encrypt_key=gateway/b=ENCRYPT-KEY-4242-0123456789abcde,fscrypt_key=${FSCRYPT}"`,
   `b2c.container="--creds ci-bot:REGISTRY-PASS-4242 -t docker://registry.example.com/private/image:1 run"`,
   `b2c.service="--creds 'svc:SERVICE PASS 4242' docker://registry.example.com/svc:1"`,
 ].join(' ');
-const SECRETS = ['MINIO-ACCESS-4242', 'MINIO-SECRET-4242', 'ENCRYPT-KEY-4242', FSCRYPT, 'REGISTRY-PASS-4242', 'SERVICE PASS 4242'];
+const SECRETS = ['MINIO-ACCESS-4242', 'MINIO-SECRET-4242', 'ENCRYPT-KEY-4242', Buffer.from('ENCRYPT-KEY-4242-0123456789abcde').toString('base64'), FSCRYPT, 'REGISTRY-PASS-4242', 'SERVICE PASS 4242'];
 
 function expectNoSecret(text: string): void {
   for (const secret of SECRETS) expect(text).not.toContain(secret);

@@ -16,7 +16,7 @@ describe('b2c.volume', () => {
   it('reads every sub-option', () => {
     const fscrypt = Buffer.alloc(64, 7).toString('base64');
     const { plan } = valid(
-      `${MINIO} b2c.volume="job-results,mirror=gateway/job-bucket/sub/dir,pull_on=pipeline_start|container_start,push_on=container_end|pipeline_end,expiration=pipeline_end,overwrite,remove,exclude=*.tmp,exclude=cache/*,encrypt_key=gateway/job-bucket=abcdefgh,preserve,fscrypt_key=${fscrypt},fscrypt_reset_key"`,
+      `${MINIO} b2c.volume="job-results,mirror=gateway/job-bucket/sub/dir,pull_on=pipeline_start|container_start,push_on=container_end|pipeline_end,expiration=pipeline_end,overwrite,remove,exclude=*.tmp,exclude=cache/*,encrypt_key=gateway/job-bucket=abcdefgh-abcdefgh-abcdefgh-abcde,preserve,fscrypt_key=${fscrypt},fscrypt_reset_key"`,
     );
     const [volume] = plan.volumes;
     expect(volume).toMatchObject({
@@ -33,8 +33,29 @@ describe('b2c.volume', () => {
       preserve: true,
       fscryptResetKey: true,
     });
-    expect(volume?.encryptKey?.reveal()).toBe('gateway/job-bucket=abcdefgh');
+    expect(volume?.encryptKey?.reveal()).toBe(Buffer.from('abcdefgh-abcdefgh-abcdefgh-abcde').toString('base64'));
     expect(volume?.fscryptKey?.reveal()).toBe(fscrypt);
+  });
+
+  it("reads encrypt_key= as mcli's --encrypt-key: [ALIAS/BUCKET[/PATH]=]KEY, KEY 32 ASCII characters or the base64 of 32 bytes", () => {
+    // A base64 key can hold '/' and ends with '=': it is not mistaken for a prefix.
+    const key = Buffer.alloc(32, 0xff).toString('base64');
+    expect(key).toContain('/');
+    const bare = valid(`${MINIO} b2c.volume=v,mirror=gateway/jobs,push_on=pipeline_end,encrypt_key=${key}`).plan.volumes[0];
+    expect(bare?.encryptKey?.reveal()).toBe(key);
+    const prefixed = valid(`${MINIO} b2c.volume=v,pull_from=gateway/jobs/in,push_to=gateway/jobs/out,pull_on=pipeline_start,push_on=pipeline_end,encrypt_key=gateway/jobs/=${key}`).plan.volumes[0];
+    expect(prefixed?.encryptKey?.reveal()).toBe(key);
+  });
+
+  it('refuses an encrypt_key= that mcli would not apply to all of the volume, or that is no AES-256 key', () => {
+    const key = Buffer.alloc(32, 1).toString('base64');
+    expect(invalid(`${MINIO} b2c.volume=v,pull_from=gateway/in,push_to=gateway/out,pull_on=pipeline_start,push_on=pipeline_end,encrypt_key=gateway/in=${key}`)).toContainEqual(
+      expect.objectContaining({ message: 'volume v: encrypt_key= is for gateway/in, not for gateway/out' }),
+    );
+    expect(invalid(`${MINIO} b2c.volume=v,mirror=gateway/jobs,push_on=pipeline_end,encrypt_key=short`)).toContainEqual(
+      expect.objectContaining({ message: expect.stringContaining('volume v: encrypt_key= is not 32 ASCII characters or the base64 of 32 bytes') }),
+    );
+    expect(invalid(`b2c.volume=v,encrypt_key=${key}`)).toContainEqual(expect.objectContaining({ message: 'volume v: encrypt_key= needs a bucket: add mirror=, pull_from= or push_to=' }));
   });
 
   it('reads pull_from and push_to separately', () => {

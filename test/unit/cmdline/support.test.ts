@@ -12,7 +12,7 @@ const USES: Record<FeatureId, { line: string; parameter: string; message: string
     message: 'alias gw: b2c.minio needs S3 mirroring, which this ocinit does not support yet',
   },
   's3-encryption': {
-    line: 'b2c.volume=results,encrypt_key=KEY-S2',
+    line: 'b2c.minio=gw,http://10.0.0.1:9000,ACCESS-S1,SECRET-S1 b2c.volume=results,mirror=gw/jobs,push_on=pipeline_end,encrypt_key=gw/jobs=KEY-S2-0123456789abcdefghijklmno',
     parameter: 'b2c.volume',
     message: 'volume results: encrypt_key= needs S3 server-side encryption, which this ocinit does not support yet',
   },
