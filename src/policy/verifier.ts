@@ -28,6 +28,11 @@ export class RefuseAllVerifier implements ImageVerifier {
 /** The summary's words when no policy applies. */
 export const NO_POLICY_VERDICT: ImageVerdict = { signed: false, text: 'unsigned: no policy' };
 
+/** The verdict an image carries, as the summary prints it. */
+export function signatureText(image: { verdict?: ImageVerdict }): string {
+  return (image.verdict ?? NO_POLICY_VERDICT).text;
+}
+
 export interface VerifierSettings {
   /** b2c.signatures=required: an image the policy accepts unsigned is refused too. */
   requireSignatures?: boolean;

@@ -6,6 +6,7 @@ import type { EndAction } from '../boot/handoff.ts';
 import type { Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
 import { ImageCache, signaturePolicy } from '../cache/images.ts';
+import { signatureText } from '../policy/verifier.ts';
 import type { Logger } from '../log/logger.ts';
 import { mountTmpfs } from '../system/overlay.ts';
 import { runPipeline } from './pipeline.ts';
@@ -51,7 +52,7 @@ async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary:
     const target = await log.section('ocinit_switch_root', `Preparing b2c.switch_root: ${spec.image}`, () =>
       prepareSwitchRoot(spec, { cache: new ImageCache(storage, log, signaturePolicy(plan)), proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log, hostEnv: process.env }),
     );
-    Object.assign(record, { digest: target.ready.image.manifestDigest, cached: target.ready.fromCache, outcome: 'switched' });
+    Object.assign(record, { digest: target.ready.image.manifestDigest, cached: target.ready.fromCache, signature: signatureText(target.ready.image), outcome: 'switched' });
     summary.phases.push({ name: 'switch_root', start, duration: log.now() - start });
     return { status: 0, end: { action: 'switch_root', newRoot: target.newRoot, init: target.init, args: target.args, env: target.env } };
   } catch (error) {

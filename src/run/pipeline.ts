@@ -6,6 +6,7 @@ import type { ContainerSpec, Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { ImageCache, signaturePolicy } from '../cache/images.ts';
+import { signatureText } from '../policy/verifier.ts';
 import type { Storage } from '../cache/index.ts';
 import { deleteContainer, startContainer, type CrunOptions, type RunningContainer } from '../system/crun.ts';
 import { containerId, createBundle, runBundle, STOP_GRACE_MS, stopContainer, type Bundle, type ContainerContext } from './container.ts';
@@ -146,7 +147,7 @@ class PipelineRun {
       try {
         const ready = await this.#images.get(container);
         this.#ready.set(container, ready);
-        Object.assign(this.#record(container), { digest: ready.image.manifestDigest, cached: ready.fromCache });
+        Object.assign(this.#record(container), { digest: ready.image.manifestDigest, cached: ready.fromCache, signature: signatureText(ready.image) });
       } catch (error) {
         this.#log.error(`${label(container)}: cannot get ${container.image}; it will fail in its turn with status ${EXIT_CANNOT_CREATE}, nothing of it runs`);
         this.#log.error(describeError(error));

@@ -49,6 +49,11 @@ export interface ContainerRecord {
   digest: string | null;
   /** Every blob was already in the store. */
   cached: boolean;
+  /**
+   * The signature verdict (docs/security.md): `signed: DIGEST verified with KEY (SCOPE)`, `unsigned:
+   * accepted by SCOPE (insecureAcceptAnything)` or `unsigned: no policy`; absent when never resolved.
+   */
+  signature?: string;
   outcome: ContainerOutcome;
   exitCode: number | null;
   start: number | null;

@@ -90,6 +90,7 @@ describe('pipeline on the host', () => {
     expect(result.status).toBe(7);
     expect(result.summary.containers.map((record) => record.exitCode)).toEqual([0, 7, 0]);
     expect(result.summary.containers.every((record) => record.digest?.startsWith('sha256:') === true)).toBe(true);
+    expect(result.summary.containers.map((record) => record.signature)).toEqual(['unsigned: no policy', 'unsigned: no policy', 'unsigned: no policy']);
   }, 60_000);
 
   it('--init runs catatonit as the container\'s PID 1, the command as its child', async () => {
