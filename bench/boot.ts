@@ -1,28 +1,37 @@
 // bench/boot: boot time of ocinit's initramfs beside a bare busybox initramfs (the floor) on the
-// same kernel and QEMU, in one run, alternating. Prints medians and ratios.
-// usage: bench/boot [--runs N] [--accel auto|kvm|tcg]
+// same kernel and QEMU, in one run, alternating. Prints medians and ratios, one table per
+// architecture: `--arch x86_64 --arch arm64` measures both side by side (arm64 under
+// qemu-system-aarch64 TCG, the images of make initrd ARCH=arm64).
+// usage: bench/boot [--runs N] [--accel auto|kvm|tcg] [--arch x86_64|arm64]...
 import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from '../initrd/cpio.ts';
-import { boot, defaultInitrd, defaultKernel, REPO_ROOT, type Accel } from '../qemu/harness.ts';
+import { boot, defaultInitrd, defaultKernel, qemuBinary, REPO_ROOT, type Accel } from '../qemu/harness.ts';
+import { ARCHES, buildDir, defaultSysroot, parseArch, type Arch } from '../initrd/target.ts';
 import { consoleNumber, median } from './stats.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, accel: { type: 'string', default: 'auto' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, accel: { type: 'string', default: 'auto' }, arch: { type: 'string', multiple: true } } });
 const runs = Number.parseInt(values.runs ?? '5', 10);
 const accel = (values.accel ?? 'auto') as Accel;
+const arches = (values.arch ?? ['x86_64']).map((text): Arch => {
+  const arch = parseArch(text);
+  if (arch === undefined) throw new Error(`--arch wants ${ARCHES.join(' or ')}, not '${text}'`);
+  return arch;
+});
 
-/** The floor: busybox alone, whose /init prints the uptime and powers off. */
-async function buildFloor(): Promise<string> {
-  const dir = join(REPO_ROOT, 'build/bench');
+/** The floor: busybox alone (the architecture's own, static), whose /init prints the uptime and powers off. */
+async function buildFloor(arch: Arch): Promise<string> {
+  const dir = join(REPO_ROOT, buildDir(arch), 'bench');
   mkdirSync(dir, { recursive: true });
+  const busybox = join(REPO_ROOT, defaultSysroot(arch), 'bin/busybox');
   const cpioFile = join(dir, 'floor.cpio');
   const init = '#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\necho "floor-init-at $(/bin/busybox cut -d" " -f1 /proc/uptime)"\n/bin/busybox poweroff -f\n';
   const entries: CpioEntry[] = [
     { type: 'directory', path: '/bin', mode: 0o755 },
-    { type: 'file', path: '/bin/busybox', mode: 0o755, source: '/bin/busybox', size: statSync('/bin/busybox').size },
+    { type: 'file', path: '/bin/busybox', mode: 0o755, source: busybox, size: statSync(busybox).size },
     { type: 'directory', path: '/dev', mode: 0o755 },
     { type: 'char-device', path: '/dev/console', mode: 0o600, major: 5, minor: 1 },
     { type: 'inline', path: '/init', mode: 0o755, data: Buffer.from(init) },
@@ -40,46 +49,63 @@ async function buildFloor(): Promise<string> {
 
 // loglevel=7 makes the kernel print "Run /init as init process" with its timestamp (same clock as /proc/uptime).
 const append = ['loglevel=7'];
-const floor = await buildFloor();
-const samples = { floorInit: [] as number[], floorWall: [] as number[], init: [] as number[], firstLine: [] as number[], sinceInit: [] as number[], wall: [] as number[] };
-let accelUsed = '';
+interface Samples {
+  floorInit: number[];
+  floorWall: number[];
+  init: number[];
+  firstLine: number[];
+  sinceInit: number[];
+  wall: number[];
+}
+const measured = new Map<Arch, { floor: string; samples: Samples; accel: string }>();
+for (const arch of arches) measured.set(arch, { floor: await buildFloor(arch), samples: { floorInit: [], floorWall: [], init: [], firstLine: [], sinceInit: [], wall: [] }, accel: '' });
 for (let run = 0; run < runs; run++) {
-  const bare = await boot({ initrd: floor, append, accel, net: { kind: 'none' }, timeoutSeconds: 120 });
-  samples.floorInit.push(consoleNumber(bare.console, /floor-init-at (\d+\.\d+)/));
-  samples.floorWall.push(bare.seconds);
-  const ours = await boot({ append, accel, timeoutSeconds: 180 });
-  const init = consoleNumber(ours.console, /\[\s*(\d+\.\d+)\] Run \/init as init process/);
-  const first = consoleNumber(ours.console, /\[(\d+\.\d+)\]: ocinit \S+: launcher started/);
-  samples.init.push(init);
-  samples.firstLine.push(first);
-  samples.sinceInit.push(first - init);
-  samples.wall.push(ours.seconds);
-  accelUsed = ours.accel;
-  process.stderr.write(`run ${run + 1}/${runs}: floor /init ${samples.floorInit.at(-1)?.toFixed(2)} s, ocinit /init ${init.toFixed(2)} s, first line ${first.toFixed(2)} s\n`);
+  for (const [arch, { floor, samples }] of measured) {
+    const bare = await boot({ arch, initrd: floor, append, accel, net: { kind: 'none' }, timeoutSeconds: 120 });
+    samples.floorInit.push(consoleNumber(bare.console, /floor-init-at (\d+\.\d+)/));
+    samples.floorWall.push(bare.seconds);
+    const ours = await boot({ arch, append, accel, timeoutSeconds: 300 });
+    const init = consoleNumber(ours.console, /\[\s*(\d+\.\d+)\] Run \/init as init process/);
+    const first = consoleNumber(ours.console, /\[(\d+\.\d+)\]: ocinit \S+: launcher started/);
+    samples.init.push(init);
+    samples.firstLine.push(first);
+    samples.sinceInit.push(first - init);
+    samples.wall.push(ours.seconds);
+    const entry = measured.get(arch);
+    if (entry !== undefined) entry.accel = ours.accel;
+    process.stderr.write(`${arch} run ${run + 1}/${runs}: floor /init ${samples.floorInit.at(-1)?.toFixed(2)} s, ocinit /init ${init.toFixed(2)} s, first line ${first.toFixed(2)} s\n`);
+  }
 }
 
-const qemuVersion = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
-const kernel = readFileSync(defaultKernel()).length;
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
-const m = {
-  floorInit: median(samples.floorInit),
-  init: median(samples.init),
-  firstLine: median(samples.firstLine),
-  sinceInit: median(samples.sinceInit),
-  floorWall: median(samples.floorWall),
-  wall: median(samples.wall),
-};
-const ourSize = statSync(defaultInitrd()).size;
-const floorSize = statSync(floor).size;
-const lines = [
-  `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; ${qemuVersion}; accel ${accelUsed}; kernel image ${mib(kernel)}; ${runs} boots each, medians`,
-  '',
-  '| measure | busybox floor | ocinit | ratio |',
-  '|---|---|---|---|',
-  `| time to /init (s since kernel start) | ${m.floorInit.toFixed(2)} | ${m.init.toFixed(2)} | ${(m.init / m.floorInit).toFixed(2)} |`,
-  `| launcher's first line (s since kernel start) | — | ${m.firstLine.toFixed(2)} | ${(m.firstLine / m.floorInit).toFixed(2)} × floor's /init |`,
-  `| launcher's first line after /init starts (s) | — | ${m.sinceInit.toFixed(2)} | target ≤ 1.00 |`,
-  `| QEMU start to power-off, wall clock (s) | ${m.floorWall.toFixed(2)} | ${m.wall.toFixed(2)} | ${(m.wall / m.floorWall).toFixed(2)} |`,
-  `| initramfs compressed (zstd) | ${mib(floorSize)} | ${mib(ourSize)} | ${(ourSize / floorSize).toFixed(1)} (target ≤ 40 MiB) |`,
-];
-process.stdout.write(`${lines.join('\n')}\n`);
+const lines: string[] = [];
+for (const [arch, { floor, samples, accel: accelUsed }] of measured) {
+  const qemuVersion = spawnSync(qemuBinary(arch), ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+  const kernel = readFileSync(defaultKernel(arch)).length;
+  const m = {
+    floorInit: median(samples.floorInit),
+    init: median(samples.init),
+    firstLine: median(samples.firstLine),
+    sinceInit: median(samples.sinceInit),
+    floorWall: median(samples.floorWall),
+    wall: median(samples.wall),
+  };
+  const initrd = defaultInitrd(arch);
+  const ourSize = statSync(initrd).size;
+  const ourUncompressed = statSync(initrd.replace(/\.zst$/, '')).size;
+  const floorSize = statSync(floor).size;
+  lines.push(
+    `${arch}: machine ${cpus().length} x ${cpus()[0]?.model ?? '?'}; ${qemuVersion}; accel ${accelUsed}; kernel image ${mib(kernel)}; ${runs} boots each, medians`,
+    '',
+    '| measure | busybox floor | ocinit | ratio |',
+    '|---|---|---|---|',
+    `| time to /init (s since kernel start) | ${m.floorInit.toFixed(2)} | ${m.init.toFixed(2)} | ${(m.init / m.floorInit).toFixed(2)} |`,
+    `| launcher's first line (s since kernel start) | — | ${m.firstLine.toFixed(2)} | ${(m.firstLine / m.floorInit).toFixed(2)} × floor's /init |`,
+    `| launcher's first line after /init starts (s) | — | ${m.sinceInit.toFixed(2)} | target ≤ 1.00 |`,
+    `| QEMU start to power-off, wall clock (s) | ${m.floorWall.toFixed(2)} | ${m.wall.toFixed(2)} | ${(m.wall / m.floorWall).toFixed(2)} |`,
+    `| initramfs compressed (zstd) | ${mib(floorSize)} | ${mib(ourSize)} | ${(ourSize / floorSize).toFixed(1)} (target ≤ 40 MiB) |`,
+    `| initramfs uncompressed | — | ${mib(ourUncompressed)} | |`,
+    '',
+  );
+}
+process.stdout.write(`${lines.join('\n')}`);

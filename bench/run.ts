@@ -2,21 +2,28 @@
 // demo image), median of several boots, split into its parts: kernel to /init, /init to the
 // launcher, launcher to the network, pull, unpack, bundle, crun start. Compare /init with the bare
 // busybox floor of bench/boot (docs/performance.md).
-// usage: bench/run [--runs N] [--accel auto|kvm|tcg]
+// With --arch arm64: the arm64 initramfs in qemu-system-aarch64 (TCG) and the demo image built from
+// Debian's arm64 busybox (the sysroot of make initrd ARCH=arm64).
+// usage: bench/run [--runs N] [--accel auto|kvm|tcg] [--arch x86_64|arm64]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoImageSpec } from '../qemu/demo-image.ts';
-import { boot, type Accel } from '../qemu/harness.ts';
+import { boot, qemuBinary, REPO_ROOT, type Accel } from '../qemu/harness.ts';
+import { ARCHES, defaultSysroot, describeTarget, parseArch } from '../initrd/target.ts';
 import { buildImageLayout, pushLayout } from '../test/support/image.ts';
 import { startRegistry } from '../test/support/registry.ts';
 import { consoleNumber, median } from './stats.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, accel: { type: 'string', default: 'auto' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, accel: { type: 'string', default: 'auto' }, arch: { type: 'string', default: 'x86_64' } } });
 const runs = Number.parseInt(values.runs ?? '5', 10);
 const accel = (values.accel ?? 'auto') as Accel;
+const arch = parseArch(values.arch ?? 'x86_64');
+if (arch === undefined) throw new Error(`--arch wants ${ARCHES.join(' or ')}, not '${values.arch}'`);
+const sysroot = join(REPO_ROOT, defaultSysroot(arch));
+const busybox = { path: join(sysroot, 'bin/busybox'), emulator: describeTarget(arch, sysroot).emulator };
 
 const registry = await startRegistry();
 const work = mkdtempSync(join(tmpdir(), 'ocinit-bench-run-'));
@@ -24,12 +31,12 @@ const parts = ['init', 'launcher', 'network', 'pullStart', 'pullAndUnpack', 'bun
 const samples = Object.fromEntries(parts.map((part) => [part, [] as number[]])) as Record<(typeof parts)[number], number[]>;
 let accelUsed = '';
 try {
-  await buildImageLayout(join(work, 'layout'), 'latest', demoImageSpec());
+  await buildImageLayout(join(work, 'layout'), 'latest', { ...demoImageSpec({}, busybox), architecture: arch === 'arm64' ? 'arm64' : 'amd64' });
   const reference = (await pushLayout(join(work, 'layout'), 'latest', registry, { name: 'ocinit/demo' })).replace(/^127\.0\.0\.1:/, '10.0.2.2:');
   // The container prints the uptime first thing: the same clock as the kernel's and the launcher's timestamps.
   const append = ['loglevel=7', `b2c.container="--tls-verify=false ${reference} cat /proc/uptime"`];
   for (let run = 0; run < runs; run++) {
-    const result = await boot({ append, accel, timeoutSeconds: 300 });
+    const result = await boot({ arch, append, accel, timeoutSeconds: 300 });
     const text = result.console;
     const crunLine = consoleNumber(text, /\[(\d+\.\d+)\]: \$ crun run/);
     const sample = {
@@ -53,10 +60,10 @@ try {
 }
 
 const m = Object.fromEntries(parts.map((part) => [part, median(samples[part])])) as Record<(typeof parts)[number], number>;
-const qemuVersion = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+const qemuVersion = spawnSync(qemuBinary(arch), ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
 const crunVersion = spawnSync('crun', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
 const lines = [
-  `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; ${qemuVersion}; ${crunVersion}; accel ${accelUsed}; image: busybox-static demo (1 layer, 1.1 MB gzip); ${runs} boots, medians`,
+  `${arch}: machine ${cpus().length} x ${cpus()[0]?.model ?? '?'}; ${qemuVersion}; ${crunVersion}; accel ${accelUsed}; image: busybox-static demo (1 layer, 1.1 MB gzip); ${runs} boots, medians`,
   '',
   '| step | at (s since kernel start) | takes (s) |',
   '|---|---|---|',

@@ -62,6 +62,14 @@ export function buildDir(arch: Arch): string {
   return FACTS[arch].buildDir;
 }
 
+/**
+ * Where the programs for `arch` come from, relative to the repository unless absolute: '/' on
+ * the build host's own architecture, else the sysroot the Makefile unpacks (build/ARCH/sysroot).
+ */
+export function defaultSysroot(arch: Arch): string {
+  return arch === buildHostArch() ? '/' : `${FACTS[arch].buildDir}/sysroot`;
+}
+
 export function debianArch(arch: Arch): string {
   return FACTS[arch].debianArch;
 }
@@ -75,7 +83,7 @@ export function nodePackage(arch: Arch): string {
 export function describeTarget(arch: Arch, sysroot?: string): Target {
   const facts = FACTS[arch];
   const native = arch === buildHostArch() && (sysroot === undefined || sysroot === '/');
-  if (!native && (sysroot === undefined || sysroot === '/')) throw new Error(`building for ${arch} on a ${hostArch()} host needs a sysroot of ${arch} packages (make initrd ARCH=${arch} makes one)`);
+  if (!native && (sysroot === undefined || sysroot === '/')) throw new Error(`building for ${arch} on this ${buildHostArch() ?? hostArch()} host needs a sysroot of ${arch} packages (make initrd ARCH=${arch} makes one)`);
   const root = native ? '/' : (sysroot ?? '/');
   return {
     arch,
