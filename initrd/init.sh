@@ -80,9 +80,15 @@ switch_root)
 	eval "exec env -i $env switch_root \"\$newroot\" \"\$init\" \"\$@\""
 	;;
 reboot | poweroff)
+	# boot2container's last lines; b2c.poweroff_delay may be fractional (0.5): busybox sleep takes it.
 	if [ "$action" = poweroff ]; then
 		say "It's now safe to turn off your computer"
-		[ "$delay" -gt 0 ] 2>/dev/null && sleep "$delay"
+		if [ "$delay" != 0 ]; then
+			echo "sleep $delay"
+			sleep "$delay"
+		fi
+	else
+		say 'Rebooting the computer'
 	fi
 	sh -c "$command"
 	;;

@@ -10,6 +10,8 @@ export const REPO_ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..
 /** qemu/run's exit codes besides the pipeline status itself (documented in docs/testing.md). */
 export const EXIT_NO_STATUS = 250;
 export const EXIT_TIMEOUT = 251;
+/** The launcher said the pipeline never started (command line, network, cache device, extra arguments, NBD). */
+export const EXIT_NOT_STARTED = 252;
 export const EXIT_USAGE = 64;
 
 export type NetworkMode = { kind: 'user' } | { kind: 'none' } | { kind: 'tap'; ifname: string };
@@ -67,10 +69,14 @@ export interface BootOptions {
 }
 
 export interface BootResult {
-  /** What qemu/run exits with: the pipeline status, EXIT_NO_STATUS or EXIT_TIMEOUT. */
+  /** What qemu/run exits with: the pipeline status, 0 with no pipeline, EXIT_NOT_STARTED, EXIT_NO_STATUS or EXIT_TIMEOUT. */
   exitCode: number;
   /** The pipeline status printed by the launcher, if it printed one. */
   status: number | undefined;
+  /** The stage and reason of `ocinit: pipeline not started: STAGE: REASON`, if the launcher printed it. */
+  notStarted: { stage: string; reason: string } | undefined;
+  /** The launcher said the command line names no container (`ocinit: no pipeline: ...`). */
+  noPipeline: boolean;
   console: string;
   timedOut: boolean;
   kernelPanic: boolean;
@@ -79,6 +85,8 @@ export interface BootResult {
 }
 
 const STATUS_LINE = /Execution is over, pipeline status: (\d+)/;
+const NOT_STARTED_LINE = /ocinit: pipeline not started: (\S+): ([^\r\n\x1b]*)/;
+const NO_PIPELINE_LINE = /ocinit: no pipeline: /;
 
 export function defaultKernel(arch: Arch = 'x86_64'): string {
   return join(REPO_ROOT, buildDir(arch), 'vmlinuz');
@@ -90,6 +98,21 @@ export function defaultInitrd(arch: Arch = 'x86_64'): string {
 
 export function qemuBinary(arch: Arch = 'x86_64'): string {
   return MACHINES[arch].binary;
+}
+
+/** The stage and reason of the launcher's not-started line, if the transcript has one. */
+export function notStartedLine(consoleText: string): { stage: string; reason: string } | undefined {
+  const match = NOT_STARTED_LINE.exec(consoleText);
+  return match === null ? undefined : { stage: match[1] ?? '', reason: match[2] ?? '' };
+}
+
+/** qemu/run's exit code for a transcript (docs/testing.md). */
+export function exitCodeOf(consoleText: string, timedOut: boolean): number {
+  if (timedOut) return EXIT_TIMEOUT;
+  const status = pipelineStatus(consoleText);
+  if (status !== undefined) return status & 0xff;
+  if (notStartedLine(consoleText) !== undefined) return EXIT_NOT_STARTED;
+  return NO_PIPELINE_LINE.test(consoleText) ? 0 : EXIT_NO_STATUS;
 }
 
 /** Parses the last status line of a console transcript. */
@@ -243,11 +266,11 @@ export function boot(options: BootOptions = {}): Promise<BootResult> {
     });
     child.on('close', () => {
       clearTimeout(timer);
-      const status = pipelineStatus(consoleText);
-      const exitCode = timedOut ? EXIT_TIMEOUT : status === undefined ? EXIT_NO_STATUS : status & 0xff;
       resolveBoot({
-        exitCode,
-        status,
+        exitCode: exitCodeOf(consoleText, timedOut),
+        status: pipelineStatus(consoleText),
+        notStarted: notStartedLine(consoleText),
+        noPipeline: NO_PIPELINE_LINE.test(consoleText),
         console: consoleText,
         timedOut,
         kernelPanic: consoleText.includes('Kernel panic'),

@@ -2,7 +2,7 @@
 // like `podman run` would: with the pipeline status (see harness.ts for the other codes).
 import { parseArgs } from 'node:util';
 import { ARCHES, parseArch, type Arch } from '../initrd/target.ts';
-import { boot, DISK_MODELS, EXIT_NO_STATUS, EXIT_TIMEOUT, EXIT_USAGE, NIC_MODELS, type Accel, type DiskModel, type NetworkMode, type NicModel } from './harness.ts';
+import { boot, DISK_MODELS, EXIT_NO_STATUS, EXIT_NOT_STARTED, EXIT_TIMEOUT, EXIT_USAGE, NIC_MODELS, type Accel, type DiskModel, type NetworkMode, type NicModel } from './harness.ts';
 
 const USAGE = `usage: qemu/run [options] [-- KERNEL ARGS...]
   --arch ARCH        x86_64 (default: qemu-system-x86_64) or arm64 (qemu-system-aarch64 -M virt, the
@@ -20,8 +20,10 @@ const USAGE = `usage: qemu/run [options] [-- KERNEL ARGS...]
   --timeout SECONDS  kill QEMU after this long (exit ${EXIT_TIMEOUT})
   --accel MODE       auto (default: KVM if a probe boot works, else TCG), kvm or tcg
 Each word after -- is one word of the kernel command line, appended verbatim.
-Exit code: the pipeline status printed by ocinit; ${EXIT_NO_STATUS} if no status line appeared (crash, panic);
-${EXIT_TIMEOUT} on timeout; ${EXIT_USAGE} for a usage error.`;
+Exit code: the pipeline status printed by ocinit; 0 when the command line names no container
+(no pipeline, as in boot2container); ${EXIT_NOT_STARTED} when ocinit said the pipeline never started
+(command line, network, cache device, extra arguments, NBD); ${EXIT_NO_STATUS} if neither appeared
+(crash, panic); ${EXIT_TIMEOUT} on timeout; ${EXIT_USAGE} for a usage error.`;
 
 function usageError(message: string): never {
   process.stderr.write(`qemu/run: ${message}\n${USAGE}\n`);
@@ -105,7 +107,8 @@ try {
     onOutput: (chunk) => process.stdout.write(chunk),
   });
   if (result.timedOut) process.stderr.write(`qemu/run: timed out after ${values.timeout} s\n`);
-  else if (result.status === undefined) process.stderr.write(`qemu/run: the console showed no pipeline status line${result.kernelPanic ? ' (kernel panic)' : ''}\n`);
+  else if (result.notStarted !== undefined) process.stderr.write(`qemu/run: the pipeline never started: ${result.notStarted.stage}: ${result.notStarted.reason}\n`);
+  else if (result.status === undefined && !result.noPipeline) process.stderr.write(`qemu/run: the console showed no pipeline status line${result.kernelPanic ? ' (kernel panic)' : ''}\n`);
   process.exitCode = result.exitCode;
 } catch (error) {
   process.stderr.write(`qemu/run: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -20,13 +20,18 @@ export interface Handoff {
   reason?: string;
 }
 
+function delayText(seconds: number): string {
+  return Number.isFinite(seconds) && seconds > 0 ? String(Math.round(seconds * 1000) / 1000) : '0';
+}
+
 /** `key=value` lines that init.sh reads with `IFS== read`; newlines in values would split keys. */
 export function formatHandoff(handoff: Handoff): string {
   const oneLine = (value: string): string => value.replace(/[\r\n]+/g, ' ');
   const command = handoff.end.action === 'reboot' ? handoff.shutdown.rebootCommand : handoff.shutdown.shutdownCommand;
   const lines = [
     `action=${handoff.end.action}`,
-    `delay=${Math.max(0, Math.floor(handoff.shutdown.poweroffDelaySeconds))}`,
+    // A plain decimal (0.5, never 5e-7) for busybox sleep; the parser only accepts such values.
+    `delay=${delayText(handoff.shutdown.poweroffDelaySeconds)}`,
     `command=${oneLine(command)}`,
   ];
   if (handoff.end.action === 'switch_root') {

@@ -14,13 +14,45 @@ import type { Storage } from '../cache/index.ts';
 import { describeError, OcinitError } from '../log/errors.ts';
 import { log } from '../log/logger.ts';
 import type { JobResult } from '../run/index.ts';
+import { formatSummary, summaryWithoutPipeline, type NotStarted } from '../run/summary.ts';
 import { OCINIT_VERSION } from '../version.ts';
 import type { HardwareDrivers } from './drivers.ts';
 import { writeHandoff, type Handoff } from './handoff.ts';
 import { storageAfterNetwork } from './order.ts';
 
-/** Pipeline status when ocinit itself could not run the job (bad command line, failed pull): podman's 125. */
-const STATUS_OCINIT_FAILED = 125;
+/**
+ * A stage before the pipeline failed: as in boot2container, the boot then ends without the
+ * `Execution is over` line (an infrastructure fault must not read as the job's), with ocinit's own
+ * line instead (docs/pipeline.md, "When the pipeline never starts").
+ */
+class PipelineNotStarted extends Error {
+  readonly notStarted: NotStarted;
+
+  constructor(notStarted: NotStarted) {
+    super(`pipeline not started: ${notStarted.stage}: ${notStarted.reason}`);
+    this.notStarted = notStarted;
+  }
+}
+
+/** The first line of an error's description: the reason on ocinit's not-started line. */
+function firstLine(error: unknown): string {
+  return (error instanceof OcinitError ? error.message : error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
+/**
+ * Runs one stage of the boot before the pipeline; its failure is printed in full and becomes a
+ * PipelineNotStarted naming the stage. `b2cLine` is boot2container's own error line for that failure.
+ */
+async function stage<T>(name: string, body: () => Promise<T>, b2cLine?: string): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof PipelineNotStarted) throw error;
+    log.error(describeError(error));
+    if (b2cLine !== undefined) log.error(b2cLine);
+    throw new PipelineNotStarted({ stage: name, reason: firstLine(error) });
+  }
+}
 
 let handoff: Handoff = {
   end: { action: 'poweroff' },
@@ -59,35 +91,38 @@ let startedFrom: 'snapshot' | 'script' = 'script';
 /** The watch for late devices, running from the driver loading until the storage and network are up. */
 let driverWatch: HardwareDrivers | undefined;
 
-/** Runtime info, modules, drivers; the storage too unless it waits for the network (b2c.nbd). */
+/**
+ * Runtime info, modules, drivers; the storage too unless it waits for the network (b2c.nbd). In
+ * boot2container's sections: `runtime_info`, `load_modules`, `mount_cache_partition`.
+ */
 async function prepareMachine(plan: Plan, withStorage: boolean): Promise<Storage | undefined> {
-  return log.section('ocinit_boot', 'Preparing the machine', async () => {
-    const [{ runtimeInfo }, { loadHardwareDrivers, loadRequestedModules }] = await Promise.all([import('./runtime-info.ts'), import('./drivers.ts')]);
-    for (const line of runtimeInfo()) log.info(line);
+  const [{ runtimeInfo }, { loadHardwareDrivers, loadRequestedModules }] = await Promise.all([import('./runtime-info.ts'), import('./drivers.ts')]);
+  await log.section('runtime_info', 'Runtime information', async () => {
+    for (const line of runtimeInfo(OCINIT_VERSION)) log.info(line);
     log.info(`Launcher: Node ${process.version}, ${startedFrom === 'snapshot' ? 'from its startup snapshot' : 'from /init.js'}`);
-    writeFileSync('/proc/sys/kernel/hostname', plan.hostname);
+  });
+  writeFileSync('/proc/sys/kernel/hostname', plan.hostname);
+  return log.section('load_modules', 'Load the kernel modules wanted by the user', async () => {
     await loadRequestedModules(plan.modules, log);
     // Late devices (USB NICs and disks) are watched for while the cache and the network wait for them.
     const drivers = await loadHardwareDrivers(log, (plan.cache.waitSeconds + plan.dhcpTimeoutSeconds) * 1000);
     driverWatch = drivers;
     log.info(`Drivers loaded for the hardware present: ${drivers.loaded.length > 0 ? drivers.loaded.join(' ') : 'none needed'}`);
-    if (!withStorage) {
-      log.info('The cache or swap may be on a network block device (b2c.nbd): opening the storage once the network is up');
-      return undefined;
-    }
-    const { openStorage } = await import('../cache/index.ts');
-    return openStorage(plan, log);
-  });
+    if (!withStorage) log.info('The cache or swap may be on a network block device (b2c.nbd): opening the storage once the network is up');
+  }).then(() => (withStorage ? openCacheStorage(plan) : undefined));
+}
+
+async function openCacheStorage(plan: Plan): Promise<Storage> {
+  const { openStorage } = await import('../cache/index.ts');
+  return log.section('mount_cache_partition', 'Mount the cache partition', () => stage('cache_device', () => openStorage(plan, log)));
 }
 
 /** b2c.nbd devices, then (when it waited for them) the storage. */
 async function attachNetworkStorage(plan: Plan, storage: Storage | undefined): Promise<Storage> {
   return log.section('ocinit_nbd', 'Attaching network block devices', async () => {
     const { attachNbds } = await import('../system/nbd.ts');
-    await attachNbds(plan.nbd, log);
-    if (storage !== undefined) return storage;
-    const { openStorage } = await import('../cache/index.ts');
-    return openStorage(plan, log);
+    await stage('nbd', () => attachNbds(plan.nbd, log));
+    return storage ?? openCacheStorage(plan);
   });
 }
 
@@ -116,34 +151,48 @@ async function connect(plan: Plan): Promise<Plan> {
   // Evaluating the job's modules takes a few tenths of a second on a slow CPU: asked for now, it
   // happens while the network phase waits for links and DHCP. A failure shows where it is awaited.
   loadJobModule().catch(() => undefined);
-  await bringUpNetwork(plan, { log, timeoutMs: plan.dhcpTimeoutSeconds * 1000 });
-  await syncClock(plan, log);
-  if (plan.extraArgsUrl === undefined) return plan;
-  const text = await fetchExtraArgs(plan.extraArgsUrl, { log, proxy: plan.proxy });
-  const merged = mergeExtraArgs(plan, text, { env: process.env });
+  await stage('network', () => bringUpNetwork(plan, { log, timeoutMs: plan.dhcpTimeoutSeconds * 1000 }), 'ERROR: Could not connect to the network, shutting down!');
+  await log.section('ntp_set', 'Synchronize the clock', () => syncClock(plan, log));
+  const url = plan.extraArgsUrl;
+  if (url === undefined) return plan;
+  const merged = await log.section('parse_extra_cmdline', 'Download and parse the extra command line', async () => {
+    const text = await stage('extra_args', () => fetchExtraArgs(url, { log, proxy: plan.proxy }), 'ERROR: Could not download the extra command line, shutting down!');
+    return mergeExtraArgs(plan, text, { env: process.env });
+  });
   for (const warning of merged.warnings) log.warn(`warning (extra arguments): ${formatProblem(warning)}`);
   for (const late of merged.tooLate) log.warn(`ignored (extra arguments): ${formatProblem(late)}`);
   if (merged.problems.length > 0) {
     for (const problem of merged.problems) log.error(formatProblem(problem));
-    throw new OcinitError(`the extra arguments from b2c.extra_args_url have ${merged.problems.length} problem(s); nothing will run`, {
-      parameter: 'b2c.extra_args_url',
-      hint: 'check them with: ocinit cmdline --file FILE',
-    });
+    log.error('ERROR: Failed to parse the extra command line, shutting down!');
+    throw new PipelineNotStarted({ stage: 'extra_args', reason: `the extra arguments from b2c.extra_args_url have ${merged.problems.length} problem(s)` });
   }
   if (merged.plan.hostname !== plan.hostname) writeFileSync('/proc/sys/kernel/hostname', merged.plan.hostname);
   updateHandoff({ shutdown: merged.plan.shutdown });
   return merged.plan;
 }
 
-/** Runs the job: the pipeline status, and how to end (a container's reboot request, b2c.switch_root). */
-async function runJob(plan: Plan, storage: Storage): Promise<JobResult> {
-  const jobs = plan.services.length + plan.containers.length + plan.postContainers.length + (plan.switchRoot === undefined ? 0 : 1);
-  if (jobs === 0) {
-    log.info('No containers requested: nothing to run');
-    return { status: 0, end: { action: 'poweroff' } };
+/**
+ * Runs the job: the pipeline status, and how to end (a container's reboot request, b2c.switch_root);
+ * undefined when there is no pipeline: b2c runs one only when the line names a b2c.container or a
+ * b2c.post_container (services alone included), and then prints no status line.
+ */
+async function runJob(plan: Plan, storage: Storage): Promise<JobResult | undefined> {
+  if (plan.containers.length + plan.postContainers.length === 0 && plan.switchRoot === undefined) {
+    if (plan.services.length > 0) log.warn('b2c.service without any b2c.container or b2c.post_container: no pipeline, so the services do not start either (as in boot2container)');
+    log.info(NO_PIPELINE_LINE);
+    log.info(formatSummary(summaryWithoutPipeline('poweroff')));
+    return undefined;
   }
   const { runJob: runContainers } = await loadJobModule();
-  return runContainers(plan, storage, log);
+  return stage('pipeline_setup', () => runContainers(plan, storage, log));
+}
+
+/** ocinit's line when the command line names no container (documented in docs/pipeline.md). */
+const NO_PIPELINE_LINE = 'ocinit: no pipeline: the command line names no b2c.container and no b2c.post_container';
+
+function reportNotStarted(notStarted: NotStarted): void {
+  log.error(`ocinit: pipeline not started: ${notStarted.stage}: ${notStarted.reason}`);
+  log.info(formatSummary(summaryWithoutPipeline('poweroff', notStarted)));
 }
 
 async function main(): Promise<void> {
@@ -155,38 +204,59 @@ async function main(): Promise<void> {
   updateHandoff({ shutdown: plan.shutdown });
   for (const warning of warnings) log.warn(`warning: ${formatProblem(warning)}`);
 
-  let status: number;
   if (problems.length > 0) {
     log.error(`The kernel command line has ${problems.length} problem(s); nothing will run:`);
     for (const problem of problems) log.error(formatProblem(problem));
-    status = STATUS_OCINIT_FAILED;
+    reportNotStarted({ stage: 'cmdline', reason: `the kernel command line has ${problems.length} problem(s)` });
   } else {
     triggerDebugCrash(plan);
     try {
-      let finalPlan: Plan;
-      let storage: Storage;
-      try {
-        const early = await prepareMachine(plan, !storageAfterNetwork(plan));
-        finalPlan = await connect(plan);
-        storage = finalPlan.nbd.length > 0 || early === undefined ? await attachNetworkStorage(finalPlan, early) : early;
-      } finally {
-        await driverWatch?.stopWatching();
-      }
-      try {
-        const job = await runJob(finalPlan, storage);
-        status = job.status;
-        updateHandoff({ end: job.end });
-      } finally {
-        await storage.close();
-        if (finalPlan.nbd.length > 0) await (await import('../system/nbd.ts')).detachNbds(finalPlan.nbd, log);
-      }
+      await boot(plan);
     } catch (error) {
-      log.error(describeError(error));
-      status = STATUS_OCINIT_FAILED;
+      if (!(error instanceof PipelineNotStarted)) throw error;
+      reportNotStarted(error.notStarted);
     }
   }
-  log.info(`Execution is over, pipeline status: ${status}`);
   updateHandoff({ final: true });
+}
+
+/** Machine, network, storage, the job and its status line (none when there is no pipeline), then the storage closed. */
+async function boot(plan: Plan): Promise<void> {
+  let finalPlan: Plan;
+  let storage: Storage;
+  let early: Storage | undefined;
+  try {
+    early = await stage('machine', () => prepareMachine(plan, !storageAfterNetwork(plan)));
+    finalPlan = await connect(plan);
+    storage = finalPlan.nbd.length > 0 || early === undefined ? await attachNetworkStorage(finalPlan, early) : early;
+  } catch (error) {
+    // The pipeline never starts, but a cache mounted before the network failed is still unmounted, as in b2c.
+    if (early !== undefined) await closeStorage(plan, early);
+    throw error;
+  } finally {
+    await driverWatch?.stopWatching();
+  }
+  try {
+    const job = await runJob(finalPlan, storage);
+    if (job === undefined) return;
+    updateHandoff({ end: job.end });
+    // Before the cache is unmounted, as in b2c: what comes after cannot change the status any more.
+    log.info(`Execution is over, pipeline status: ${job.status}`);
+  } finally {
+    await closeStorage(finalPlan, storage);
+  }
+}
+
+/** The cache and the network block devices; a failure here is reported, the shutdown goes on. */
+async function closeStorage(plan: Plan, storage: Storage): Promise<void> {
+  try {
+    await log.section('unmount_cache_partition', 'Unmount the cache partition', async () => {
+      await storage.close();
+      if (plan.nbd.length > 0) await (await import('../system/nbd.ts')).detachNbds(plan.nbd, log);
+    });
+  } catch (error) {
+    log.error(`ocinit: cannot close the storage cleanly: ${describeError(error)}`);
+  }
 }
 
 /** Exit status when the launcher is started anywhere but under the initramfs's /init. */

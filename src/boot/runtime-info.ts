@@ -35,12 +35,18 @@ function blockDevices(): string[] {
   });
 }
 
-/** The lines boot2container prints at start: kernel, architecture, CPU, RAM, block devices. */
-export function runtimeInfo(): string[] {
+/**
+ * The lines boot2container prints at start (its `Linux version:` and `Boot2container version:`
+ * banner lines, which farms record), then kernel, architecture, CPU, RAM, block devices.
+ */
+export function runtimeInfo(ocinitVersion: string): string[] {
   const processors = cpus();
   const model = processors[0]?.model.trim() || 'unknown CPU';
   const disks = blockDevices();
   return [
+    `Linux version: ${release()}`,
+    // Never a b2c version number: a farm comparing versions must not mistake ocinit for an old b2c.
+    `Boot2container version: ocinit ${ocinitVersion}`,
     `Kernel: Linux ${release()} ${version()}`,
     `Architecture: ${machine()}`,
     `CPU: ${processors.length} x ${model}`,

@@ -40,6 +40,7 @@ export function createDefaultPlan(): Plan {
     containers: [],
     services: [],
     postContainers: [],
+    serviceOutput: 'file',
     pipefail: false,
     switchRoot: undefined,
     containerTimeoutSeconds: undefined,
@@ -242,10 +243,26 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   containerParameter(
     'b2c.service',
     ['b2c.run_service'],
-    'A container started detached before the first pipeline container, stopped at the end.',
+    'A container started detached before the first pipeline container (only when there is a pipeline: a b2c.container or b2c.post_container), stopped at the end (SIGTERM, SIGKILL 10 s later). Its output does not reach the console: it goes to /run/ocinit/services/service-N.log, named in the summary line (see b2c.service_output).',
     'b2c.service="docker://registry.example.com/tools/power-monitor:latest"',
     CONTAINER_DIFFERENCES,
   ),
+  {
+    name: 'b2c.service_output',
+    aliases: [],
+    syntax: 'file | console',
+    defaultText: DEFAULTS.serviceOutput,
+    doc: "Where the services' output goes: `file` (each service's stdout and stderr in /run/ocinit/services/service-N.log, as boot2container's detached services keep it off the console), or `console`, each line prefixed with `[service-N] ` so that it cannot be mistaken for the job's.",
+    example: 'b2c.service_output=console',
+    differences: 'Not in boot2container, whose services never print on the console.',
+    repeatable: false,
+    flag: false,
+    stage: 'late',
+    apply(plan, value, context) {
+      if (value === 'file' || value === 'console') plan.serviceOutput = value;
+      else context.problem(`'${value ?? ''}' is not file or console`, 'e.g. b2c.service_output=console');
+    },
+  },
   containerParameter(
     'b2c.post_container',
     [],

@@ -14,6 +14,8 @@ export interface Plan {
   services: ContainerSpec[];
   /** b2c.post_container: run after the pipeline, even when it failed. */
   postContainers: ContainerSpec[];
+  /** b2c.service_output (ours): services' output in a file under /run (b2c's detached services), or on the console with a prefix. */
+  serviceOutput: 'file' | 'console';
   pipefail: boolean;
   /** b2c.switch_root (ours): after a successful pipeline, hand PID 1 to this image's init. */
   switchRoot: ContainerSpec | undefined;

@@ -19,7 +19,7 @@ export { DEFAULT_CARRIER_TIMEOUT_MS, DEFAULT_DHCP_TIMEOUT_MS } from './configure
  * kernel's). Throws an OcinitError naming every interface tried and what it saw when none came up.
  */
 export async function bringUpNetwork(plan: Plan, options: { log: Logger; timeoutMs?: number }): Promise<NetworkSummary> {
-  return options.log.section('b2c_network', 'Setting up the network', () => configureNetwork(plan, options));
+  return options.log.section('connect', 'Connect to the network', () => configureNetwork(plan, options));
 }
 
 /** `b2c.ntp_peer`: sets the clock by SNTP, bounded to ~10 s; never throws, logs the clock change. */

@@ -24,6 +24,9 @@ export { resolveUser, type ProcessUser } from './user.ts';
 export { resolveInRoot, readFileInRoot } from './root-path.ts';
 
 
+/** Where the services' output files go in the initramfs (docs/pipeline.md). */
+export const SERVICE_LOG_DIR = '/run/ocinit/services';
+
 /** True when `/` is the initramfs (rootfs), where pivot_root(2) is refused. */
 export function rootIsInitramfs(mountinfo: string): boolean {
   return mountinfo.split('\n').some((line) => {
@@ -72,7 +75,7 @@ export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise
   if (!storage.persistent) await mountTmpfs(storage.scratchDir, 'mode=0755', log);
   const volumes = new Volumes(storage.volumesDir, plan, log, { persistent: storage.persistent });
   const hooks = new VolumeHooks(plan, { log, volumePath: (name) => volumes.named(name) });
-  const result = await runPipeline(plan, { storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf', volumes, hooks });
+  const result = await runPipeline(plan, { storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf', volumes, hooks, serviceLogDir: SERVICE_LOG_DIR });
   const switched = await switchRootEnd(plan, storage, log, result.summary);
   const job: JobResult = switched ?? { status: result.status, end: { action: result.end } };
   // An image that ran from the cache during an outage is repeated where farms look last.

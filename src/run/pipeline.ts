@@ -8,8 +8,8 @@ import type { Logger } from '../log/logger.ts';
 import { ImageCache, signaturePolicy } from '../cache/images.ts';
 import { signatureText } from '../policy/verifier.ts';
 import type { Storage } from '../cache/index.ts';
-import { deleteContainer, startContainer, type CrunOptions, type RunningContainer } from '../system/crun.ts';
-import { containerId, createBundle, runBundle, STOP_GRACE_MS, stopContainer, type Bundle, type ContainerContext } from './container.ts';
+import { deleteContainer, startContainer, type ContainerOutput, type CrunOptions, type RunningContainer } from '../system/crun.ts';
+import { createBundle, runBundle, STOP_GRACE_MS, stopContainer, type Bundle, type ContainerContext } from './container.ts';
 import { ImageStores } from './image-stores.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
 import { EXIT_CANNOT_CREATE, EXIT_POWEROFF_REQUEST, EXIT_REBOOT_REQUEST, EXIT_TIMEOUT, PipelineState } from './state.ts';
@@ -50,6 +50,8 @@ export interface PipelineOptions {
   hostEnv?: Readonly<Record<string, string | undefined>>;
   /** Between SIGTERM and SIGKILL when a container times out or a service is stopped. */
   stopGraceMs?: number;
+  /** Where each service's output file goes (b2c.service_output=file); default the scratch directory's `services`. */
+  serviceLogDir?: string;
 }
 
 export interface PipelineResult {
@@ -87,11 +89,13 @@ class PipelineRun {
   readonly #hooks: PipelineHooks;
   #pipelineDeadline: number | undefined;
   #stores: ImageStores | undefined;
+  readonly #serviceLogDir: string;
 
   constructor(plan: Plan, options: PipelineOptions) {
     this.#plan = plan;
     this.#log = options.log;
     this.#hooks = options.hooks ?? NO_HOOKS;
+    this.#serviceLogDir = options.serviceLogDir ?? join(options.storage.scratchDir, 'services');
     const { storage } = options;
     for (const dir of [storage.storeDir, storage.imagesDir, storage.volumesDir, storage.scratchDir]) mkdirSync(dir, { recursive: true });
     this.#cache = new ImageCache(storage, options.log, signaturePolicy(plan));
@@ -113,10 +117,11 @@ class PipelineRun {
     return [...this.#plan.services, ...this.#plan.containers, ...this.#plan.postContainers];
   }
 
-  async #phase<T>(name: string, title: string, body: () => Promise<T>, collapsed = true): Promise<T> {
+  /** A phase of the summary in one of b2c's sections (`section`). */
+  async #phase<T>(name: string, section: string, title: string, body: () => Promise<T>): Promise<T> {
     const start = this.#log.now();
     try {
-      return await this.#log.section(`ocinit_${name}`, title, body, { collapsed });
+      return await this.#log.section(section, title, body);
     } finally {
       this.#phases.push({ name, start, duration: this.#log.now() - start });
     }
@@ -173,7 +178,7 @@ class PipelineRun {
 
   async #startServices(): Promise<void> {
     for (const declared of this.#plan.services) {
-      // Services share the console with the containers: a terminal of their own would steal it.
+      // A terminal of their own would steal the console from the containers.
       const record = this.#record(declared);
       const bundle = await this.#bundle(declared, { ...declared, tty: false });
       record.start = this.#log.now();
@@ -183,8 +188,10 @@ class PipelineRun {
         continue;
       }
       await deleteContainer(bundle.id, this.#context.crun);
-      this.#log.info(`Starting service ${bundle.id}: ${declared.image}`);
-      const running = startContainer(bundle.id, bundle.dir, this.#context.crun, bundle.stdin);
+      const output = this.#serviceOutput(bundle.id, record);
+      this.#log.info(`Starting service ${bundle.id}: ${declared.image}${record.log === undefined ? '' : `; its output goes to ${record.log}`}`);
+      // Detached, as b2c's `podman start` without -a: no console input.
+      const running = startContainer(bundle.id, bundle.dir, this.#context.crun, 'none', output);
       this.#services.push({ bundle, running });
       void running.exited.then((code) => {
         record.exitCode = code;
@@ -195,6 +202,14 @@ class PipelineRun {
         }
       });
     }
+  }
+
+  /** b2c.service_output: a file of its own (named in the summary), or the console with a prefix. */
+  #serviceOutput(id: string, record: ContainerRecord): ContainerOutput {
+    if (this.#plan.serviceOutput === 'console') return { kind: 'lines', onLine: (line) => this.#log.info(`[${id}] ${line}`) };
+    mkdirSync(this.#serviceLogDir, { recursive: true });
+    record.log = join(this.#serviceLogDir, `${id}.log`);
+    return { kind: 'file', path: record.log };
   }
 
   async #stopServices(): Promise<void> {
@@ -214,50 +229,54 @@ class PipelineRun {
     return this.#log.section('execute_hooks', `Execute the ${point} hooks`, () => this.#hooks.run(point, container));
   }
 
-  /** Runs one container attached to the console and records it; returns its exit code. */
+  /**
+   * Runs one container attached to the console and records it; returns the status its turn counts
+   * as. The sections are b2c's start_container's: `create_container`, `container_run` (the only
+   * uncollapsed one: the job's own output), `b2c_post_container`, and `execute_hooks` around them.
+   */
   async #runOne(container: ContainerSpec): Promise<number> {
     const record = this.#record(container);
     // As written on the command line (credentials masked): words joined again would lose their quotes.
     const title = `${label(container)}: ${container.source}`;
-    return this.#log.section(
-      `ocinit_${containerId(container).replace('-', '_')}`,
-      title,
-      async () => {
-        record.start = this.#log.now();
-        // b2c's start_container: a failing container_start hook is that container's status 1.
-        const hooked = await this.#executeHooks('container_start', container);
-        const bundle = hooked ? await this.#bundle(container) : undefined;
-        // b2c's start_container returns 1 without its container_end hooks when it could not create the container.
-        let exitCode = EXIT_CANNOT_CREATE;
-        if (bundle === undefined) {
-          if (!this.#unavailable.has(container)) record.outcome = 'not_started';
-        } else {
-          const timeout = this.#plan.containerTimeoutSeconds;
-          const own = timeout === undefined ? undefined : Date.now() + timeout * 1000;
-          const pipeline = container.parameter === 'b2c.container' ? this.#pipelineDeadline : undefined;
-          const deadline = own === undefined ? pipeline : pipeline === undefined ? own : Math.min(own, pipeline);
-          try {
-            const outcome = await runBundle(bundle, this.#context, deadline);
-            exitCode = outcome.exitCode;
-            record.outcome = outcome.timedOut ? 'timeout' : exitOutcome(exitCode);
-          } catch (error) {
-            this.#log.error(describeError(error));
-            record.outcome = 'not_started';
-          } finally {
-            await bundle.remove();
-          }
-        }
-        record.exitCode = exitCode;
-        record.duration = this.#log.now() - record.start;
-        // b2c: a failing container_end hook makes that container's turn status 1, whatever it exited with.
-        const hooksFailed = bundle !== undefined && !(await this.#executeHooks('container_end', container));
-        const status = hooksFailed ? EXIT_HOOK_FAILED : exitCode;
-        this.#state.record(container, exitCode, status);
-        this.#log.info(`${label(container)} exited with status ${exitCode}${hooksFailed ? `; its container_end hooks failed: status ${status}` : ''}`);
-        return status;
-      },
-      { collapsed: false },
-    );
+    record.start = this.#log.now();
+    // b2c's start_container: a failing container_start hook is that container's status 1.
+    const hooked = await this.#executeHooks('container_start', container);
+    const bundle = hooked ? await this.#log.section('create_container', `Pull, create, and init the container: ${title}`, () => this.#bundle(container)) : undefined;
+    // b2c's start_container returns 1 without its container_end hooks when it could not create the container.
+    let exitCode = EXIT_CANNOT_CREATE;
+    if (bundle === undefined) {
+      if (!this.#unavailable.has(container)) record.outcome = 'not_started';
+    } else {
+      exitCode = await this.#log.section('container_run', title, () => this.#runBundle(container, bundle, record), { collapsed: false });
+    }
+    record.exitCode = exitCode;
+    record.duration = this.#log.now() - record.start;
+    await this.#log.section('b2c_post_container', `${label(container)} exited with status ${exitCode}`, async () => undefined);
+    // b2c: a failing container_end hook makes that container's turn status 1, whatever it exited with.
+    const hooksFailed = bundle !== undefined && !(await this.#executeHooks('container_end', container));
+    const status = hooksFailed ? EXIT_HOOK_FAILED : exitCode;
+    if (hooksFailed) this.#log.error(`${label(container)}: its container_end hooks failed: status ${status}`);
+    this.#state.record(container, exitCode, status);
+    return status;
+  }
+
+  /** The container in the foreground, within b2c.container_timeout and b2c.pipeline_timeout. */
+  async #runBundle(container: ContainerSpec, bundle: Bundle, record: ContainerRecord): Promise<number> {
+    const timeout = this.#plan.containerTimeoutSeconds;
+    const own = timeout === undefined ? undefined : Date.now() + timeout * 1000;
+    const pipeline = container.parameter === 'b2c.container' ? this.#pipelineDeadline : undefined;
+    const deadline = own === undefined ? pipeline : pipeline === undefined ? own : Math.min(own, pipeline);
+    try {
+      const outcome = await runBundle(bundle, this.#context, deadline);
+      record.outcome = outcome.timedOut ? 'timeout' : exitOutcome(outcome.exitCode);
+      return outcome.exitCode;
+    } catch (error) {
+      this.#log.error(describeError(error));
+      record.outcome = 'not_started';
+      return EXIT_CANNOT_CREATE;
+    } finally {
+      await bundle.remove();
+    }
   }
 
   async #runContainers(): Promise<void> {
@@ -279,11 +298,11 @@ class PipelineRun {
     // b2c: a failing pipeline_start hook (volume set-up included) is status 1 and runs no container.
     const started = await this.#executeHooks('pipeline_start');
     if (!started) this.#state.fail(EXIT_HOOK_FAILED, 'Pipeline-start hooks');
-    const pulled = started && (await this.#phase('pull', 'Pulling and verifying the images', () => this.#pullAll()));
+    const pulled = started && (await this.#phase('pull', 'start_pipeline', 'Run all the cmdline-specified containers: pulling and verifying every image first', () => this.#pullAll()));
     if (pulled) {
       const timeout = this.#plan.pipelineTimeoutSeconds;
       this.#pipelineDeadline = timeout === undefined ? undefined : Date.now() + timeout * 1000;
-      await this.#phase('services', 'Starting the services', () => this.#startServices());
+      await this.#phase('services', 'start_service_container', 'Pull, create, init, and start the service containers', () => this.#startServices());
       const started = this.#log.now();
       await this.#runContainers();
       this.#phases.push({ name: 'containers', start: started, duration: this.#log.now() - started });
@@ -293,7 +312,7 @@ class PipelineRun {
     }
     // b2c: a failing pipeline_end hook makes a status of 0 into 1.
     if (started && !(await this.#executeHooks('pipeline_end'))) this.#state.fail(EXIT_HOOK_FAILED, 'Pipeline-end hooks');
-    await this.#phase('cleanup', 'Stopping the services and cleaning up', async () => {
+    await this.#phase('cleanup', 'cleanup', 'Done executing the pipeline, clean up time!', async () => {
       await this.#stopServices();
       await this.#context.volumes.endPipeline();
       await this.#stores?.close(this.#log);

@@ -1,7 +1,10 @@
 // crun, the OCI runtime that runs every container. Containers run in the foreground with the
 // console as their stdio (a real terminal for -t: crun allocates it and relays the console).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { runCommand } from './exec.ts';
@@ -28,17 +31,44 @@ export interface RunningContainer {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
+/**
+ * Where a container's stdout and stderr go: the console (attached, as `podman start -a`), a file
+ * opened for appending (a detached service), or each line to a callback (a service shown with a prefix).
+ */
+export type ContainerOutput = { kind: 'console' } | { kind: 'file'; path: string } | { kind: 'lines'; onLine: (line: string) => void };
+
+function outputStdio(output: ContainerOutput): { stdio: 'inherit' | 'pipe' | number; close(): void } {
+  if (output.kind === 'console') return { stdio: 'inherit', close: () => undefined };
+  if (output.kind === 'lines') return { stdio: 'pipe', close: () => undefined };
+  const fd = openSync(output.path, 'a', 0o640);
+  return { stdio: fd, close: () => closeSync(fd) };
+}
+
+function forwardLines(stream: Readable | null, onLine: (line: string) => void): void {
+  if (stream !== null) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+}
+
 function globalArgs(options: CrunOptions): string[] {
   return [...(options.prefix ?? []), options.binary ?? 'crun', ...(options.stateDir === undefined ? [] : ['--root', options.stateDir])];
 }
 
-/** Starts `crun run` with the console as stdout/stderr (and stdin unless 'none'); the caller awaits `exited`. */
-export function startContainer(id: string, bundleDir: string, options: CrunOptions, stdin: 'console' | 'none' = 'console'): RunningContainer {
+/** Starts `crun run` with stdout/stderr to `output` (and the console as stdin unless 'none'); the caller awaits `exited`. */
+export function startContainer(id: string, bundleDir: string, options: CrunOptions, stdin: 'console' | 'none' = 'console', output: ContainerOutput = { kind: 'console' }): RunningContainer {
   const argv = [...globalArgs(options), 'run', ...(options.noPivot === true ? ['--no-pivot'] : []), '--bundle', bundleDir, id];
   const [program, ...args] = argv;
   if (program === undefined) throw new OcinitError('internal error: empty crun command');
   options.log?.info(`$ ${argv.join(' ')}`);
-  const child = spawn(program, args, { stdio: [stdin === 'console' ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
+  const out = outputStdio(output);
+  let child: ChildProcess;
+  try {
+    child = spawn(program, args, { stdio: [stdin === 'console' ? 'inherit' : 'ignore', out.stdio, out.stdio] });
+  } finally {
+    out.close(); // the child holds its own copy of a file's descriptor
+  }
+  if (output.kind === 'lines') {
+    forwardLines(child.stdout, output.onLine);
+    forwardLines(child.stderr, output.onLine);
+  }
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', (error: NodeJS.ErrnoException) =>
       reject(new OcinitError(`cannot run ${program}: ${error.message}`, { hint: error.code === 'ENOENT' ? 'crun is not in this initramfs or on PATH' : undefined })),

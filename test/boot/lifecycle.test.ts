@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeOverlayInitramfs } from '../../initrd/overlay.ts';
-import { boot, defaultInitrd, EXIT_NO_STATUS, REPO_ROOT, type BootResult } from '../../qemu/harness.ts';
+import { boot, defaultInitrd, EXIT_NO_STATUS, EXIT_NOT_STARTED, REPO_ROOT, type BootResult } from '../../qemu/harness.ts';
+import { parseSummary } from '../../src/run/summary.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ocinit-lifecycle-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -29,10 +30,15 @@ describe('boot', () => {
     // A virtio NIC gets its driver from its modalias without anyone naming it.
     expect(result.console).toMatch(/Drivers loaded for the hardware present: .*virtio_net/);
     expect(result.console).toMatch(/Launcher: Node v24\.\d+\.\d+, from its startup snapshot/);
-    expect(result.console).toMatch(/section_start:\d+:ocinit_boot\[collapsed=true\]/);
-    expect(result.console).toMatch(/section_end:\d+:ocinit_boot/);
-    expect(result.console).toContain('Execution is over, pipeline status: 0');
-    expect(result.status).toBe(0);
+    // boot2container's section names and banner lines.
+    expect(result.console).toMatch(/section_start:\d+:runtime_info\[collapsed=true\]\r\u001b\[0K\[\d+\.\d+\]: Runtime information/);
+    expect(result.console).toMatch(/section_end:\d+:runtime_info/);
+    expect(result.console).toMatch(/^\[\d+\.\d+\]: Linux version: \S+\r?$/m);
+    expect(result.console).toMatch(/^\[\d+\.\d+\]: Boot2container version: ocinit \S+\r?$/m);
+    // No container: as in boot2container, no pipeline and no status line; ocinit says so.
+    expect(result.console).toMatch(/^.*ocinit: no pipeline: the command line names no b2c\.container and no b2c\.post_container\r?$/m);
+    expect(result.console).not.toContain('Execution is over');
+    expect(parseSummary(result.console)).toMatchObject({ status: null, outcome: 'no_pipeline' });
     expect(result.exitCode).toBe(0);
   });
 
@@ -45,7 +51,7 @@ describe('boot', () => {
     expectCleanEnd(result);
     expect(result.console).toMatch(/ocinit: the launcher did not start from \/init\.snapshot \(exit status \d+\); starting \/init\.js/);
     expect(result.console).toMatch(/Launcher: Node v24\.\d+\.\d+, from \/init\.js/);
-    expect(result.console).toContain('Execution is over, pipeline status: 0');
+    expect(result.noPipeline).toBe(true);
     expect(result.exitCode).toBe(0);
   });
 
@@ -70,7 +76,7 @@ describe('boot', () => {
     expect(result.exitCode).toBe(EXIT_NO_STATUS);
   });
 
-  it('a malformed command line prints every problem, runs nothing and powers off', async () => {
+  it('a malformed command line prints every problem, says the pipeline never started, prints no status line and powers off', async () => {
     const result = await boot({
       timeoutSeconds: 180,
       append: ['b2c.poweroff_delay=soon', 'b2c.container="--no-such-flag docker://10.0.2.2:5000/demo:latest"', 'b2c.pipfail'],
@@ -79,7 +85,26 @@ describe('boot', () => {
     expect(result.console).toContain('b2c.poweroff_delay');
     expect(result.console).toContain('--no-such-flag');
     expect(result.console).toContain('b2c.pipfail');
-    expect(result.console).toContain('Execution is over, pipeline status: 125');
-    expect(result.exitCode).toBe(125);
+    expect(result.console).toMatch(/^.*ocinit: pipeline not started: cmdline: the kernel command line has 2 problem\(s\)\S*\r?$/m);
+    expect(result.console).not.toContain('Execution is over');
+    expect(parseSummary(result.console)).toMatchObject({ status: null, outcome: 'not_started', notStarted: { stage: 'cmdline' } });
+    expect(result.exitCode).toBe(EXIT_NOT_STARTED);
+  });
+
+  it('a network that never comes up: b2c\'s error line, no status line, ocinit\'s not-started line, then the configured shutdown', async () => {
+    const result = await boot({
+      timeoutSeconds: 180,
+      net: { kind: 'none' },
+      append: ['b2c.dhcp_timeout=2', 'b2c.poweroff_delay=0.5', 'b2c.container="docker://10.0.2.2:5000/demo:latest true"'],
+    });
+    expectCleanEnd(result);
+    // A fractional b2c.poweroff_delay is slept as b2c does, after its line.
+    expect(result.console).toMatch(/It's now safe to turn off your computer\r?\n(\S*\r?\n)?sleep 0\.5\r?$/m);
+    expect(result.console).toMatch(/^.*ERROR: Could not connect to the network, shutting down!\S*\r?$/m);
+    expect(result.console).toMatch(/^.*ocinit: pipeline not started: network: .+$/m);
+    expect(result.console).not.toContain('Execution is over');
+    expect(result.notStarted?.stage).toBe('network');
+    expect(parseSummary(result.console)).toMatchObject({ status: null, outcome: 'not_started', notStarted: { stage: 'network' }, containers: [] });
+    expect(result.exitCode).toBe(EXIT_NOT_STARTED);
   });
 });

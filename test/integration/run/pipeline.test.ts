@@ -43,7 +43,7 @@ function plan(words: string[]): Plan {
   return parsed.plan;
 }
 
-async function run(words: string[]): Promise<{ result: PipelineResult; out: string; console: string }> {
+async function run(words: string[]): Promise<{ result: PipelineResult & { serviceLog?: string }; out: string; console: string }> {
   const out = mkdtempSync(join(work, 'out-'));
   chmodSync(out, 0o777); // the image's 'demo' user writes there too
   const state = tmpfsState();
@@ -52,7 +52,8 @@ async function run(words: string[]): Promise<{ result: PipelineResult; out: stri
     const parsed = plan(words.map((word) => word.replaceAll('OUT', out)));
     const storage = await openStorage(parsed, log, { ramRoot: state.dir });
     const result = await runPipeline(parsed, { storage, crun: { prefix: CRUN_PREFIX, stateDir: join(state.dir, 'crun') }, log, resolvConf: '/etc/resolv.conf', stopGraceMs: 500 });
-    return { result, out, console: text() };
+    const serviceLog = result.summary.containers[0]?.log;
+    return { result: { ...result, ...(serviceLog === undefined ? {} : { serviceLog: readFileSync(serviceLog, 'utf8') }) }, out, console: text() };
   } finally {
     state.remove();
   }
@@ -164,14 +165,30 @@ describe('pipeline on the host', () => {
     expect(both.result).toMatchObject({ status: 129, end: 'poweroff' });
   }, 60_000);
 
-  it('a service runs while the containers do, sharing a named volume, and is stopped at the end', async () => {
-    const { result, out } = await run([
-      `b2c.service="--tls-verify=false -v shared:/shared ${demo} sh -c 'while :; do date +%s > /shared/heartbeat; sleep 0.2; done'"`,
+  it('a service runs detached while the containers do, sharing a named volume; its output goes to its file, not the console; it is stopped at the end', async () => {
+    const { result, out, console } = await run([
+      `b2c.service="--tls-verify=false -v shared:/shared ${demo} sh -c 'echo service-says-hello; echo service-complains >&2; while :; do date +%s > /shared/heartbeat; sleep 0.2; done'"`,
       `b2c.container="--tls-verify=false -v shared:/shared -v OUT:/out ${demo} sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /shared/heartbeat ] && break; sleep 0.5; done; cp /shared/heartbeat /out/seen'"`,
     ]);
     expect(result.status).toBe(0);
     expect(read(out, 'seen')).toMatch(/^\d+\n$/);
-    expect(result.summary.containers[0]).toMatchObject({ parameter: 'b2c.service', outcome: 'stopped' });
+    const service = result.summary.containers[0];
+    expect(service).toMatchObject({ parameter: 'b2c.service', outcome: 'stopped', log: expect.stringMatching(/services\/service-1\.log$/) });
+    expect(console).toContain(`its output goes to ${service?.log ?? ''}`);
+    expect(console).not.toContain('service-says-hello');
+    // Read back through the name in the summary, before the run's tmpfs goes.
+    expect(result.serviceLog).toBe('service-says-hello\nservice-complains\n');
+  }, 60_000);
+
+  it('b2c.service_output=console shows each service line on the console behind its [service-N] prefix', async () => {
+    const { result, console } = await run([
+      'b2c.service_output=console',
+      `b2c.service="--tls-verify=false ${demo} sh -c 'echo service-says-hello; sleep 600'"`,
+      `b2c.container="--tls-verify=false ${demo} sleep 1"`,
+    ]);
+    expect(result.status).toBe(0);
+    expect(console).toMatch(/^\[[\d.]+\]: \[service-1\] service-says-hello$/m);
+    expect(result.summary.containers[0]?.log).toBeUndefined();
   }, 60_000);
 
   it('b2c.container_timeout stops a hung container with 124 and the post containers still run', async () => {

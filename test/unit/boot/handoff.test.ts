@@ -7,6 +7,12 @@ import { formatHandoff, writeHandoff } from '../../../src/boot/handoff.ts';
 const shutdown = { poweroffDelaySeconds: 5, shutdownCommand: 'poweroff -f', rebootCommand: 'reboot -f' };
 
 describe('hand-off to PID 1', () => {
+  it('writes a fractional b2c.poweroff_delay as busybox sleep takes it', () => {
+    const half = { ...shutdown, poweroffDelaySeconds: 0.5 };
+    expect(formatHandoff({ end: { action: 'poweroff' }, shutdown: half, final: true })).toContain('\ndelay=0.5\n');
+    expect(formatHandoff({ end: { action: 'poweroff' }, shutdown: { ...shutdown, poweroffDelaySeconds: 0.0000001 }, final: true })).toContain('\ndelay=0\n');
+  });
+
   it('names the action, delay and the command for that action', () => {
     expect(formatHandoff({ end: { action: 'reboot' }, shutdown, final: true })).toBe('action=reboot\ndelay=5\ncommand=reboot -f\nfinal=1\n');
     expect(formatHandoff({ end: { action: 'poweroff' }, shutdown, final: false })).toBe('action=poweroff\ndelay=5\ncommand=poweroff -f\n');

@@ -1,6 +1,6 @@
 // The QEMU arguments qemu/run builds for each emulated NIC and disk model.
 import { describe, expect, it } from 'vitest';
-import { qemuArguments } from '../../../qemu/harness.ts';
+import { EXIT_NO_STATUS, EXIT_NOT_STARTED, EXIT_TIMEOUT, exitCodeOf, notStartedLine, qemuArguments } from '../../../qemu/harness.ts';
 
 /** The values of every `-device` option, in order. */
 function devices(args: string[]): string[] {
@@ -66,5 +66,26 @@ describe('qemuArguments for arm64', () => {
 
   it('refuses a PXE boot, which only the x86_64 iPXE ROM does', () => {
     expect(() => qemuArguments({ arch: 'arm64', pxe: true }, 'tcg')).toThrow(/iPXE/);
+  });
+});
+
+describe('exitCodeOf', () => {
+  const red = (text: string): string => `[3.210]: \u001b[31m${text}\u001b[0m\r\n`;
+
+  it('is the last status line\'s number, truncated to a byte as a process exit code is', () => {
+    expect(exitCodeOf('[1.0]: Execution is over, pipeline status: 3\r\n', false)).toBe(3);
+    expect(exitCodeOf('[1.0]: Execution is over, pipeline status: 256\r\n', false)).toBe(0);
+  });
+
+  it(`is ${EXIT_NOT_STARTED} with the launcher's not-started line, whose stage and reason it reads without the colour codes`, () => {
+    const transcript = red('ocinit: pipeline not started: network: no DHCP lease on eth0 in 2 s');
+    expect(exitCodeOf(transcript, false)).toBe(EXIT_NOT_STARTED);
+    expect(notStartedLine(transcript)).toEqual({ stage: 'network', reason: 'no DHCP lease on eth0 in 2 s' });
+  });
+
+  it(`is 0 with no pipeline, ${EXIT_NO_STATUS} with nothing the launcher ends with, ${EXIT_TIMEOUT} on a timeout whatever was printed`, () => {
+    expect(exitCodeOf('[1.0]: ocinit: no pipeline: the command line names no b2c.container and no b2c.post_container\n', false)).toBe(0);
+    expect(exitCodeOf('Kernel panic - not syncing\n', false)).toBe(EXIT_NO_STATUS);
+    expect(exitCodeOf('[1.0]: Execution is over, pipeline status: 0\n', true)).toBe(EXIT_TIMEOUT);
   });
 });
