@@ -43,10 +43,10 @@ try {
       init: consoleNumber(text, /\[\s*(\d+\.\d+)\] Run \/init as init process/),
       launcher: consoleNumber(text, /\[(\d+\.\d+)\]: ocinit \S+: launcher started/),
       network: consoleNumber(text, /\[(\d+\.\d+)\]: Network ready in/),
-      pullStart: consoleNumber(text, /\[(\d+\.\d+)\]: Pulling and verifying the images/),
+      pullStart: consoleNumber(text, /\[(\d+\.\d+)\]: Run all the cmdline-specified containers: pulling and verifying/),
       // A fresh pull unpacks while it downloads: one figure for both.
       pullAndUnpack: consoleNumber(text, /downloaded and unpacked in (\d+\.\d+) s/),
-      bundle: crunLine - consoleNumber(text, /\[(\d+\.\d+)\]: b2c\.container #1: /),
+      bundle: crunLine - consoleNumber(text, /\[(\d+\.\d+)\]: Pull, create, and init the container: b2c\.container #1: /),
       crunStart: consoleNumber(text, /^(\d+\.\d+) \d+\.\d+\r?$/m) - crunLine,
       firstOutput: consoleNumber(text, /^(\d+\.\d+) \d+\.\d+\r?$/m),
     };
