@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := qemu-system-x86 qemu-utils busybox-static crun skopeo umoci d
 	dnsmasq-base iproute2 apache2-utils ipxe-qemu zstd xz-utils lz4 cpio kmod binutils file \
 	debootstrap e2fsprogs fdisk ca-certificates curl procps time attr openssl chrony tinyproxy catatonit \
 	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-server gcc libc6-dev \
-	qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross podman
+	qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross podman swtpm
 # Bring your own kernel: KERNEL=path/to/vmlinuz MODULES=path/to/lib/modules/VERSION
 KERNEL ?=
 MODULES ?=

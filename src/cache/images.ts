@@ -11,6 +11,13 @@ import { refName } from '../oci/resolve.ts';
 import { RegistryUnreachableError } from '../oci/transport.ts';
 import type { ImageVerifier } from '../oci/pull.ts';
 import { builtInVerifier } from '../policy/built-in.ts';
+import { signatureText } from '../policy/verifier.ts';
+import type { MeasuredImage } from '../tpm/boot.ts';
+
+/** Measures an image before it runs (src/tpm/boot.ts's BootMeasurement at boot). */
+export interface ImageMeasurement {
+  measureImage(image: MeasuredImage): Promise<void>;
+}
 import { ContentStore } from '../store/index.ts';
 import { collectGarbage, minFreeBytes, recordUse, spaceOf } from './gc.ts';
 import type { Storage } from './index.ts';
@@ -105,12 +112,15 @@ export class ImageCache {
 
   /** The signature policy every image must pass, whatever its source (pulled, cached, offline). */
   readonly #verifier: () => ImageVerifier | undefined;
+  /** b2c.tpm: each admitted image is measured before it runs. */
+  readonly #measurement: ImageMeasurement | undefined;
 
-  constructor(storage: Storage, log: Logger, verifier: () => ImageVerifier | undefined = () => builtInVerifier()) {
+  constructor(storage: Storage, log: Logger, verifier: () => ImageVerifier | undefined = () => builtInVerifier(), measurement?: ImageMeasurement) {
     this.#storage = storage;
     this.#log = log;
     this.store = new ContentStore(storage.storeDir);
     this.#verifier = verifier;
+    this.#measurement = measurement;
   }
 
   /** The image for `reference` under `policy` (boot2container's default is `always`). */
@@ -193,14 +203,19 @@ export class ImageCache {
 
   /**
    * An image that did not come through a pull (the cache, b2c.storage) meets the policy too: its
-   * signatures are read from the registry, as for a pull. Returns it with the verdict.
+   * signatures are read from the registry, as for a pull. Every image is then measured (b2c.tpm).
+   * Returns it with the verdict.
    */
   async admit(image: PulledImage, options: CachePullOptions, topDigest = image.reference.digest ?? image.manifestDigest): Promise<PulledImage> {
     const verifier = this.#verifier();
-    if (verifier === undefined || image.verdict !== undefined) return image;
-    const { unpackTarget: _unpackTarget, ...rest } = options;
-    const verdict = await verifier.verify({ reference: image.reference, topDigest, manifestDigest: image.manifestDigest }, { ...rest, store: this.store, log: this.#log });
-    return { ...image, verdict };
+    let admitted = image;
+    if (verifier !== undefined && image.verdict === undefined) {
+      const { unpackTarget: _unpackTarget, ...rest } = options;
+      const verdict = await verifier.verify({ reference: image.reference, topDigest, manifestDigest: image.manifestDigest }, { ...rest, store: this.store, log: this.#log });
+      admitted = { ...image, verdict };
+    }
+    await this.#measurement?.measureImage({ reference: admitted.reference.canonical, topDigest, manifestDigest: admitted.manifestDigest, verdict: signatureText(admitted) });
+    return admitted;
   }
 
   async #use(referenceText: string, found: PulledImage, offline: boolean, options: CachePullOptions): Promise<CachedImage> {

@@ -1,4 +1,5 @@
 import { MIRROR_SYNTAX, parseMirrorEntry } from '../oci/mirrors.ts';
+import { DEFAULT_PCR, isValidPcr } from '../tpm/pcr.ts';
 import { parseContainer } from './container.ts';
 import { parseInterface, parseIp, parseProxy } from './network.ts';
 import type { ContainerParameter, NtpPeer, Plan } from './plan.ts';
@@ -60,6 +61,8 @@ export function createDefaultPlan(): Plan {
     proxy: undefined,
     registryMirrors: [],
     signatures: 'policy',
+    tpm: 'auto',
+    tpmPcr: DEFAULT_PCR,
     volumes: [],
     filesystems: [],
     minio: [],
@@ -399,6 +402,41 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       else plan.cache = { ...plan.cache, verify };
     },
   },
+  singleParameter(
+    {
+      name: 'b2c.tpm',
+      syntax: 'auto | required | off',
+      defaultText: DEFAULTS.tpm,
+      doc: 'Measure the kernel command line and, before it runs, each image (reference, digests, signature verdict) into one PCR of every active bank of the TPM (`/dev/tpmrm0`), with a JSON event log in /run/ocinit/tpm-eventlog.json (also printed as an `ocinit-tpm-eventlog:` line) from which the PCR can be recomputed: `auto` when a TPM exists, `required` refuses to run any image without one, `off` never. Debian\'s arm64 kernel has no TPM driver. See docs/security.md.',
+      example: 'b2c.tpm=required',
+      differences: 'ocinit only; boot2container measured nothing.',
+      stage: 'late',
+    },
+    (value, context) => {
+      if (value === 'auto' || value === 'required' || value === 'off') return value;
+      context.problem(`'${value}' is not auto, required or off`, 'e.g. b2c.tpm=required');
+      return undefined;
+    },
+    (plan, tpm) => void (plan.tpm = tpm),
+  ),
+  singleParameter(
+    {
+      name: 'b2c.tpm_pcr',
+      syntax: '0..23',
+      defaultText: String(DEFAULTS.tpmPcr),
+      doc: 'The PCR b2c.tpm extends. The default, 15, is used by neither firmware (0-7), boot loaders (8, 9, 11-14: grub, the kernel\'s initrd measurement, systemd-stub, shim) nor IMA (10), and cannot be reset by software as 16 and 23 can.',
+      example: 'b2c.tpm_pcr=15',
+      differences: 'ocinit only.',
+      stage: 'late',
+    },
+    (value, context) => {
+      const pcr = Number(value);
+      if (/^[0-9]{1,2}$/.test(value) && isValidPcr(pcr)) return pcr;
+      context.problem(`'${value}' is not a PCR number (0-23)`, 'e.g. b2c.tpm_pcr=15');
+      return undefined;
+    },
+    (plan, pcr) => void (plan.tpmPcr = pcr),
+  ),
   singleParameter(
     {
       name: 'b2c.signatures',

@@ -50,6 +50,10 @@ export interface Plan {
    * refuses what it accepts unsigned. The command line can only narrow the built-in policy.
    */
   signatures: 'policy' | 'required';
+  /** b2c.tpm (ours): measure the command line and each image into a PCR when a TPM exists, always, or never. */
+  tpm: 'auto' | 'required' | 'off';
+  /** b2c.tpm_pcr (ours): the PCR measured into. */
+  tpmPcr: number;
   volumes: VolumeSpec[];
   filesystems: FilesystemSpec[];
   minio: MinioAlias[];

@@ -7,6 +7,7 @@ import type { Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
 import { ImageCache, signaturePolicy } from '../cache/images.ts';
 import { signatureText } from '../policy/verifier.ts';
+import { BootMeasurement } from '../tpm/boot.ts';
 import type { Logger } from '../log/logger.ts';
 import { mountTmpfs } from '../system/overlay.ts';
 import { runPipeline } from './pipeline.ts';
@@ -41,7 +42,7 @@ export interface JobResult {
 }
 
 /** b2c.switch_root after a successful pipeline: the hand-off PID 1 carries out, and its summary record. */
-async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary: RunSummary): Promise<JobResult | undefined> {
+async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary: RunSummary, measurement: BootMeasurement): Promise<JobResult | undefined> {
   const spec = plan.switchRoot;
   if (spec === undefined) return undefined;
   const record: ContainerRecord = { parameter: spec.parameter, index: 1, image: spec.image, digest: null, cached: false, outcome: 'skipped', exitCode: null, start: null, duration: null };
@@ -53,7 +54,7 @@ async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary:
   const start = log.now();
   try {
     const target = await log.section('ocinit_switch_root', `Preparing b2c.switch_root: ${spec.image}`, () =>
-      prepareSwitchRoot(spec, { cache: new ImageCache(storage, log, signaturePolicy(plan)), proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log, hostEnv: process.env }),
+      prepareSwitchRoot(spec, { cache: new ImageCache(storage, log, signaturePolicy(plan), measurement), proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log, hostEnv: process.env }),
     );
     Object.assign(record, { digest: target.ready.image.manifestDigest, cached: target.ready.fromCache, signature: signatureText(target.ready.image), outcome: 'switched' });
     summary.phases.push({ name: 'switch_root', start, duration: log.now() - start });
@@ -75,8 +76,9 @@ export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise
   if (!storage.persistent) await mountTmpfs(storage.scratchDir, 'mode=0755', log);
   const volumes = new Volumes(storage.volumesDir, plan, log, { persistent: storage.persistent });
   const hooks = new VolumeHooks(plan, { log, volumePath: (name) => volumes.named(name) });
-  const result = await runPipeline(plan, { storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf', volumes, hooks, serviceLogDir: SERVICE_LOG_DIR });
-  const switched = await switchRootEnd(plan, storage, log, result.summary);
+  const measurement = new BootMeasurement({ mode: plan.tpm, pcr: plan.tpmPcr, cmdline: readFileSync('/proc/cmdline', 'utf8').trim(), log });
+  const result = await runPipeline(plan, { storage, crun: { noPivot, log }, log, resolvConf: '/etc/resolv.conf', volumes, hooks, serviceLogDir: SERVICE_LOG_DIR, measurement });
+  const switched = await switchRootEnd(plan, storage, log, result.summary, measurement);
   const job: JobResult = switched ?? { status: result.status, end: { action: result.end } };
   // An image that ran from the cache during an outage is repeated where farms look last.
   for (const notice of result.summary.notices) log.error(notice);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ContainerSpec, Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { ImageCache, signaturePolicy } from '../cache/images.ts';
+import { ImageCache, signaturePolicy, type ImageMeasurement } from '../cache/images.ts';
 import { signatureText } from '../policy/verifier.ts';
 import type { Storage } from '../cache/index.ts';
 import { deleteContainer, startContainer, type ContainerOutput, type CrunOptions, type RunningContainer } from '../system/crun.ts';
@@ -52,6 +52,8 @@ export interface PipelineOptions {
   stopGraceMs?: number;
   /** Where each service's output file goes (b2c.service_output=file); default the scratch directory's `services`. */
   serviceLogDir?: string;
+  /** b2c.tpm at boot: each image is measured before it runs. */
+  measurement?: ImageMeasurement;
 }
 
 export interface PipelineResult {
@@ -98,7 +100,7 @@ class PipelineRun {
     this.#serviceLogDir = options.serviceLogDir ?? join(options.storage.scratchDir, 'services');
     const { storage } = options;
     for (const dir of [storage.storeDir, storage.imagesDir, storage.volumesDir, storage.scratchDir]) mkdirSync(dir, { recursive: true });
-    this.#cache = new ImageCache(storage, options.log, signaturePolicy(plan));
+    this.#cache = new ImageCache(storage, options.log, signaturePolicy(plan), options.measurement);
     this.#images = new ImageSet({ cache: this.#cache, imagesDir: storage.imagesDir, proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log: options.log, clock: () => options.log.now() });
     this.#context = {
       containersDir: join(storage.scratchDir, 'containers'),

@@ -1,6 +1,8 @@
 // A built-in signature policy at boot: the initramfs carries /etc/ocinit/policy.json and its key
 // (as make initrd POLICY= lays them out, appended here as a second archive to spare a rebuild); a
-// signed image runs, an unsigned one is refused before anything of it is downloaded or run.
+// signed image runs, an unsigned one is refused before anything of it is downloaded or run. The
+// signed boot has a TPM (Debian's swtpm): the PCR read back in the guest is recomputed here from
+// the event log the guest printed.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,9 @@ import { writeOverlayInitramfs } from '../../initrd/overlay.ts';
 import { demoImageSpec } from '../../qemu/demo-image.ts';
 import { boot, defaultInitrd, type BootResult } from '../../qemu/harness.ts';
 import { embedPolicy } from '../../src/policy/embed.ts';
+import { EVENT_LOG_MARKER } from '../../src/tpm/boot.ts';
+import { replayEventLog, type EventLog } from '../../src/tpm/measure.ts';
+import { startSwtpmForQemu } from '../support/swtpm.ts';
 import { parseSummary } from '../../src/run/summary.ts';
 import { cosignSign, makeKey } from '../support/cosign.ts';
 import { buildImageLayout, pushLayout } from '../support/image.ts';
@@ -60,12 +65,32 @@ function expectCleanEnd(result: BootResult): void {
 }
 
 describe('a built-in signature policy', () => {
-  it('runs a signed image and says which key verified it', async () => {
-    const result = await boot({ initrd, timeoutSeconds: 240, append: [`b2c.container="--tls-verify=false ${signed}"`] });
+  it('runs a signed image, says which key verified it, and measures it into the TPM before it runs', async () => {
+    const tpm = await startSwtpmForQemu();
+    let result: BootResult;
+    try {
+      result = await boot({ initrd, timeoutSeconds: 240, append: [`b2c.container="--tls-verify=false ${signed}"`], extraArgs: tpm.qemuArgs });
+    } finally {
+      await tpm.stop();
+    }
     expectCleanEnd(result);
     expect(result.console).toMatch(/signed: sha256:[a-f0-9]{64} verified with \/etc\/ocinit\/keys\/1-lab\.pub \(default\)/);
     expect(result.console).toContain('SIGNED IMAGE RAN');
-    expect(parseSummary(result.console)?.status).toBe(0);
+    const summary = parseSummary(result.console);
+    expect(summary?.status).toBe(0);
+    expect(summary?.containers[0]?.signature).toMatch(/^signed: sha256:[a-f0-9]{64} verified with \/etc\/ocinit\/keys\/1-lab\.pub \(default\)$/);
+    // The PCR the guest read back after the extend equals the event log replayed here.
+    const readBack = /tpm: PCR 15 after [^:]+:\d+\/policy\/signed:v1: ((?:\w+=[a-f0-9]+ ?)+)/.exec(result.console)?.[1];
+    expect(readBack).toBeDefined();
+    const guestValues = Object.fromEntries((readBack ?? '').trim().split(' ').map((pair) => pair.split('=') as [string, string]));
+    expect(guestValues.sha256).toMatch(/^[a-f0-9]{64}$/);
+    const logLine = result.console.split(/\r?\n/).filter((line) => line.includes(EVENT_LOG_MARKER)).at(-1) ?? '';
+    const eventLog = JSON.parse(logLine.slice(logLine.indexOf(EVENT_LOG_MARKER) + EVENT_LOG_MARKER.length)) as EventLog;
+    expect(eventLog.pcr).toBe(15);
+    expect(eventLog.events.map((event) => event.type)).toEqual(['cmdline', 'image']);
+    expect(eventLog.events[0]?.data).toContain(`b2c.container="--tls-verify=false ${signed}"`);
+    expect(JSON.parse(eventLog.events[1]?.data ?? '{}')).toMatchObject({ image: signed, digest: summary?.containers[0]?.digest, signature: summary?.containers[0]?.signature });
+    expect(replayEventLog(eventLog)).toEqual(guestValues);
   });
 
   it('refuses an unsigned image: nothing of it is downloaded or run, and the machine powers off', async () => {

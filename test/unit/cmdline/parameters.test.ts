@@ -224,3 +224,14 @@ describe('b2c.signatures', () => {
     expect(refused.problems.map((problem) => formatProblem(problem))).toEqual([expect.stringContaining("'none' is not policy or required")]);
   });
 });
+
+describe('b2c.tpm and b2c.tpm_pcr', () => {
+  it('default to measuring into PCR 15 when a TPM exists; refuse anything else', () => {
+    expect(parseCommandLine('', { env: {} }).plan).toMatchObject({ tpm: 'auto', tpmPcr: 15 });
+    expect(parseCommandLine('b2c.tpm=required b2c.tpm_pcr=14', { env: {} }).plan).toMatchObject({ tpm: 'required', tpmPcr: 14 });
+    expect(parseCommandLine('b2c.tpm=yes b2c.tpm_pcr=24', { env: {} }).problems.map((problem) => formatProblem(problem))).toEqual([
+      expect.stringContaining("'yes' is not auto, required or off"),
+      expect.stringContaining("'24' is not a PCR number (0-23)"),
+    ]);
+  });
+});

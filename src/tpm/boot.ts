@@ -1,0 +1,94 @@
+// What a boot measures (b2c.tpm): the kernel command line once, then each image the boot admits,
+// with its digests and signature verdict, before it runs. The event log is rewritten after each
+// measurement under /run/ocinit/ and printed on the console, so the PCR can be recomputed anywhere.
+import { renameSync, writeFileSync } from 'node:fs';
+import type { Logger } from '../log/logger.ts';
+import { TpmDevice, tpmPresent, TPM_DEVICE } from '../system/tpm-device.ts';
+import { TpmError } from './commands.ts';
+import { PcrMeasurer } from './measure.ts';
+
+export const EVENT_LOG_FILE = '/run/ocinit/tpm-eventlog.json';
+/** The console line carrying the event log as JSON. */
+export const EVENT_LOG_MARKER = 'ocinit-tpm-eventlog:';
+
+export interface MeasurementSettings {
+  mode: 'auto' | 'required' | 'off';
+  pcr: number;
+  cmdline: string;
+  log: Logger;
+  device?: string;
+  logFile?: string;
+}
+
+export interface MeasuredImage {
+  reference: string;
+  topDigest: string;
+  manifestDigest: string;
+  verdict: string;
+}
+
+/** The exact text measured for an image. */
+export function imageEventData(image: MeasuredImage): string {
+  return JSON.stringify({ image: image.reference, digest: image.topDigest, manifest: image.manifestDigest, signature: image.verdict });
+}
+
+export class BootMeasurement {
+  readonly #settings: MeasurementSettings;
+  #measurer: Promise<PcrMeasurer | undefined> | undefined;
+
+  constructor(settings: MeasurementSettings) {
+    this.#settings = settings;
+  }
+
+  #open(): Promise<PcrMeasurer | undefined> {
+    this.#measurer ??= (async () => {
+      const { mode, pcr, log } = this.#settings;
+      const device = this.#settings.device ?? TPM_DEVICE;
+      if (mode === 'off') return undefined;
+      if (!tpmPresent(device)) {
+        if (mode === 'required') throw new TpmError(`b2c.tpm=required, but there is no TPM (${device}): nothing may run unmeasured`);
+        log.info(`tpm: no ${device}; nothing is measured`);
+        return undefined;
+      }
+      try {
+        const measurer = await PcrMeasurer.open(await TpmDevice.open(device), pcr);
+        await measurer.measure('cmdline', this.#settings.cmdline);
+        log.info(`tpm: measuring into PCR ${pcr} (${measurer.banks.join(', ')}); event log ${this.#settings.logFile ?? EVENT_LOG_FILE}`);
+        return measurer;
+      } catch (error) {
+        return this.#unmeasured(error);
+      }
+    })();
+    return this.#measurer;
+  }
+
+  /**
+   * A TPM that fails: b2c.tpm=required refuses the image; auto (a job that ran on boot2container,
+   * which measured nothing) goes on unmeasured, saying so in red.
+   */
+  #unmeasured(error: unknown): undefined {
+    if (this.#settings.mode === 'required') throw error;
+    this.#settings.log.error(`tpm: ${(error as Error).message}; going on without measuring (b2c.tpm=required would refuse)`);
+    this.#measurer = Promise.resolve(undefined);
+    return undefined;
+  }
+
+  /** Extends the PCR with the image (and, the first time, the command line) before it runs. */
+  async measureImage(image: MeasuredImage): Promise<void> {
+    const measurer = await this.#open();
+    if (measurer === undefined) return;
+    try {
+      await measurer.measure('image', imageEventData(image));
+    } catch (error) {
+      this.#unmeasured(error);
+      return;
+    }
+    const file = this.#settings.logFile ?? EVENT_LOG_FILE;
+    const text = JSON.stringify(measurer.log);
+    writeFileSync(`${file}.tmp`, `${text}\n`);
+    renameSync(`${file}.tmp`, file);
+    const values = await measurer.read();
+    this.#settings.log.info(`tpm: PCR ${measurer.log.pcr} after ${image.reference}: ${Object.entries(values).map(([bank, value]) => `${bank}=${value}`).join(' ')}`);
+    this.#settings.log.info(`${EVENT_LOG_MARKER} ${text}`);
+  }
+}
