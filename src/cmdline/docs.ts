@@ -66,6 +66,7 @@ export function renderCommandLineDocs(): string {
     '- **No network is configured when nothing needs it** (no container, no `b2c.extra_args_url`, no `b2c.ntp_peer`, no `b2c.iface`/`ip=`): b2c always connected, and shut down when it could not, even with nothing to run.',
     '- **Sections**: b2c\'s names (`runtime_info`, `load_modules`, `mount_cache_partition`, `connect`, `ntp_set`, `parse_extra_cmdline`, `start_pipeline` for the pull phase, `start_service_container`, `execute_hooks`, `create_container`, `container_run` uncollapsed, `b2c_post_container`, `cleanup`, `unmount_cache_partition`); ocinit\'s own phases keep `ocinit_` names (`ocinit_nbd`, `ocinit_switch_root`). b2c switched from one section to the next; ocinit opens and closes each, and its errors stay inside the section they happened in.',
     '- **`Boot2container version: ocinit VERSION`**: the banner line is there, with ocinit\'s version, never a b2c number a farm could compare.',
+    '- **`Execution is over` comes after the clean-up** (services stopped, `pipeline_end` hooks run, volumes unmounted) and after the `ocinit-summary:` line; b2c printed it before its clean-up. As in b2c, the cache device is unmounted after it.',
     '- **Services\' output** goes to `/run/ocinit/services/service-N.log` (b2c discarded it into podman\'s logs); `b2c.service_output=console` shows it with a `[service-N] ` prefix.',
     '',
     '## Not supported yet',

@@ -61,7 +61,7 @@ describe('pipeline boot', () => {
       ...INITRD,
       timeoutSeconds: 300,
       append: [
-        run('b2c.service', '-v shared:/shared', `sh -c 'while :; do echo alive > /shared/heartbeat; sleep 0.2; done'`),
+        run('b2c.service', '-v shared:/shared', `sh -c 'echo SERVICE ON THE CONSOLE; while :; do echo alive > /shared/heartbeat; sleep 0.2; done'`),
         run(
           'b2c.container',
           '-v shared:/shared -v /usr/share/ocinit:/from-initramfs:ro -e GREETING=hello-from-flag -w /tmp -u 1000 --entrypoint=/bin/sh',
@@ -75,6 +75,10 @@ describe('pipeline boot', () => {
     });
     expectCleanEnd(result, /reboot: Power down/);
     expect(result.console).toContain('service says alive');
+    // Detached as in b2c: the service's own output is in its file, not between the job's lines.
+    expect(result.console).not.toContain('SERVICE ON THE CONSOLE');
+    expect(result.console).toContain('its output goes to /run/ocinit/services/service-1.log');
+    expect(parseSummary(result.console)?.containers[0]?.log).toBe('/run/ocinit/services/service-1.log');
     expect(result.console).toContain('uid=1000 cwd=/tmp greeting=hello-from-flag');
     expect(result.console).toContain('/from-initramfs/udhcpc.script');
     expect(result.console).toContain('first sees status=0 mode=default');

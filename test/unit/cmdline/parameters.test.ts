@@ -235,3 +235,16 @@ describe('b2c.tpm and b2c.tpm_pcr', () => {
     ]);
   });
 });
+
+describe('pipeline output and shutdown parameters', () => {
+  it('b2c.service_output: file by default, console on request, anything else refused with an example', () => {
+    expect(valid('').plan.serviceOutput).toBe('file');
+    expect(valid('b2c.service_output=console').plan.serviceOutput).toBe('console');
+    const [problem] = invalid('b2c.service_output=serial');
+    expect(problem?.hint).toBe('e.g. b2c.service_output=console');
+  });
+
+  it('b2c.poweroff_delay takes a fraction of a second, as boot2container passed it to sleep', () => {
+    expect(valid('b2c.poweroff_delay=0.5').plan.shutdown.poweroffDelaySeconds).toBe(0.5);
+  });
+});
