@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from '../initrd/cpio.ts';
 import { boot, defaultInitrd, defaultKernel, qemuBinary, REPO_ROOT, type Accel } from '../qemu/harness.ts';
@@ -26,7 +26,7 @@ const arches = (values.arch ?? ['x86_64']).map((text): Arch => {
 async function buildFloor(arch: Arch): Promise<string> {
   const dir = join(REPO_ROOT, buildDir(arch), 'bench');
   mkdirSync(dir, { recursive: true });
-  const busybox = join(REPO_ROOT, defaultSysroot(arch), 'bin/busybox');
+  const busybox = join(resolve(REPO_ROOT, defaultSysroot(arch)), 'bin/busybox');
   const cpioFile = join(dir, 'floor.cpio');
   const init = '#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\necho "floor-init-at $(/bin/busybox cut -d" " -f1 /proc/uptime)"\n/bin/busybox poweroff -f\n';
   const entries: CpioEntry[] = [

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoImageSpec } from '../qemu/demo-image.ts';
 import { boot, qemuBinary, REPO_ROOT, type Accel } from '../qemu/harness.ts';
@@ -22,7 +22,7 @@ const runs = Number.parseInt(values.runs ?? '5', 10);
 const accel = (values.accel ?? 'auto') as Accel;
 const arch = parseArch(values.arch ?? 'x86_64');
 if (arch === undefined) throw new Error(`--arch wants ${ARCHES.join(' or ')}, not '${values.arch}'`);
-const sysroot = join(REPO_ROOT, defaultSysroot(arch));
+const sysroot = resolve(REPO_ROOT, defaultSysroot(arch));
 const busybox = { path: join(sysroot, 'bin/busybox'), emulator: describeTarget(arch, sysroot).emulator };
 
 const registry = await startRegistry();

@@ -4,7 +4,7 @@
 // on 2 shared cores (a boot that pulls and runs takes 45-90 s here).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoImageSpec, type DemoBusybox } from '../../qemu/demo-image.ts';
 import { boot, REPO_ROOT } from '../../qemu/harness.ts';
@@ -15,7 +15,7 @@ import { createBlankImage, listImageDirectory, partitionOffset } from '../integr
 
 const BOOT_TIMEOUT_S = 300;
 /** Debian's arm64 busybox-static, from the sysroot make initrd ARCH=arm64 unpacked. */
-const sysroot = join(REPO_ROOT, defaultSysroot('arm64'));
+const sysroot = resolve(REPO_ROOT, defaultSysroot('arm64'));
 const arm64Busybox: DemoBusybox = { path: join(sysroot, 'bin/busybox'), emulator: describeTarget('arm64', sysroot).emulator };
 
 let registry: TestRegistry;
