@@ -7,6 +7,7 @@ import { parseDigest } from '../oci/digest.ts';
 import { downloadBlob } from '../oci/download.ts';
 import type { PullOptions } from '../oci/pull.ts';
 import type { ImageReference } from '../oci/reference.ts';
+import { parseManifestDocument, type Descriptor, type ImageIndex, type ImageManifest } from '../oci/manifest.ts';
 import { fetchManifest } from '../oci/resolve.ts';
 import { withSources } from '../oci/sources.ts';
 import { RegistryError, RegistryUnreachableError } from '../oci/transport.ts';
@@ -27,8 +28,24 @@ export function signatureReference(reference: ImageReference, digest: string): s
   return `${reference.registry}/${reference.repository}:${signatureTag(digest)}`;
 }
 
-/** The candidate signatures for `digest` of `reference`'s repository; none when no source has the tag. */
-export async function fetchSignatures(reference: ImageReference, digest: string, options: PullOptions): Promise<FoundSignatures> {
+function signatureRef(location: string): string {
+  return `signature|${location}`;
+}
+
+/** The simple-signing layers of a signature manifest as candidates, each payload got by `payloadOf`. */
+async function candidatesOf(document: ImageIndex | ImageManifest, where: string, location: string, payloadOf: (layer: Descriptor) => Promise<Buffer>): Promise<CandidateSignature[]> {
+  if (document.kind !== 'manifest') throw new OcinitError(`signature image ${where} is an index, not a cosign signature manifest`, { image: location });
+  if (document.layers.length > MAX_SIGNATURES) throw new OcinitError(`signature image ${where} has ${document.layers.length} layers (limit ${MAX_SIGNATURES})`, { image: location });
+  const signatures: CandidateSignature[] = [];
+  for (const layer of document.layers) {
+    if (layer.mediaType !== SIMPLE_SIGNING_TYPE) throw new OcinitError(`signature image ${where} has a layer of media type ${layer.mediaType}, not ${SIMPLE_SIGNING_TYPE}`, { image: location, blob: layer.digest });
+    if (layer.size > MAX_PAYLOAD_BYTES) throw new OcinitError(`signature payload ${layer.digest} in ${where} is ${layer.size} bytes (limit ${MAX_PAYLOAD_BYTES})`, { image: location, blob: layer.digest });
+    signatures.push({ digest: layer.digest, payload: await payloadOf(layer), signature: layer.annotations?.[SIGNATURE_ANNOTATION] });
+  }
+  return signatures;
+}
+
+async function fetchFromSources(reference: ImageReference, digest: string, options: PullOptions): Promise<FoundSignatures> {
   const location = signatureReference(reference, digest);
   const tag = signatureTag(digest);
   return withSources(location, options, async (sources) => {
@@ -46,25 +63,59 @@ export async function fetchSignatures(reference: ImageReference, digest: string,
         if (absent) return { location, signatures: [] };
         throw error;
       }
-      const { document } = fetched;
       const where = `${location} from ${source.label}`;
-      if (document.kind !== 'manifest') throw new OcinitError(`signature image ${where} is an index, not a cosign signature manifest`, { image: location });
-      if (document.layers.length > MAX_SIGNATURES) throw new OcinitError(`signature image ${where} has ${document.layers.length} layers (limit ${MAX_SIGNATURES})`, { image: location });
       const blobSources = sources.slice(index);
-      const signatures: CandidateSignature[] = [];
-      for (const layer of document.layers) {
-        if (layer.mediaType !== SIMPLE_SIGNING_TYPE) throw new OcinitError(`signature image ${where} has a layer of media type ${layer.mediaType}, not ${SIMPLE_SIGNING_TYPE}`, { image: location, blob: layer.digest });
-        if (layer.size > MAX_PAYLOAD_BYTES) throw new OcinitError(`signature payload ${layer.digest} in ${where} is ${layer.size} bytes (limit ${MAX_PAYLOAD_BYTES})`, { image: location, blob: layer.digest });
+      const signatures = await candidatesOf(fetched.document, where, location, async (layer) => {
         let payload = await options.store.read(layer.digest, layer.size);
         if (payload === undefined) {
           await downloadBlob(blobSources, layer, location, options.store, undefined);
           payload = await options.store.read(layer.digest, layer.size);
         }
         if (payload === undefined) throw new OcinitError(`signature payload ${layer.digest} vanished from the store`, { image: location, blob: layer.digest });
-        signatures.push({ digest: layer.digest, payload, signature: layer.annotations?.[SIGNATURE_ANNOTATION] });
-      }
+        return payload;
+      });
+      // Kept for an outage: a signature verifies the same whenever it was fetched.
+      await options.store.put(fetched.digest, fetched.bytes);
+      await options.store.setRef(signatureRef(location), fetched.digest);
       return { location: where, signatures };
     }
     return { location, signatures: [] };
   });
+}
+
+/** The signature image of `location` as the store kept it when last fetched, if it is all there and verifies. */
+async function storedSignatures(location: string, options: PullOptions): Promise<FoundSignatures | undefined> {
+  const digest = await options.store.getRef(signatureRef(location));
+  if (digest === undefined) return undefined;
+  const bytes = await options.store.readVerified(digest);
+  if (bytes === undefined) return undefined;
+  try {
+    const document = parseManifestDocument(bytes, undefined, { image: location, blob: digest });
+    const signatures = await candidatesOf(document, `${location} (stored)`, location, async (layer) => {
+      const payload = await options.store.read(layer.digest, layer.size);
+      if (payload === undefined) throw new OcinitError(`signature payload ${layer.digest} is not in the store`);
+      return payload;
+    });
+    return { location: `${location} (stored ${digest})`, signatures };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The candidate signatures for `digest` of `reference`'s repository; none when no source has the
+ * tag. When no source can be reached, the signature image as last fetched is used from the store,
+ * with a warning (b2c.cache_offline runs stay signed; a signature removed since is not noticed).
+ */
+export async function fetchSignatures(reference: ImageReference, digest: string, options: PullOptions): Promise<FoundSignatures> {
+  try {
+    return await fetchFromSources(reference, digest, options);
+  } catch (error) {
+    if (!(error instanceof RegistryUnreachableError)) throw error;
+    const location = signatureReference(reference, digest);
+    const stored = await storedSignatures(location, options);
+    if (stored === undefined) throw error;
+    options.log?.warn(`${error.message}; using the signatures of ${location} stored when they were last fetched`);
+    return stored;
+  }
 }

@@ -23,11 +23,11 @@ let verifier: PolicyVerifier;
 const PULL = { tlsVerify: false, attempts: 1, retryDelayMs: 10, timeoutMs: 2000 };
 const quiet = new Logger({ sink: () => {}, color: false });
 
-async function storage(name: string): Promise<Storage> {
+async function storage(name: string, settings: Partial<Storage['settings']> = {}): Promise<Storage> {
   const layout = cacheLayout(join(work, name));
   mkdirSync(layout.root, { recursive: true });
   await prepareLayout(layout, quiet, { verify: false });
-  return storageOnCache(layout, undefined, createDefaultPlan().cache, async () => {});
+  return storageOnCache(layout, undefined, { ...createDefaultPlan().cache, ...settings }, async () => {});
 }
 
 beforeAll(async () => {
@@ -60,5 +60,36 @@ describe('the boot pull path with a policy', () => {
     const accepted = await guarded.get(reference, 'never', PULL);
     expect(accepted.image.source).toBe('cache');
     expect(accepted.image.verdict).toEqual({ signed: true, text: `signed: ${built.manifest.digest} verified with ${key.publicFile} (default)` });
+  });
+
+  it('runs a signed image through a registry outage with the signature stored when it was pulled; one never verified is refused', async () => {
+    const upstream = await startRegistry();
+    let running = true;
+    try {
+      const push = async (name: string) => {
+        const layout = join(work, `layout-${name}`);
+        const built = await buildImageLayout(layout, 'v1', { layers: [{ files: [{ path: 'hello', content: name }] }] });
+        return { reference: await pushLayout(layout, 'v1', upstream, { name }), digest: built.manifest.digest };
+      };
+      const signed = await push('outage/signed');
+      await cosignSign(upstream, 'outage/signed', signed.digest, signed.reference, key, work);
+      const other = await push('outage/other');
+      const cache = await storage('outage', { offline: 'always' });
+      let text = '';
+      const log = new Logger({ sink: (chunk) => (text += chunk), color: false });
+      expect((await new ImageCache(cache, log, () => verifier).get(signed.reference, 'always', PULL)).image.verdict?.signed).toBe(true);
+      // The other image reached the cache without a policy: its signatures were never read.
+      await new ImageCache(cache, quiet, () => undefined).get(other.reference, 'always', PULL);
+      await upstream.stop();
+      running = false;
+      const offline = await new ImageCache(cache, log, () => verifier).get(signed.reference, 'always', PULL);
+      expect(offline.offline).toBe(true);
+      expect(offline.image.verdict?.text).toBe(`signed: ${signed.digest} verified with ${key.publicFile} (default)`);
+      expect(text).toMatch(/using the signatures of .*outage\/signed:sha256-[a-f0-9]{64}\.sig stored when they were last fetched/);
+      const refused = await new ImageCache(cache, quiet, () => verifier).get(other.reference, 'always', PULL).then(() => undefined, (error: unknown) => describeError(error));
+      expect(refused).toMatch(/refused by policy .*: its signatures could not be read/);
+    } finally {
+      if (running) await upstream.stop();
+    }
   });
 });
