@@ -1,7 +1,7 @@
 // The pull path on top of the cache: --pull policies, the registry-outage fallback
 // (b2c.cache_offline), last-use records, unpacking, and garbage collection when space runs low.
 import type { Plan, PullPolicy } from '../cmdline/plan.ts';
-import { OcinitError } from '../log/errors.ts';
+import { hasCode, OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseReference, pullAndUnpack, unpackImage, type PulledImage, type PullOptions, type ResolvedImage } from '../oci/index.ts';
 import { parseImageConfig, parseManifestDocument, type ImageManifest } from '../oci/manifest.ts';
@@ -45,13 +45,6 @@ export function offlineAllowed(reference: ImageReference, setting: Storage['sett
   return reference.digest !== undefined;
 }
 
-function isOutOfSpace(error: unknown): boolean {
-  for (let current: unknown = error; current !== undefined && current !== null; current = (current as { cause?: unknown }).cause) {
-    if ((current as { code?: unknown }).code === 'ENOSPC') return true;
-    if (current instanceof Error && /ENOSPC|no space left/i.test(current.message)) return true;
-  }
-  return false;
-}
 
 /**
  * The image `reference` last resolved to (or its pinned digest), built from the store alone; undefined
@@ -177,7 +170,7 @@ export class ImageCache {
     try {
       return await task();
     } catch (error) {
-      if (!isOutOfSpace(error)) throw error;
+      if (!hasCode(error, 'ENOSPC')) throw error;
       if (this.#storage.cache === undefined) {
         const free = await spaceOf(this.#storage.imagesDir).catch(() => undefined);
         throw new OcinitError(`${referenceText} does not fit in RAM: out of space while ${doing} it${free === undefined ? '' : ` (${(free.freeBytes / 1e6).toFixed(0)} of ${(free.totalBytes / 1e6).toFixed(0)} MB free)`}`, {
@@ -191,7 +184,7 @@ export class ImageCache {
       try {
         return await task();
       } catch (retryError) {
-        if (!isOutOfSpace(retryError)) throw retryError;
+        if (!hasCode(retryError, 'ENOSPC')) throw retryError;
         throw new OcinitError(`${referenceText} does not fit in the cache, even after removing every image this boot does not use (${(collected / 1e6).toFixed(0)} MB free)`, {
           image: referenceText,
           hint: 'use a bigger cache disk, a smaller b2c.swap, or fewer/smaller images in this job',

@@ -13,8 +13,14 @@ export interface ErrorContext {
   cause?: unknown;
 }
 
-/** Base class of every error ocinit raises on purpose. `describe()` is what the console shows. */
+/**
+ * Base class of every error ocinit raises on purpose. `describe()` is what the console shows; `code`
+ * is what code decides on (undici's `UND_ERR_*` are the model): stable across releases, unlike the
+ * message, and one per class, so `error.code === 'OCINIT_DIGEST_MISMATCH'` holds across bundles
+ * where `instanceof` may not.
+ */
 export class OcinitError extends Error {
+  readonly code: string = 'OCINIT_ERROR';
   readonly parameter: string | undefined;
   readonly image: string | undefined;
   readonly blob: string | undefined;
@@ -41,6 +47,19 @@ export class OcinitError extends Error {
     if (this.hint !== undefined) lines.push(`  hint: ${this.hint}`);
     return lines.join('\n');
   }
+}
+
+/**
+ * Whether `error` or an error in its `cause` chain carries `code` (`ENOSPC`, `UND_ERR_ABORTED`...):
+ * how a decision looks through the wrapping an OcinitError adds, without reading messages.
+ */
+export function hasCode(error: unknown, code: string): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; typeof current === 'object' && current !== null && !seen.has(current); current = (current as { cause?: unknown }).cause) {
+    seen.add(current);
+    if ((current as { code?: unknown }).code === code) return true;
+  }
+  return false;
 }
 
 /** The text to show for anything thrown: an OcinitError's description, else the message (and stack). */

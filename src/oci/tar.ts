@@ -39,7 +39,9 @@ const MAX_ID = 0xfffffffe;
 const MAX_MAJOR = 0xfff;
 const MAX_MINOR = 0xfffff;
 
-export class TarFormatError extends OcinitError {}
+export class TarFormatError extends OcinitError {
+  override readonly code: string = 'OCINIT_TAR_FORMAT';
+}
 
 function malformed(reason: string): TarFormatError {
   return new TarFormatError(`malformed layer archive: ${reason}`, { hint: 'the layer is corrupt or hostile; rebuild and push the image again' });

@@ -62,7 +62,9 @@ function readHead(path: string): Buffer {
 }
 
 /** Thrown to the download of a layer whose unpacking failed: the unpacker's own error says why. */
-export class UnpackingStoppedError extends OcinitError {}
+export class UnpackingStoppedError extends OcinitError {
+  override readonly code: string = 'OCINIT_UNPACK_STOPPED';
+}
 
 /**
  * A layer's compressed bytes pushed in while they download (the download also writes them to the

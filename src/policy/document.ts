@@ -50,6 +50,7 @@ function isObject(value: unknown): value is Json {
 }
 
 export class PolicyError extends OcinitError {
+  override readonly code: string = 'OCINIT_POLICY';
   /** The JSON path of the field refused, e.g. `transports.docker["registry.lab/ci"][0].keyPath`. */
   readonly field: string;
 

@@ -9,7 +9,7 @@ import { fetchSignatures } from './signatures.ts';
 
 /** An image the policy does not let run. */
 export class ImageRefusedError extends OcinitError {
-  readonly code = 'IMAGE_REFUSED';
+  override readonly code: string = 'OCINIT_IMAGE_REFUSED';
 }
 
 /** b2c.signatures=required without a built-in policy: no key to verify anything with. */

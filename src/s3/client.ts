@@ -62,12 +62,13 @@ export interface ObjectHead {
 
 /** An S3 call that failed for good: which alias, bucket and key, and the server's own error code. */
 export class S3Error extends OcinitError {
+  override readonly code: string = 'OCINIT_S3';
   readonly alias: string;
   readonly bucket: string;
   readonly key: string | undefined;
   readonly status: number | undefined;
   /** The server's error code (`NoSuchBucket`, `SignatureDoesNotMatch` ...) or the connection error's. */
-  readonly code: string | undefined;
+  readonly serverCode: string | undefined;
 
   constructor(message: string, details: { alias: string; bucket: string; key?: string | undefined; status?: number | undefined; code?: string | undefined; url: string; hint: string; cause?: unknown }) {
     super(message, { url: details.url, hint: details.hint, cause: details.cause });
@@ -75,7 +76,7 @@ export class S3Error extends OcinitError {
     this.bucket = details.bucket;
     this.key = details.key;
     this.status = details.status;
-    this.code = details.code;
+    this.serverCode = details.code;
   }
 }
 

@@ -6,7 +6,9 @@ import { DigestVerifier, parseDigest } from '../oci/digest.ts';
 import { runChecked } from '../system/exec.ts';
 
 /** Thrown when bytes do not match their descriptor; names the blob, the expected and actual values. */
-export class DigestMismatchError extends OcinitError {}
+export class DigestMismatchError extends OcinitError {
+  override readonly code: string = 'OCINIT_DIGEST_MISMATCH';
+}
 
 export function mismatch(digest: string, what: string, expected: string, actual: string, image?: string): DigestMismatchError {
   return new DigestMismatchError(`${what} ${digest} failed verification: expected ${expected}, got ${actual}`, {
@@ -17,7 +19,9 @@ export function mismatch(digest: string, what: string, expected: string, actual:
 }
 
 /** A file-system failure of the store itself (full disk, permissions): never worth retrying a download for. */
-export class StoreError extends OcinitError {}
+export class StoreError extends OcinitError {
+  override readonly code: string = 'OCINIT_STORE';
+}
 
 function storeFailure(what: string, rootDir: string, error: unknown): StoreError {
   const code = (error as { code?: unknown }).code;

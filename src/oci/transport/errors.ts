@@ -12,6 +12,7 @@ export interface RegistryDiagnostic {
  * (another source, a cached copy) is in the fields, never in the message.
  */
 export class RegistryError extends OcinitError {
+  override readonly code: string = 'OCINIT_REGISTRY';
   /** The HTTP status; undefined when no answer came (network, timeout). */
   readonly status: number | undefined;
   readonly errors: readonly RegistryDiagnostic[];
@@ -22,14 +23,16 @@ export class RegistryError extends OcinitError {
     this.errors = context.errors ?? [];
   }
 
-  /** The registry's error codes, e.g. `['MANIFEST_UNKNOWN']`. */
+  /** The registry's own error codes (not this class's `code`), e.g. `['MANIFEST_UNKNOWN']`. */
   get codes(): string[] {
     return this.errors.map((error) => error.code);
   }
 }
 
 /** The registry could not be reached or kept failing (network, timeout, 5xx, 429): a cached copy may do. */
-export class RegistryUnreachableError extends RegistryError {}
+export class RegistryUnreachableError extends RegistryError {
+  override readonly code: string = 'OCINIT_REGISTRY_UNREACHABLE';
+}
 
 /** The registry's own errors from an error body (`{"errors":[{"code":"MANIFEST_UNKNOWN",...}]}`). */
 export function parseRegistryErrors(text: string): RegistryDiagnostic[] {

@@ -85,7 +85,7 @@ describe('failures name the alias, bucket and key, and the server code, never th
     const error = await s3.getText(bucket, 'in/one.txt').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(S3Error);
     const s3Error = error as S3Error;
-    expect(s3Error.code).toBe('SignatureDoesNotMatch');
+    expect(s3Error.serverCode).toBe('SignatureDoesNotMatch');
     expect(s3Error.status).toBe(403);
     const text = describeError(error);
     expect(text).toContain(`gateway/${bucket}/in/one.txt`);
@@ -103,19 +103,19 @@ describe('failures name the alias, bucket and key, and the server code, never th
   test('a bucket that does not exist', async () => {
     const s3 = client();
     const error = (await s3.checkBucket('no-such-bucket-here').catch((caught: unknown) => caught)) as S3Error;
-    expect(error.code).toBe('NoSuchBucket');
+    expect(error.serverCode).toBe('NoSuchBucket');
     expect(describeError(error)).toContain('gateway/no-such-bucket-here');
     const listing = (await (async () => {
       for await (const object of s3.list('no-such-bucket-here')) void object;
     })().catch((caught: unknown) => caught)) as S3Error;
-    expect(listing.code).toBe('NoSuchBucket');
+    expect(listing.serverCode).toBe('NoSuchBucket');
   });
 
   test('an unreachable endpoint, after its retries', async () => {
     const port = await freePort();
     const error = (await client({ url: `http://127.0.0.1:${port}` }, { attempts: 2 }).checkBucket(bucket).catch((caught: unknown) => caught)) as S3Error;
     expect(error).toBeInstanceOf(S3Error);
-    expect(error.code).toBe('ECONNREFUSED');
+    expect(error.serverCode).toBe('ECONNREFUSED');
     expect(describeError(error)).toContain(`cannot reach http://127.0.0.1:${port}`);
   });
 });
