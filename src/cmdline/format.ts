@@ -95,6 +95,7 @@ export function formatPlan(plan: Plan): string {
     ...section('Filesystems', plan.filesystems.map((fs) => `${fs.name}: ${fs.source}${fs.type === undefined ? '' : ` (${fs.type})`}${fs.options.length === 0 ? '' : ` opts ${fs.options.join(',')}`}`)),
     ...section('MinIO aliases', plan.minio.map((alias) => `${alias.alias}: ${alias.url} (keys ${String(alias.accessKey)})`)),
     ...(plan.additionalImageStores.length === 0 ? [] : [`Additional image stores: ${plan.additionalImageStores.join(', ')}`]),
+    `Signatures: ${plan.signatures === 'required' ? 'required (the built-in policy, and nothing accepted unsigned)' : 'as the built-in policy says'}; TPM: ${plan.tpm === 'off' ? 'off' : `${plan.tpm === 'required' ? 'required' : 'when present'}, PCR ${plan.tpmPcr}`}`,
     ...section('Volumes', plan.volumes.map(describeVolume)),
     ...section('Services', plan.services.flatMap(describeContainer)),
     ...section(`Containers${plan.pipefail ? ' (pipefail: stop at the first failure)' : ''}`, plan.containers.flatMap(describeContainer)),

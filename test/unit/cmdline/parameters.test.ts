@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createDefaultPlan, formatProblem, parseCommandLine, PARAMETERS } from '../../../src/cmdline/index.ts';
+import { createDefaultPlan, formatPlan, formatProblem, parseCommandLine, PARAMETERS } from '../../../src/cmdline/index.ts';
 import { ALL_FEATURES, invalid, valid } from './helpers.ts';
 
 describe('parseCommandLine: general rules', () => {
@@ -229,6 +229,10 @@ describe('b2c.tpm and b2c.tpm_pcr', () => {
   it('default to measuring into PCR 15 when a TPM exists; refuse anything else', () => {
     expect(parseCommandLine('', { env: {} }).plan).toMatchObject({ tpm: 'auto', tpmPcr: 15 });
     expect(parseCommandLine('b2c.tpm=required b2c.tpm_pcr=14', { env: {} }).plan).toMatchObject({ tpm: 'required', tpmPcr: 14 });
+    expect(formatPlan(parseCommandLine('b2c.signatures=required b2c.tpm=required b2c.tpm_pcr=14', { env: {} }).plan)).toContain(
+      'Signatures: required (the built-in policy, and nothing accepted unsigned); TPM: required, PCR 14',
+    );
+    expect(formatPlan(parseCommandLine('b2c.tpm=off', { env: {} }).plan)).toContain('Signatures: as the built-in policy says; TPM: off');
     expect(parseCommandLine('b2c.tpm=yes b2c.tpm_pcr=24', { env: {} }).problems.map((problem) => formatProblem(problem))).toEqual([
       expect.stringContaining("'yes' is not auto, required or off"),
       expect.stringContaining("'24' is not a PCR number (0-23)"),
