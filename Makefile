@@ -7,7 +7,7 @@ NODE := node_modules/.bin/node
 DEBIAN_PACKAGES := qemu-system-x86 qemu-utils busybox-static crun skopeo umoci docker-registry \
 	dnsmasq-base iproute2 apache2-utils ipxe-qemu zstd xz-utils lz4 cpio kmod binutils file \
 	debootstrap e2fsprogs fdisk ca-certificates curl procps time attr openssl chrony tinyproxy catatonit \
-	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-server gcc libc6-dev \
+	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-server gcc libc6-dev erofs-utils cryptsetup-bin \
 	qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross podman swtpm
 # Bring your own kernel: KERNEL=path/to/vmlinuz MODULES=path/to/lib/modules/VERSION
 KERNEL ?=
@@ -124,9 +124,9 @@ $(TARGET_NODE): package-lock.json initrd/fetch-node.ts initrd/node-runtime.ts | 
 	@touch $@
 endif
 
-# The ioctls Node lacks, for fscrypt volumes and b2c.nbd (src/system/): static, so they need no
-# library in the initramfs.
-HELPERS := $(OUT)/ocinit-fscrypt $(OUT)/ocinit-nbd
+# The ioctls Node lacks, for fscrypt volumes, b2c.nbd and dm-verity roots (src/system/): static, so
+# they need no library in the initramfs.
+HELPERS := $(OUT)/ocinit-fscrypt $(OUT)/ocinit-nbd $(OUT)/ocinit-dm
 $(OUT)/ocinit-%: initrd/ocinit-%.c | build/.debian-deps
 	@mkdir -p $(OUT)
 	$(CC_TARGET) -static -Os -s -Wall -Wextra -Werror -o $@ $<

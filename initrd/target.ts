@@ -55,7 +55,7 @@ const FACTS: Record<Arch, ArchFacts> = {
  * The Debian packages a cross build unpacks into its sysroot (initrd/sysroot.ts adds their
  * dependencies): busybox, what binaries.txt names, and the C++ runtime Node links against.
  */
-export const SYSROOT_PACKAGES = ['busybox-static', 'crun', 'catatonit', 'fdisk', 'e2fsprogs', 'attr', 'libstdc++6'] as const;
+export const SYSROOT_PACKAGES = ['busybox-static', 'crun', 'catatonit', 'fdisk', 'e2fsprogs', 'attr', 'erofs-utils', 'libstdc++6'] as const;
 
 /** Where the Makefile puts what it builds for `arch`, relative to the repository. */
 export function buildDir(arch: Arch): string {

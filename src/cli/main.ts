@@ -5,9 +5,10 @@ import { inspectCommand } from './inspect.ts';
 import { pullCommand } from './pull.ts';
 import { signCommand } from './sign.ts';
 import { verifyCommand } from './verify.ts';
+import { verityCommand } from './verity.ts';
 
 // Each subcommand lives in its own module; add it here.
-const commands: CliCommand[] = [cmdlineCommand, pullCommand, inspectCommand, verifyCommand, signCommand];
+const commands: CliCommand[] = [cmdlineCommand, pullCommand, inspectCommand, verifyCommand, signCommand, verityCommand];
 
 function usage(): string {
   const lines = ['usage: ocinit COMMAND [ARGS...]', '', 'commands:'];
