@@ -68,7 +68,7 @@ help:
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
 	@echo 'make initrd   build build/vmlinuz and build/initrd.cpio.zst (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR, POLICY=policy.json)'
 	@echo '              ARCH=arm64: build/arm64/vmlinuz and build/arm64/initrd.cpio.zst (qemu/run --arch arm64 boots them)'
-	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers, fleet)'
+	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers, fleet, verity)'
 
 # Debian packages first (a fresh Debian 12 may not even have npm), then node_modules from the lock file.
 deps: build/.debian-deps node_modules/.package-lock.json
@@ -169,6 +169,7 @@ bench: deps initrd initrd-arm64
 	bench/volumes
 	bench/drivers
 	bench/fleet
+	bench/verity
 
 clean:
 	rm -rf dist build

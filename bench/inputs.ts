@@ -8,7 +8,7 @@ import { sha256 } from '../test/support/image.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const BENCH = join(ROOT, 'build', 'bench');
-const ROOTFS = join(BENCH, 'rootfs');
+export const ROOTFS = join(BENCH, 'rootfs');
 
 export function sh(command: string, options: { cwd?: string } = {}): string {
   return execFileSync('sh', ['-c', command], { cwd: options.cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

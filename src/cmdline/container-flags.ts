@@ -369,6 +369,7 @@ export const CONTAINER_FLAGS: readonly ContainerFlag[] = [
     if (ulimit !== undefined) s.ulimits.push(ulimit);
   }),
   bool(['--init'], 'Run a minimal init as PID 1 that reaps zombies and forwards signals.', (s, v) => void (s.init = v)),
+  bool(['--read-only'], "Mount the container's root read-only, with tmpfs on /tmp, /var/tmp and /run (noexec, nosuid, nodev; a --tmpfs on one of them replaces it). With b2c.image_format=erofs the root is the dm-verity-checked image: W^X, what can be written cannot be executed (docs/security.md).", (s, v) => void (s.readOnly = v)),
   valued(['--shm-size'], 'SIZE', 'Size of /dev/shm.', (s, v, c) => setSize(v, c, (bytes) => void (s.shmSize = bytes))),
   valued(['--memory', '-m'], 'SIZE', 'Memory limit.', (s, v, c) => setSize(v, c, (bytes) => void (s.memory = bytes))),
   valued(['--cpus'], 'NUMBER', 'CPU limit (e.g. 1.5).', (s, v, c) => {

@@ -68,6 +68,7 @@ export function createDefaultPlan(): Plan {
     minio: [],
     additionalImageStores: [],
     nbd: [],
+    imageFormat: 'tree',
     debugCrash: undefined,
   };
 }
@@ -726,6 +727,23 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
     },
     parseNbd,
     (plan) => plan.nbd,
+  ),
+  singleParameter(
+    {
+      name: 'b2c.image_format',
+      syntax: 'tree | erofs',
+      defaultText: DEFAULTS.imageFormat,
+      doc: "What every container's and b2c.switch_root's image is mounted from. `tree`: its verified, unpacked directory. `erofs`: an EROFS image built from that tree (mkfs.erofs), under a dm-verity hash tree whose salt is the manifest digest, mounted read-only through the kernel's dm-verity, which checks every block it reads: a block that changed since (on the cache disk, in RAM) gives EIO and a `VERITY` error on the console, never other bytes. Each image's root hash is logged and in the summary line; `ocinit verity IMAGE` prints the same one on a host. On a cache disk the image is kept and reused. With --read-only a container then runs from a root nothing can write. See docs/security.md.",
+      example: 'b2c.image_format=erofs',
+      differences: 'ocinit only.',
+      stage: 'early',
+    },
+    (value, context) => {
+      if (value === 'tree' || value === 'erofs') return value;
+      context.problem(`'${value}' is not tree or erofs`, 'e.g. b2c.image_format=erofs');
+      return undefined;
+    },
+    (plan, imageFormat) => void (plan.imageFormat = imageFormat),
   ),
   {
     name: 'b2c.debug_crash',

@@ -61,6 +61,8 @@ export interface Plan {
   additionalImageStores: string[];
   /** b2c.nbd: network block devices to attach. */
   nbd: NbdSpec[];
+  /** b2c.image_format (ours): images run from their unpacked tree, or from an EROFS image on dm-verity. */
+  imageFormat: 'tree' | 'erofs';
   /** b2c.debug_crash (ours): makes the launcher throw / SIGKILL itself after parsing, to test crash handling. */
   debugCrash: 'exception' | 'kill' | undefined;
 }
@@ -221,6 +223,8 @@ export interface ContainerSpec {
   noNewPrivileges: boolean;
   ulimits: UlimitSpec[];
   init: boolean;
+  /** --read-only: the root is mounted read-only; /tmp, /var/tmp and /run are noexec tmpfs. */
+  readOnly: boolean;
   /** Bytes. */
   shmSize: number | undefined;
   /** Bytes. */

@@ -4,7 +4,7 @@
 // becomes `supported: true` and its refusal disappears with no other change.
 import { splitNamedOptions, type ValueContext } from './values.ts';
 
-export type FeatureId = 's3-mirroring' | 's3-encryption' | 'fscrypt' | 'nbd' | 'additional-image-stores';
+export type FeatureId = 's3-mirroring' | 's3-encryption' | 'fscrypt' | 'nbd' | 'additional-image-stores' | 'verity-images';
 
 export interface Feature {
   supported: boolean;
@@ -62,6 +62,13 @@ export const FEATURES: Readonly<Record<FeatureId, Feature>> = {
     uses: '`b2c.storage`',
     hint: 'drop b2c.storage (the images are then pulled), or use boot2container until ocinit supports it',
     usedBy: whole('b2c.storage'),
+  },
+  'verity-images': {
+    supported: true,
+    description: 'EROFS images on dm-verity',
+    uses: '`b2c.image_format=erofs`',
+    hint: 'drop b2c.image_format=erofs (the images then run from their unpacked trees)',
+    usedBy: (parameter, value) => (parameter === 'b2c.image_format' && value === 'erofs' ? ['b2c.image_format=erofs'] : []),
   },
 };
 

@@ -9,11 +9,14 @@ import type { Logger } from '../log/logger.ts';
 import { parsePlatform, type MirrorConfig, type PulledImage } from '../oci/index.ts';
 import type { ProxyConfig } from '../net/proxy-config.ts';
 import type { ImageStores } from './image-stores.ts';
+import { mountVerityRoot, type VerityRoot } from '../verity/mount.ts';
 
 export interface ReadyImage {
   image: PulledImage;
   /** The flattened root filesystem, read-only below each container's overlay. */
   lowerDir: string;
+  /** b2c.image_format=erofs: lowerDir is this image's EROFS mount, checked by dm-verity under this root hash. */
+  rootHash: string | undefined;
   /** Nothing was downloaded: every blob was already in the store. */
   fromCache: boolean;
   /** The registry could not be reached and the stored copy ran (b2c.cache_offline). */
@@ -31,6 +34,8 @@ export interface ImageSetOptions {
   mirrors?: MirrorConfig;
   log: Logger;
   clock: () => number;
+  /** b2c.image_format; with erofs, where the verity-checked images are mounted. */
+  format?: { kind: 'tree' } | { kind: 'erofs'; mountDir: string };
 }
 
 function imageKey(container: ContainerSpec): string {
@@ -42,6 +47,7 @@ export class ImageSet {
   readonly #options: ImageSetOptions;
   readonly #ready = new Map<string, Promise<ReadyImage>>();
   #stores: ImageStores | undefined;
+  readonly #verityRoots: VerityRoot[] = [];
 
   constructor(options: ImageSetOptions) {
     this.#options = options;
@@ -57,10 +63,24 @@ export class ImageSet {
     const key = imageKey(container);
     let ready = this.#ready.get(key);
     if (ready === undefined) {
-      ready = this.#fetch(container);
+      ready = this.#fetch(container).then((tree) => this.#format(container, tree));
       this.#ready.set(key, ready);
     }
     return ready;
+  }
+
+  /** Unmounts the verity roots (before the cache that holds their images is closed). */
+  async close(): Promise<void> {
+    for (const root of this.#verityRoots.splice(0)) await root.close();
+  }
+
+  async #format(container: ContainerSpec, tree: ReadyImage): Promise<ReadyImage> {
+    const format = this.#options.format;
+    if (format?.kind !== 'erofs') return tree;
+    const { log, clock } = this.#options;
+    const root = await mountVerityRoot(tree.lowerDir, tree.image.manifestDigest, { imagesDir: this.#options.imagesDir, mountDir: format.mountDir }, { image: container.image, log, clock });
+    this.#verityRoots.push(root);
+    return { ...tree, lowerDir: root.mountPoint, rootHash: root.image.rootHash };
   }
 
   async #fetch(container: ContainerSpec): Promise<ReadyImage> {
@@ -77,7 +97,7 @@ export class ImageSet {
     const stored = await this.#stores?.get(container, this.#options.imagesDir, log);
     if (stored !== undefined) {
       log.info(`${container.image}: ${stored.image.manifestDigest} from ${stored.image.source}, verified, not pulled (${((clock() - started) / 1000).toFixed(2)} s)`);
-      return { image: await this.#options.cache.admit(stored.image, registry), lowerDir: stored.lowerDir, fromCache: true, offline: false };
+      return { image: await this.#options.cache.admit(stored.image, registry), lowerDir: stored.lowerDir, rootHash: undefined, fromCache: true, offline: false };
     }
     log.info(`Pulling ${container.image}`);
     // A fresh pull unpacks while it downloads; an image from the cache is unpacked after, unless an
@@ -100,6 +120,6 @@ export class ImageSet {
     const unpacked = clock();
     const summary = `Pulled ${image.reference.canonical}@${image.manifestDigest}: ${image.blobsDownloaded} blob(s), ${(image.bytesDownloaded / 1e6).toFixed(1)} MB downloaded`;
     log.info(overlapped ? `${summary} and unpacked in ${(pulled - started).toFixed(2)} s` : `${summary} in ${(pulled - started).toFixed(2)} s, unpacked in ${(unpacked - pulled).toFixed(2)} s`);
-    return { image, lowerDir, fromCache: image.blobsDownloaded === 0, offline };
+    return { image, lowerDir, rootHash: undefined, fromCache: image.blobsDownloaded === 0, offline };
   }
 }

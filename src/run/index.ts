@@ -54,9 +54,9 @@ async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary:
   const start = log.now();
   try {
     const target = await log.section('ocinit_switch_root', `Preparing b2c.switch_root: ${spec.image}`, () =>
-      prepareSwitchRoot(spec, { cache: new ImageCache(storage, log, signaturePolicy(plan), measurement), proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log, hostEnv: process.env }),
+      prepareSwitchRoot(spec, { cache: new ImageCache(storage, log, signaturePolicy(plan), measurement), proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log, hostEnv: process.env, imageFormat: plan.imageFormat }),
     );
-    Object.assign(record, { digest: target.ready.image.manifestDigest, cached: target.ready.fromCache, signature: signatureText(target.ready.image), outcome: 'switched' });
+    Object.assign(record, { digest: target.ready.image.manifestDigest, cached: target.ready.fromCache, signature: signatureText(target.ready.image), outcome: 'switched' }, target.ready.rootHash === undefined ? {} : { rootHash: target.ready.rootHash });
     summary.phases.push({ name: 'switch_root', start, duration: log.now() - start });
     return { status: 0, end: { action: 'switch_root', newRoot: target.newRoot, init: target.init, args: target.args, env: target.env } };
   } catch (error) {

@@ -101,7 +101,15 @@ class PipelineRun {
     const { storage } = options;
     for (const dir of [storage.storeDir, storage.imagesDir, storage.volumesDir, storage.scratchDir]) mkdirSync(dir, { recursive: true });
     this.#cache = new ImageCache(storage, options.log, signaturePolicy(plan), options.measurement);
-    this.#images = new ImageSet({ cache: this.#cache, imagesDir: storage.imagesDir, proxy: plan.proxy, mirrors: mirrorConfigOf(plan.registryMirrors), log: options.log, clock: () => options.log.now() });
+    this.#images = new ImageSet({
+      cache: this.#cache,
+      imagesDir: storage.imagesDir,
+      proxy: plan.proxy,
+      mirrors: mirrorConfigOf(plan.registryMirrors),
+      log: options.log,
+      clock: () => options.log.now(),
+      format: plan.imageFormat === 'erofs' ? { kind: 'erofs', mountDir: join(storage.scratchDir, 'verity') } : { kind: 'tree' },
+    });
     this.#context = {
       containersDir: join(storage.scratchDir, 'containers'),
       volumes: options.volumes ?? new Volumes(storage.volumesDir, plan, options.log, { persistent: storage.persistent }),
@@ -154,7 +162,7 @@ class PipelineRun {
       try {
         const ready = await this.#images.get(container);
         this.#ready.set(container, ready);
-        Object.assign(this.#record(container), { digest: ready.image.manifestDigest, cached: ready.fromCache, signature: signatureText(ready.image) });
+        Object.assign(this.#record(container), { digest: ready.image.manifestDigest, cached: ready.fromCache, signature: signatureText(ready.image) }, ready.rootHash === undefined ? {} : { rootHash: ready.rootHash });
       } catch (error) {
         this.#log.error(`${label(container)}: cannot get ${container.image}; it will fail in its turn with status ${EXIT_CANNOT_CREATE}, nothing of it runs`);
         this.#log.error(describeError(error));
@@ -316,6 +324,7 @@ class PipelineRun {
     if (started && !(await this.#executeHooks('pipeline_end'))) this.#state.fail(EXIT_HOOK_FAILED, 'Pipeline-end hooks');
     await this.#phase('cleanup', 'cleanup', 'Done executing the pipeline, clean up time!', async () => {
       await this.#stopServices();
+      await this.#images.close();
       await this.#context.volumes.endPipeline();
       await this.#stores?.close(this.#log);
     });

@@ -148,6 +148,25 @@ function namespaces(container: ContainerSpec): RuntimeSpec['linux']['namespaces'
   ];
 }
 
+/**
+ * --read-only: podman's writable scratch directories, but noexec. (podman's own are exec; W^X needs
+ * them not to be, and a noexec upper directory would not help: overlayfs executes from it anyway.)
+ */
+const READ_ONLY_SCRATCH: readonly { destination: string; mode: string }[] = [
+  { destination: '/tmp', mode: '1777' },
+  { destination: '/var/tmp', mode: '1777' },
+  { destination: '/run', mode: '755' },
+];
+
+function readOnlyScratch(container: ContainerSpec): OciMount[] {
+  return READ_ONLY_SCRATCH.filter((scratch) => !container.tmpfs.some((tmpfs) => tmpfs.destination === scratch.destination)).map((scratch) => ({
+    destination: scratch.destination,
+    type: 'tmpfs',
+    source: 'tmpfs',
+    options: ['rw', 'nosuid', 'nodev', 'noexec', `mode=${scratch.mode}`],
+  }));
+}
+
 function baseMounts(container: ContainerSpec): OciMount[] {
   const shmSize = container.shmSize ?? DEFAULT_SHM_BYTES;
   const mounts: OciMount[] = [{ destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] }];
@@ -170,6 +189,7 @@ function baseMounts(container: ContainerSpec): OciMount[] {
   for (const tmpfs of container.tmpfs) {
     mounts.push({ destination: tmpfs.destination, type: 'tmpfs', source: 'tmpfs', options: tmpfs.options.length > 0 ? tmpfs.options : ['rw', 'nosuid', 'nodev'] });
   }
+  if (container.readOnly) mounts.push(...readOnlyScratch(container));
   return mounts;
 }
 
@@ -225,7 +245,7 @@ export function createRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
       }),
       noNewPrivileges: container.noNewPrivileges,
     },
-    root: { path: input.rootfs, readonly: false },
+    root: { path: input.rootfs, readonly: container.readOnly },
     hostname: input.hostname,
     mounts: [...baseMounts(container), ...input.extraMounts, ...initMounts],
     linux: {

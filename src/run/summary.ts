@@ -54,6 +54,8 @@ export interface ContainerRecord {
    * accepted by SCOPE (insecureAcceptAnything)` or `unsigned: no policy`; absent when never resolved.
    */
   signature?: string;
+  /** b2c.image_format=erofs: the dm-verity root hash its root was mounted under (absent otherwise). */
+  rootHash?: string;
   outcome: ContainerOutcome;
   exitCode: number | null;
   start: number | null;

@@ -6,7 +6,7 @@ import type { ImageCache } from '../cache/images.ts';
 import type { ContainerSpec, EnvEntry } from '../cmdline/plan.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { bindMount, mountTmpfs } from '../system/overlay.ts';
+import { bindMount, mountOverlay, mountTmpfs } from '../system/overlay.ts';
 import { readEnvFiles } from './container.ts';
 import { mergeEnvironment, parseEnvList } from './env.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
@@ -73,21 +73,34 @@ export function findInit(root: string, command: string, where: { parameter: stri
 
 export async function prepareSwitchRoot(
   spec: ContainerSpec,
-  options: { cache: ImageCache; proxy: ProxyConfig | undefined; mirrors?: MirrorConfig; log: Logger; hostEnv: Readonly<Record<string, string | undefined>>; mountPoint?: string },
+  options: {
+    cache: ImageCache;
+    proxy: ProxyConfig | undefined;
+    mirrors?: MirrorConfig;
+    log: Logger;
+    hostEnv: Readonly<Record<string, string | undefined>>;
+    mountPoint?: string;
+    imageFormat?: 'tree' | 'erofs';
+  },
 ): Promise<SwitchRootTarget> {
   const { log } = options;
   const mountPoint = options.mountPoint ?? SWITCH_ROOT_MOUNT;
   // The image takes RAM twice for a moment (its blobs in the store, the tree here); the store goes with the initramfs.
   await mountTmpfs(mountPoint, 'mode=0755,size=90%', log);
-  const images = new ImageSet({ cache: options.cache, imagesDir: mountPoint, proxy: options.proxy, mirrors: options.mirrors, log, clock: () => log.now() });
+  const erofs = options.imageFormat === 'erofs';
+  const format = erofs ? { kind: 'erofs' as const, mountDir: join(mountPoint, 'verity') } : { kind: 'tree' as const };
+  const images = new ImageSet({ cache: options.cache, imagesDir: mountPoint, proxy: options.proxy, mirrors: options.mirrors, log, clock: () => log.now(), format });
   const ready = await images.get(spec);
-  // switch_root moves the new root onto /: it must be a mount point of its own.
-  await bindMount(ready.lowerDir, ready.lowerDir, log);
-  for (const dir of ['dev', 'proc', 'sys', 'run']) mkdirSync(resolveInRoot(ready.lowerDir, dir), { recursive: true });
+  // switch_root moves the new root onto /: it must be a mount point of its own. The EROFS root is
+  // read-only: a RAM overlay above it lets the new init write (and make /dev, /proc...) as usual.
+  const newRoot = erofs ? join(mountPoint, 'root') : ready.lowerDir;
+  if (erofs) await mountOverlay(ready.lowerDir, join(mountPoint, 'upper'), join(mountPoint, 'work'), newRoot, log);
+  else await bindMount(ready.lowerDir, ready.lowerDir, log);
+  for (const dir of ['dev', 'proc', 'sys', 'run']) mkdirSync(resolveInRoot(newRoot, dir), { recursive: true });
   const [command = '/sbin/init', ...args] = initCommand(spec, ready.image.config);
   const where = { parameter: 'b2c.switch_root', image: spec.image };
-  const init = findInit(ready.lowerDir, command, where);
+  const init = findInit(newRoot, command, where);
   const env = initEnvironment(ready.image.config.config?.Env, readEnvFiles(spec, options.hostEnv, where), spec.env);
-  log.info(`b2c.switch_root: ${spec.image}@${ready.image.manifestDigest} ready in ${join(ready.lowerDir)}; init: ${[init, ...args].join(' ')}`);
-  return { newRoot: ready.lowerDir, init, args, env, ready };
+  log.info(`b2c.switch_root: ${spec.image}@${ready.image.manifestDigest} ready in ${newRoot}; init: ${[init, ...args].join(' ')}`);
+  return { newRoot, init, args, env, ready };
 }

@@ -252,3 +252,13 @@ describe('pipeline output and shutdown parameters', () => {
     expect(valid('b2c.poweroff_delay=0.5').plan.shutdown.poweroffDelaySeconds).toBe(0.5);
   });
 });
+
+describe('b2c.image_format', () => {
+  it('is tree by default; erofs and tree are taken, anything else refused with a hint', () => {
+    expect(createDefaultPlan().imageFormat).toBe('tree');
+    expect(valid('b2c.image_format=erofs').plan.imageFormat).toBe('erofs');
+    expect(valid('b2c.image_format=erofs b2c.image_format=tree').plan.imageFormat).toBe('tree');
+    const problems = invalid('b2c.image_format=squashfs');
+    expect(problems.map((problem) => [problem.parameter, problem.message, problem.hint])).toEqual([['b2c.image_format', "'squashfs' is not tree or erofs", 'e.g. b2c.image_format=erofs']]);
+  });
+});

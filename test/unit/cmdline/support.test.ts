@@ -27,6 +27,11 @@ const USES: Record<FeatureId, { line: string; parameter: string; message: string
     parameter: 'b2c.storage',
     message: 'b2c.storage needs additional image stores, which this ocinit does not support yet',
   },
+  'verity-images': {
+    line: 'b2c.image_format=erofs',
+    parameter: 'b2c.image_format',
+    message: 'b2c.image_format=erofs needs EROFS images on dm-verity, which this ocinit does not support yet',
+  },
 };
 
 async function lint(line: string): Promise<{ status: number; stderr: string }> {

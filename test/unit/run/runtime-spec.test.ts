@@ -123,6 +123,20 @@ describe('createRuntimeSpec', () => {
     expect(() => createRuntimeSpec(input(container('--init img')))).toThrow(/--init needs an init binary/);
   });
 
+  it('with --read-only mounts the root read-only and /tmp, /var/tmp, /run as noexec tmpfs; a --tmpfs of the same place wins', () => {
+    const plain = createRuntimeSpec(input(container('img')));
+    expect(plain.root.readonly).toBe(false);
+    expect(plain.mounts.map((mount) => mount.destination)).not.toContain('/tmp');
+    const spec = createRuntimeSpec(input(container('--read-only --tmpfs /run:size=1m img')));
+    expect(spec.root.readonly).toBe(true);
+    const scratch = spec.mounts.filter((mount) => ['/tmp', '/var/tmp', '/run'].includes(mount.destination));
+    expect(scratch).toEqual([
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'nosuid', 'nodev', 'noexec', 'mode=1777'] },
+      { destination: '/var/tmp', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'nosuid', 'nodev', 'noexec', 'mode=1777'] },
+    ]);
+  });
+
   it('refuses a relative working directory, naming the container', () => {
     expect(() => createRuntimeSpec(input(container('img'), image({ Cmd: ['sh'], WorkingDir: 'relative' })))).toThrow(/not absolute/);
   });

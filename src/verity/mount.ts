@@ -1,0 +1,67 @@
+// b2c.image_format=erofs: an image's verified tree becomes an EROFS image under a dm-verity tree
+// (built once, kept on a cache disk), mounted read-only through the kernel's dm-verity.
+import { join } from 'node:path';
+import { OcinitError } from '../log/errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { parseDigest } from '../oci/digest.ts';
+import { openVerity, removeDevice } from '../system/dm.ts';
+import { mountFilesystem, unmount } from '../system/overlay.ts';
+import { buildVerityImage, storedVerityImage, verityImagePath, type VerityImage } from './image.ts';
+
+export class VerityMountError extends OcinitError {}
+
+export interface VerityRoot {
+  image: VerityImage;
+  /** The EROFS file system, read-only. */
+  mountPoint: string;
+  /** Unmounts it and removes its device (the loop device goes with it). */
+  close(): Promise<void>;
+}
+
+/** The device-mapper name of an image's verity device. */
+export function verityDeviceName(manifestDigest: string): string {
+  return `ocinit-${parseDigest(manifestDigest).hex.slice(0, 32)}`;
+}
+
+async function builtOrStored(tree: string, manifestDigest: string, imagesDir: string, context: { image: string; log: Logger; clock: () => number }): Promise<VerityImage> {
+  const stored = await storedVerityImage(imagesDir, manifestDigest);
+  if (stored !== undefined) {
+    context.log.info(`${context.image}: EROFS image from the cache, verity root hash ${stored.rootHash}`);
+    return stored;
+  }
+  const started = context.clock();
+  const built = await buildVerityImage(tree, manifestDigest, verityImagePath(imagesDir, manifestDigest), context);
+  context.log.info(`${context.image}: EROFS image built and hashed in ${(context.clock() - started).toFixed(2)} s (${(built.dataBytes / 1e6).toFixed(1)} MB), verity root hash ${built.rootHash}`);
+  return built;
+}
+
+/**
+ * The verity-mounted EROFS image of `tree`, the verified unpacked image `manifestDigest`, at
+ * `mountDir`/<digest>. A mount that fails (a block of the superblock or root directory changed, a
+ * wrong root hash) is a VerityMountError naming the image and its root hash.
+ */
+export async function mountVerityRoot(tree: string, manifestDigest: string, dirs: { imagesDir: string; mountDir: string }, context: { image: string; log: Logger; clock: () => number }): Promise<VerityRoot> {
+  const image = await builtOrStored(tree, manifestDigest, dirs.imagesDir, context);
+  const name = verityDeviceName(manifestDigest);
+  const device = await openVerity(name, image.path, { ...image }, context);
+  const mountPoint = join(dirs.mountDir, manifestDigest.replace(':', '-'));
+  try {
+    await mountFilesystem(device, mountPoint, 'erofs', ['ro'], context.log);
+  } catch (error) {
+    await removeDevice(name, context.log);
+    throw new VerityMountError(`VERITY: the EROFS image of ${context.image} (${image.path}) does not mount under its root hash ${image.rootHash}: ${error instanceof Error ? error.message : String(error)}`, {
+      image: context.image,
+      hint: 'the image or its record changed since it was built (a failing disk, or tampering): nothing from it ran. Delete it (or b2c.cache_device=reset) and it is built again from the verified blobs',
+      cause: error,
+    });
+  }
+  context.log.info(`${context.image}: mounted through dm-verity (${device}, root hash ${image.rootHash}) on ${mountPoint}`);
+  return {
+    image,
+    mountPoint,
+    close: async () => {
+      await unmount(mountPoint, context.log).catch((error: unknown) => context.log.warn(String(error)));
+      await removeDevice(name, context.log);
+    },
+  };
+}

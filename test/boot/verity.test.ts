@@ -1,0 +1,147 @@
+// b2c.image_format=erofs booted for real, three boots on one cache disk: containers run from the
+// verity-mounted EROFS image whose root hash `ocinit verity` computes on the host, --read-only is
+// W^X; a byte flipped in the cached image gives EIO and the kernel's verity error, not other bytes;
+// a wrong root hash refuses to mount, so nothing runs.
+import { execFile, execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoImageSpec } from '../../qemu/demo-image.ts';
+import { boot, REPO_ROOT, type BootResult } from '../../qemu/harness.ts';
+import { parseSummary } from '../../src/run/summary.ts';
+import { buildImageLayout, pushLayout } from '../support/image.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { createBlankImage, partitionOffset } from '../integration/cache/disk-image.ts';
+
+const run = promisify(execFile);
+const GIB = 1024 ** 3;
+/** Whole blocks of it, so that its bytes sit in data blocks of their own in the EROFS image. */
+const MARKER = 'ocinit-verity-marker-'.repeat(400);
+
+let registry: TestRegistry;
+let work: string;
+let disk: string;
+let hostReference: string;
+let guestReference: string;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  work = mkdtempSync(join(tmpdir(), 'ocinit-boot-verity-'));
+  const demo = demoImageSpec();
+  await buildImageLayout(join(work, 'layout'), 'verity', { ...demo, layers: [...demo.layers, { files: [{ path: 'data/marker.txt', content: Buffer.from(MARKER) }], compression: 'gzip' }] });
+  hostReference = await pushLayout(join(work, 'layout'), 'verity', registry, { name: 'ocinit/verity' });
+  guestReference = hostReference.replace(registry.host, `10.0.2.2:${registry.port}`);
+  disk = join(work, 'cache.img');
+  createBlankImage(disk, GIB);
+}, 120_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+function container(command: string, flags = ''): string {
+  return `b2c.container="--tls-verify=false ${flags} ${guestReference} sh -c '${command}'"`;
+}
+
+async function bootJob(containers: string[]): Promise<BootResult> {
+  return boot({ disks: [disk], append: ['b2c.cache_device=auto', 'b2c.cache_wait=3', 'b2c.image_format=erofs', ...containers], timeoutSeconds: 420 });
+}
+
+function debugfs(request: string, write = false): string {
+  return execFileSync('debugfs', [...(write ? ['-w'] : []), '-R', request, `${disk}?offset=${partitionOffset(disk, 1)}`], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+}
+
+/** The cache's verity image of the pushed image, copied out of the disk. */
+function dumpVerityImage(manifestDigest: string): { file: string; inCache: string } {
+  const inCache = `/images/${manifestDigest.replace(':', '-')}.erofs`;
+  const file = join(work, 'dumped.erofs');
+  rmSync(file, { force: true });
+  debugfs(`dump ${inCache} ${file}`);
+  return { file, inCache };
+}
+
+/** Flips one byte of the cached image's file, at `offset` in that file, on the raw disk. */
+function flipByte(inCache: string, offset: number): void {
+  const blockSize = Number(/Block size:\s+(\d+)/.exec(debugfs('stats'))?.[1]);
+  const physical = Number(debugfs(`bmap ${inCache} ${Math.floor(offset / blockSize)}`).trim());
+  expect(physical).toBeGreaterThan(0);
+  const position = partitionOffset(disk, 1) + physical * blockSize + (offset % blockSize);
+  const fd = openSync(disk, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, position);
+    byte[0] = (byte[0] ?? 0) ^ 0x20;
+    writeSync(fd, byte, 0, 1, position);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('b2c.image_format=erofs', () => {
+  let manifestDigest = '';
+  let rootHash = '';
+
+  it('runs containers from the verity-mounted image under the root hash ocinit verity prints; --read-only is W^X', async () => {
+    const result = await bootJob([
+      container('head -c 21 /data/marker.txt; echo; echo marker-shown'),
+      container('touch /usr/written 2>/dev/null && echo usr-writable || echo usr-refused; cp /bin/busybox /tmp/bb && echo tmp-writable; /tmp/bb true 2>/dev/null && echo tmp-executes || echo tmp-refused', '--read-only'),
+    ]);
+    if (result.status !== 0) process.stderr.write(result.console);
+    expect(result.kernelPanic).toBe(false);
+    expect(result.status).toBe(0);
+    expect(result.console).toMatch(/ocinit-verity-marker-\r?\nmarker-shown/);
+    expect(result.console).toMatch(/usr-refused\r?\ntmp-writable\r?\ntmp-refused/);
+    const summary = parseSummary(result.console);
+    const records = summary?.containers ?? [];
+    expect(records).toHaveLength(2);
+    manifestDigest = records[0]?.digest ?? '';
+    rootHash = records[0]?.rootHash ?? '';
+    expect(rootHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(records[1]?.rootHash).toBe(rootHash);
+    expect(result.console).toContain(`mounted through dm-verity`);
+
+    const store = join(work, 'host-store');
+    const { stdout } = await run(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'dist/cli.js'), 'verity', '--tls-verify=false', '--store', store, hostReference]);
+    expect(stdout.trim()).toBe(rootHash);
+
+    // The image the DUT left on its cache disk, checked by veritysetup on the host.
+    const { file } = dumpVerityImage(manifestDigest);
+    const record = JSON.parse(debugfs(`cat /images/${manifestDigest.replace(':', '-')}.erofs.json`)) as { dataBytes: number; rootHash: string };
+    expect(record.rootHash).toBe(rootHash);
+    await run('veritysetup', ['verify', `--hash-offset=${record.dataBytes}`, file, file, rootHash]);
+  });
+
+  it('gives EIO and the kernel verity error, never other bytes, once a byte of the cached image changed', async () => {
+    expect(rootHash).not.toBe('');
+    const { file, inCache } = dumpVerityImage(manifestDigest);
+    const offset = readFileSync(file).indexOf(MARKER.slice(0, 4096));
+    expect(offset).toBeGreaterThan(0);
+    flipByte(inCache, offset + 100);
+    const result = await bootJob([container('cat /data/marker.txt > /dev/null && echo marker-read')]);
+    expect(result.kernelPanic).toBe(false);
+    expect(result.console).toContain('EROFS image from the cache');
+    // (The command line, echoed on the console, holds the word too: look for it as a line of output.)
+    expect(result.console).not.toMatch(/\nmarker-read\r?\n/);
+    expect(result.console).toMatch(/I\/O error|Input\/output error/);
+    expect(result.console).toMatch(/verity.*data block \d+ is corrupted/);
+    expect(result.status).not.toBe(0);
+  });
+
+  it('refuses to mount the image under a wrong root hash, and runs nothing', async () => {
+    const recordPath = `/images/${manifestDigest.replace(':', '-')}.erofs.json`;
+    const record = JSON.parse(debugfs(`cat ${recordPath}`)) as { rootHash: string };
+    const wrong = `${record.rootHash.slice(0, 63)}${record.rootHash.endsWith('0') ? '1' : '0'}`;
+    const hostCopy = join(work, 'record.json');
+    writeFileSync(hostCopy, `${JSON.stringify({ ...record, rootHash: wrong })}\n`);
+    debugfs(`rm ${recordPath}`, true);
+    debugfs(`write ${hostCopy} ${recordPath}`, true);
+    const result = await bootJob([container('echo container-ran')]);
+    expect(result.kernelPanic).toBe(false);
+    expect(result.console).toContain(`does not mount under its root hash ${wrong}`);
+    expect(result.console).not.toMatch(/\ncontainer-ran\r?\n/);
+    expect(result.status).toBe(125);
+  });
+});
