@@ -3,7 +3,7 @@
  * ioctls. Debian's dmsetup does the same with libdevmapper, libudev and libselinux (1.5 MiB) for
  * the one table ocinit loads. Built statically by `make initrd`.
  *
- *   ocinit-dm verity NAME FILE TABLE   prints /dev/dm-N; TABLE is the verity target's parameters
+ *   ocinit-dm verity NAME FILE TABLE   prints "/dev/dm-N /dev/loopM"; TABLE is the verity target's parameters
  *                                      with FILE's place written as @ (the loop device replaces it)
  *   ocinit-dm remove NAME
  *
@@ -138,7 +138,7 @@ static int verity(const char *name, const char *file, const char *table_template
     return fail("cannot activate %s: %s", name, strerror(error));
   }
   close(loop);
-  printf("/dev/dm-%u\n", minor(resume.dev));
+  printf("/dev/dm-%u %s\n", minor(resume.dev), loop_path);
   return 0;
 }
 

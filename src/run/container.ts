@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ContainerSpec, EnvEntry } from '../cmdline/plan.ts';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { deviceMajorMinor } from '../system/block.ts';
 import { deleteContainer, startContainer, type CrunOptions, type RunningContainer } from '../system/crun.ts';
 import { mountOverlay, unmount } from '../system/overlay.ts';
 import { OCINIT_VERSION } from '../version.ts';
@@ -63,8 +64,7 @@ function deviceNumbers(path: string, where: { parameter: string; image: string }
   return {
     path,
     type: info.isCharacterDevice() ? 'c' : 'b',
-    major: Math.floor(rdev / 256) & 0xfff,
-    minor: (rdev & 0xff) | ((Math.floor(rdev / 4096) & 0xfff00) >>> 0),
+    ...deviceMajorMinor(rdev),
     fileMode: info.mode & 0o7777,
     uid: 0,
     gid: 0,

@@ -9,7 +9,8 @@ import type { Logger } from '../log/logger.ts';
 import { parsePlatform, type MirrorConfig, type PulledImage } from '../oci/index.ts';
 import type { ProxyConfig } from '../net/proxy-config.ts';
 import type { ImageStores } from './image-stores.ts';
-import { mountVerityRoot, type VerityRoot } from '../verity/mount.ts';
+import { openKernelLog } from '../system/kmsg.ts';
+import { corruptionNotices, mountVerityRoot, type VerityRoot } from '../verity/mount.ts';
 
 export interface ReadyImage {
   image: PulledImage;
@@ -47,7 +48,7 @@ export class ImageSet {
   readonly #options: ImageSetOptions;
   readonly #ready = new Map<string, Promise<ReadyImage>>();
   #stores: ImageStores | undefined;
-  readonly #verityRoots: VerityRoot[] = [];
+  readonly #verityRoots: { image: string; root: VerityRoot }[] = [];
 
   constructor(options: ImageSetOptions) {
     this.#options = options;
@@ -69,9 +70,25 @@ export class ImageSet {
     return ready;
   }
 
-  /** Unmounts the verity roots (before the cache that holds their images is closed). */
+  /** What the operator must not miss (a verity image that failed its hashes), for the summary. */
+  readonly notices: string[] = [];
+
+  /**
+   * Reports the images whose blocks failed dm-verity while they were read, then unmounts the
+   * verity roots (before the cache that holds their images is closed).
+   */
   async close(): Promise<void> {
-    for (const root of this.#verityRoots.splice(0)) await root.close();
+    const roots = this.#verityRoots.splice(0);
+    if (roots.length === 0) return;
+    const kernelLog = openKernelLog();
+    const messages = kernelLog?.readNew() ?? [];
+    kernelLog?.close();
+    const described = roots.map(({ image, root }) => ({ image, dataDevice: root.dataDevice, rootHash: root.image.rootHash }));
+    for (const notice of corruptionNotices(messages, described)) {
+      this.#options.log.error(notice);
+      this.notices.push(notice);
+    }
+    for (const { root } of roots) await root.close();
   }
 
   async #format(container: ContainerSpec, tree: ReadyImage): Promise<ReadyImage> {
@@ -79,7 +96,7 @@ export class ImageSet {
     if (format?.kind !== 'erofs') return tree;
     const { log, clock } = this.#options;
     const root = await mountVerityRoot(tree.lowerDir, tree.image.manifestDigest, { imagesDir: this.#options.imagesDir, mountDir: format.mountDir }, { image: container.image, log, clock });
-    this.#verityRoots.push(root);
+    this.#verityRoots.push({ image: container.image, root });
     return { ...tree, lowerDir: root.mountPoint, rootHash: root.image.rootHash };
   }
 

@@ -335,7 +335,7 @@ class PipelineRun {
       end: this.#state.end,
       phases: this.#phases,
       containers: this.#all().map((container) => this.#record(container)),
-      notices: [...this.#cache.notices],
+      notices: [...this.#cache.notices, ...this.#images.notices],
     };
     return { status: this.#state.status, end: this.#state.end, summary };
   }

@@ -107,3 +107,8 @@ export async function waitFor<T>(check: () => T | undefined | Promise<T | undefi
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** A device number (stat's rdev) as the kernel's major and minor (glibc's encoding). */
+export function deviceMajorMinor(rdev: number): { major: number; minor: number } {
+  return { major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((Math.floor(rdev / 4096) & 0xfff00) >>> 0) };
+}

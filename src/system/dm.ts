@@ -27,19 +27,26 @@ export function verityTableText(table: VerityTable): string {
   return `1 @ @ ${blockSize} ${blockSize} ${dataBlocks} ${hashStartBlock} sha256 ${rootHash} ${salt}`;
 }
 
-/** Opens `file` read-only as dm-verity device `name`; returns its node (/dev/dm-N). */
-export async function openVerity(name: string, file: string, table: VerityTable, context: { image: string; log: Logger }): Promise<string> {
+export interface VerityDevice {
+  /** The verity device's node, /dev/dm-N. */
+  device: string;
+  /** The loop device under it: the kernel's verity errors name it by its numbers (7:N). */
+  loop: string;
+}
+
+/** Opens `file` read-only as dm-verity device `name`. */
+export async function openVerity(name: string, file: string, table: VerityTable, context: { image: string; log: Logger }): Promise<VerityDevice> {
   modulesLoaded ??= runCommand(['modprobe', '-a', '-q', ...VERITY_MODULES], { log: context.log }).catch(() => undefined);
   await modulesLoaded;
   const result = await runCommand([DM_HELPER, 'verity', name, file, verityTableText(table)], { log: context.log });
-  const device = result.stdout.trim();
-  if (result.code !== 0 || !/^\/dev\/dm-\d+$/.test(device)) {
+  const [, device, loop] = /^(\/dev\/dm-\d+) (\/dev\/loop\d+)$/.exec(result.stdout.trim()) ?? [];
+  if (result.code !== 0 || device === undefined || loop === undefined) {
     throw new DeviceMapperError(`opening ${file} as dm-verity device ${name} failed: ${result.stderr.trim() || `exit ${result.code}`}`, {
       image: context.image,
       hint: 'the initramfs needs loop, dm-mod and dm-verity for this kernel (initrd/modules.txt) and ocinit-dm',
     });
   }
-  return device;
+  return { device, loop };
 }
 
 /** Removes a device-mapper device (its loop device goes with it); failures are only logged. */

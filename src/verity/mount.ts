@@ -1,19 +1,51 @@
 // b2c.image_format=erofs: an image's verified tree becomes an EROFS image under a dm-verity tree
 // (built once, kept on a cache disk), mounted read-only through the kernel's dm-verity.
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseDigest } from '../oci/digest.ts';
+import { deviceMajorMinor } from '../system/block.ts';
 import { openVerity, removeDevice } from '../system/dm.ts';
 import { mountFilesystem, unmount } from '../system/overlay.ts';
 import { buildVerityImage, storedVerityImage, verityImagePath, type VerityImage } from './image.ts';
 
 export class VerityMountError extends OcinitError {}
 
+/** `major:minor` of a device node, as the kernel writes it in its messages. */
+function deviceNumbers(node: string): string {
+  const { major, minor } = deviceMajorMinor(statSync(node).rdev);
+  return `${major}:${minor}`;
+}
+
+const CORRUPTION = /device-mapper: verity: (\d+:\d+): (data|metadata) block (\d+) is corrupted/;
+
+/**
+ * The operator's lines for the kernel's verity errors: which image had blocks that failed their
+ * hash (the reader got EIO). One line per image, however many errors the kernel logged.
+ */
+export function corruptionNotices(kernelMessages: readonly string[], roots: readonly { image: string; dataDevice: string; rootHash: string }[]): string[] {
+  const blocks = new Map<string, Set<string>>();
+  for (const message of kernelMessages) {
+    const [, device, kind, block] = CORRUPTION.exec(message) ?? [];
+    if (device === undefined || kind === undefined || block === undefined) continue;
+    const seen = blocks.get(device) ?? new Set<string>();
+    seen.add(`${kind} block ${block}`);
+    blocks.set(device, seen);
+  }
+  return roots.flatMap((root) => {
+    const seen = blocks.get(root.dataDevice);
+    if (seen === undefined) return [];
+    return [`VERITY: ${root.image}: its EROFS image failed dm-verity (${[...seen].join(', ')}; root hash ${root.rootHash}): readers got I/O errors, never those bytes. The image changed after it was built (a failing disk or RAM, or tampering); delete it from the cache (or b2c.cache_device=reset) to build it again from the verified blobs`];
+  });
+}
+
 export interface VerityRoot {
   image: VerityImage;
   /** The EROFS file system, read-only. */
   mountPoint: string;
+  /** The loop device under the verity device, as the kernel's verity errors name it: `7:N`. */
+  dataDevice: string;
   /** Unmounts it and removes its device (the loop device goes with it). */
   close(): Promise<void>;
 }
@@ -43,7 +75,7 @@ async function builtOrStored(tree: string, manifestDigest: string, imagesDir: st
 export async function mountVerityRoot(tree: string, manifestDigest: string, dirs: { imagesDir: string; mountDir: string }, context: { image: string; log: Logger; clock: () => number }): Promise<VerityRoot> {
   const image = await builtOrStored(tree, manifestDigest, dirs.imagesDir, context);
   const name = verityDeviceName(manifestDigest);
-  const device = await openVerity(name, image.path, { ...image }, context);
+  const { device, loop } = await openVerity(name, image.path, { ...image }, context);
   const mountPoint = join(dirs.mountDir, manifestDigest.replace(':', '-'));
   try {
     await mountFilesystem(device, mountPoint, 'erofs', ['ro'], context.log);
@@ -59,6 +91,7 @@ export async function mountVerityRoot(tree: string, manifestDigest: string, dirs
   return {
     image,
     mountPoint,
+    dataDevice: deviceNumbers(loop),
     close: async () => {
       await unmount(mountPoint, context.log).catch((error: unknown) => context.log.warn(String(error)));
       await removeDevice(name, context.log);

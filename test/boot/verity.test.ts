@@ -127,6 +127,7 @@ describe('b2c.image_format=erofs', () => {
     expect(result.console).not.toMatch(/\nmarker-read\r?\n/);
     expect(result.console).toMatch(/I\/O error|Input\/output error/);
     expect(result.console).toMatch(/verity.*data block \d+ is corrupted/);
+    expect(parseSummary(result.console)?.notices).toEqual([expect.stringMatching(/^VERITY: \S+: its EROFS image failed dm-verity \(data block \d+/)]);
     expect(result.status).not.toBe(0);
   });
 
