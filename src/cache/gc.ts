@@ -6,6 +6,7 @@ import type { CacheSettings } from '../cmdline/plan.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseDigest } from '../oci/digest.ts';
 import type { ContentStore } from '../store/index.ts';
+import { removeVerityImage } from '../verity/image.ts';
 import { writeFileAtomic } from './atomic.ts';
 
 export interface UsageRecord {
@@ -111,6 +112,7 @@ export async function collectGarbage(options: CollectOptions): Promise<CollectRe
     kept.delete(victim.topDigest);
     await rm(join(options.usageDir, recordName(victim.manifestDigest)), { force: true });
     await rm(unpackedImageDir(options.imagesDir, victim.manifestDigest), { recursive: true, force: true });
+    await removeVerityImage(options.imagesDir, victim.manifestDigest);
     await sweep();
     removedImages.push(`${victim.reference} (${victim.manifestDigest}, last used ${new Date(victim.lastUsed).toISOString()})`);
     log.info(`cache: removed ${victim.reference} (last used ${new Date(victim.lastUsed).toISOString()}) to make room`);

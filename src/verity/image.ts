@@ -36,6 +36,13 @@ export function verityImagePath(imagesDir: string, manifestDigest: string): stri
 
 const recordPath = (path: string): string => `${path}.json`;
 
+/** Removes an image's verity file and record (cache collection). */
+export async function removeVerityImage(imagesDir: string, manifestDigest: string): Promise<void> {
+  const path = verityImagePath(imagesDir, manifestDigest);
+  await rm(recordPath(path), { force: true });
+  await rm(path, { force: true });
+}
+
 export function verityParameters(manifestDigest: string): VerityParameters {
   return { algorithm: 'sha256', dataBlockSize: VERITY_BLOCK_SIZE, hashBlockSize: VERITY_BLOCK_SIZE, salt: veritySalt(manifestDigest), uuid: imageUuid(manifestDigest) };
 }

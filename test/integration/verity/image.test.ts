@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildVerityImage, storedVerityImage, verityImagePath } from '../../../src/verity/image.ts';
+import { buildVerityImage, removeVerityImage, storedVerityImage, verityImagePath } from '../../../src/verity/image.ts';
 import { describeTree } from '../../support/tree.ts';
 
 const run = promisify(execFile);
@@ -75,6 +75,9 @@ describe('the verity image of a tree', () => {
     expect(await storedVerityImage(imagesDir, OTHER_DIGEST)).toBeUndefined();
     writeFileSync(`${built.path}.json`, '{"version":1,"rootHash":"');
     expect(await storedVerityImage(imagesDir, DIGEST)).toBeUndefined();
+    // Cache collection removes both with the image.
+    await removeVerityImage(imagesDir, DIGEST);
+    expect(describeTree(imagesDir).size).toBe(0);
   });
 
   it('leaves nothing behind when mkfs.erofs fails', async () => {
