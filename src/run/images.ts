@@ -48,7 +48,8 @@ export class ImageSet {
   readonly #options: ImageSetOptions;
   readonly #ready = new Map<string, Promise<ReadyImage>>();
   #stores: ImageStores | undefined;
-  readonly #verityRoots: { image: string; root: VerityRoot }[] = [];
+  /** By manifest digest: two references to one image (a tag and its digest) share one device. */
+  readonly #verityRoots = new Map<string, Promise<{ image: string; root: VerityRoot }>>();
 
   constructor(options: ImageSetOptions) {
     this.#options = options;
@@ -78,7 +79,9 @@ export class ImageSet {
    * verity roots (before the cache that holds their images is closed).
    */
   async close(): Promise<void> {
-    const roots = this.#verityRoots.splice(0);
+    const settled = await Promise.allSettled(this.#verityRoots.values());
+    this.#verityRoots.clear();
+    const roots = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
     if (roots.length === 0) return;
     const kernelLog = openKernelLog();
     const messages = kernelLog?.readNew() ?? [];
@@ -95,8 +98,13 @@ export class ImageSet {
     const format = this.#options.format;
     if (format?.kind !== 'erofs') return tree;
     const { log, clock } = this.#options;
-    const root = await mountVerityRoot(tree.lowerDir, tree.image.manifestDigest, { imagesDir: this.#options.imagesDir, mountDir: format.mountDir }, { image: container.image, log, clock });
-    this.#verityRoots.push({ image: container.image, root });
+    const digest = tree.image.manifestDigest;
+    let mounted = this.#verityRoots.get(digest);
+    if (mounted === undefined) {
+      mounted = mountVerityRoot(tree.lowerDir, digest, { imagesDir: this.#options.imagesDir, mountDir: format.mountDir }, { image: container.image, log, clock }).then((root) => ({ image: container.image, root }));
+      this.#verityRoots.set(digest, mounted);
+    }
+    const { root } = await mounted;
     return { ...tree, lowerDir: root.mountPoint, rootHash: root.image.rootHash };
   }
 

@@ -25,14 +25,17 @@ let work: string;
 let disk: string;
 let hostReference: string;
 let guestReference: string;
+/** The same image by digest: it shares the tag's verity device. */
+let guestByDigest: string;
 
 beforeAll(async () => {
   registry = await startRegistry();
   work = mkdtempSync(join(tmpdir(), 'ocinit-boot-verity-'));
   const demo = demoImageSpec();
-  await buildImageLayout(join(work, 'layout'), 'verity', { ...demo, layers: [...demo.layers, { files: [{ path: 'data/marker.txt', content: Buffer.from(MARKER) }], compression: 'gzip' }] });
+  const built = await buildImageLayout(join(work, 'layout'), 'verity', { ...demo, layers: [...demo.layers, { files: [{ path: 'data/marker.txt', content: Buffer.from(MARKER) }], compression: 'gzip' }] });
   hostReference = await pushLayout(join(work, 'layout'), 'verity', registry, { name: 'ocinit/verity' });
   guestReference = hostReference.replace(registry.host, `10.0.2.2:${registry.port}`);
+  guestByDigest = `${guestReference.replace(/:[^:/]+$/, '')}@${built.manifest.digest}`;
   disk = join(work, 'cache.img');
   createBlankImage(disk, GIB);
 }, 120_000);
@@ -42,8 +45,8 @@ afterAll(async () => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 });
 
-function container(command: string, flags = ''): string {
-  return `b2c.container="--tls-verify=false ${flags} ${guestReference} sh -c '${command}'"`;
+function container(command: string, flags = '', reference = guestReference): string {
+  return `b2c.container="--tls-verify=false ${flags} ${reference} sh -c '${command}'"`;
 }
 
 async function bootJob(containers: string[]): Promise<BootResult> {
@@ -87,7 +90,7 @@ describe('b2c.image_format=erofs', () => {
   it('runs containers and switch_root from the verity-mounted image under the root hash ocinit verity prints; --read-only is W^X', async () => {
     const result = await bootJob([
       container('head -c 21 /data/marker.txt; echo; echo marker-shown'),
-      container('touch /usr/written 2>/dev/null && echo usr-writable || echo usr-refused; cp /bin/busybox /tmp/bb && echo tmp-writable; /tmp/bb true 2>/dev/null && echo tmp-executes || echo tmp-refused', '--read-only'),
+      container('touch /usr/written 2>/dev/null && echo usr-writable || echo usr-refused; cp /bin/busybox /tmp/bb && echo tmp-writable; /tmp/bb true 2>/dev/null && echo tmp-executes || echo tmp-refused', '--read-only', guestByDigest),
       // The new init writes to its root: a RAM overlay over the EROFS image.
       `b2c.switch_root="--tls-verify=false ${guestReference} /bin/sh -c 'touch /written && echo switched-root-writable; poweroff -f'"`,
     ]);
@@ -105,7 +108,8 @@ describe('b2c.image_format=erofs', () => {
     expect(records[1]?.rootHash).toBe(rootHash);
     expect(records[2]).toMatchObject({ parameter: 'b2c.switch_root', outcome: 'switched', rootHash });
     expect(result.console).toMatch(/\nswitched-root-writable\r?\n/);
-    expect(result.console).toContain(`mounted through dm-verity`);
+    // One verity device for the image, whether named by tag or by digest (then by switch_root, in RAM).
+    expect(result.console.match(/mounted through dm-verity/g)).toHaveLength(2);
 
     const store = join(work, 'host-store');
     const { stdout } = await run(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'dist/cli.js'), 'verity', '--tls-verify=false', '--store', store, hostReference]);
