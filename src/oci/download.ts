@@ -3,10 +3,9 @@ import { mismatch, type BlobWriter, type ContentStore } from '../store/index.ts'
 import { DigestVerifier, parseDigest } from './digest.ts';
 import type { Descriptor, ImageManifest } from './manifest.ts';
 import { noteStreamedBytes } from '../system/memory.ts';
-import type { PullOptions } from './pull.ts';
-import type { ResolvedImage } from './resolve.ts';
 import { scopeOf, type Source } from './sources.ts';
 import { RegistryError, RegistryUnreachableError, type RegistryResponse } from './transport.ts';
+import type { PullOptions, ResolvedImage } from './types.ts';
 
 const MAX_RESUMES = 5;
 const DOWNLOAD_BATCH = 512 * 1024;
@@ -16,13 +15,6 @@ export interface BlobTee {
   push(chunk: Buffer): Promise<void>;
   /** Every byte arrived; the digest check and the store's commit (an fsync) are still to come. */
   end(): void;
-}
-
-export interface LayerProgress {
-  digest: string;
-  received: number;
-  total: number;
-  done: boolean;
 }
 
 /**

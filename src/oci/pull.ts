@@ -1,83 +1,14 @@
-import type { Logger } from '../log/logger.ts';
-import type { Secret } from '../log/secret.ts';
-import type { ContentStore } from '../store/index.ts';
-import { downloadLayers, missingLayers, type BlobTee, type DownloadTally, type LayerProgress } from './download.ts';
-import type { Descriptor, ImageConfig, ImageManifest } from './manifest.ts';
-import { hostPlatform, normalizePlatform, type Platform } from './platform.ts';
-import type { ImageReference } from './reference.ts';
-import { refName, resolveImage, type ResolvedImage } from './resolve.ts';
-import { withSources, type MirrorConfig, type Source } from './sources.ts';
+import { downloadLayers, missingLayers, type BlobTee, type DownloadTally } from './download.ts';
+import type { Descriptor } from './manifest.ts';
+import { hostPlatform, normalizePlatform } from './platform.ts';
+import { refName, resolveImage } from './resolve.ts';
+import { withSources, type Source } from './sources.ts';
+import type { PulledImage, PullOptions, ResolvedImage } from './types.ts';
 import { applyLayer, applyLayerFeed, LayerFeed, prepareStaging, UnpackingStoppedError } from './unpack.ts';
 import type { UnpackLimits } from './unpack-layer.ts';
-import type { ProxyConfig } from '../net/proxy-config.ts';
 
-export type { LayerProgress } from './download.ts';
-export type { ResolvedImage } from './resolve.ts';
+export type { ImageVerdict, ImageVerifier, LayerProgress, PulledImage, PulledLayer, PullOptions, ResolvedImage } from './types.ts';
 export type { MirrorConfig, RegistryMirror } from './mirrors.ts';
-
-/** What a verifier concluded about an image it let through, for the log and the summary. */
-export interface ImageVerdict {
-  signed: boolean;
-  text: string;
-}
-
-/**
- * Decides whether a resolved image may be used, before any of its layers is downloaded: throws
- * (naming the image and the reason) to refuse it. `topDigest` is what the reference resolved to:
- * for a multi-arch image, the index's digest.
- */
-export interface ImageVerifier {
-  verify(image: { reference: ImageReference; topDigest: string; manifestDigest: string }, options: PullOptions): Promise<ImageVerdict>;
-}
-
-export interface PullOptions {
-  store: ContentStore;
-  /** A signature policy (src/policy): without one every verified image is used, as before. */
-  verifier?: ImageVerifier;
-  platform?: Platform;
-  tlsVerify?: boolean;
-  credentials?: { username: string; password: Secret };
-  authfile?: string;
-  caFile?: string;
-  mirrors?: MirrorConfig;
-  /** b2c.proxy. */
-  proxy?: ProxyConfig | undefined;
-  log?: Logger;
-  signal?: AbortSignal;
-  onProgress?: (progress: LayerProgress) => void;
-  /** Network tuning (tests shorten these): per-request inactivity timeout, attempts, first retry delay. */
-  timeoutMs?: number;
-  attempts?: number;
-  retryDelayMs?: number;
-  /** Blobs downloaded at the same time (default 3). */
-  concurrency?: number;
-  /**
-   * When no registry can be reached, use the image as an earlier pull left it in the store, with a
-   * warning (default true). The boot's cache turns it off: b2c.cache_offline decides there.
-   */
-  storeFallback?: boolean;
-}
-
-export interface PulledLayer {
-  descriptor: Descriptor;
-  diffId: string;
-}
-
-export interface PulledImage {
-  reference: ImageReference;
-  manifestDigest: string;
-  platform: Platform;
-  config: ImageConfig;
-  configDigest: string;
-  manifest: ImageManifest;
-  layers: PulledLayer[];
-  /** Where the image came from (a mirror or the registry itself). */
-  source: string;
-  blobsDownloaded: number;
-  bytesDownloaded: number;
-  /** The verifier's verdict; undefined when there was no verifier. */
-  verdict?: ImageVerdict;
-}
 
 /** Resolves a reference to its manifest and config for the platform, without downloading layers. */
 export async function inspectImage(referenceText: string, options: PullOptions): Promise<ResolvedImage> {

@@ -13,10 +13,10 @@ import {
 } from './manifest.ts';
 import { layerCompression, MANIFEST_ACCEPT } from './media-types.ts';
 import { formatPlatform, hostPlatform, listPlatforms, normalizePlatform, selectPlatform, type Platform } from './platform.ts';
-import type { PulledImage, PulledLayer, PullOptions } from './pull.ts';
 import { manifestReference, parseReference, type ImageReference } from './reference.ts';
 import { scopeOf, type Source } from './sources.ts';
 import { RegistryUnreachableError, type RegistryResponse } from './transport.ts';
+import type { PulledLayer, PullOptions, ResolvedImage } from './types.ts';
 
 const MAX_INDEX_DEPTH = 2;
 
@@ -136,7 +136,6 @@ async function fetchConfig(sources: readonly Source[], manifest: ImageManifest, 
   return { bytes, downloaded: true };
 }
 
-export type ResolvedImage = Omit<PulledImage, 'blobsDownloaded' | 'bytesDownloaded'> & { configDownloaded: boolean };
 
 /** The reference resolved to one image manifest and its config, trying each source in turn. */
 export async function resolveImage(

@@ -1,8 +1,8 @@
 import { credentialsFromAuthFile, type Credentials } from './auth.ts';
-import type { PullOptions } from './pull.ts';
 import { parseReference, type ImageReference } from './reference.ts';
 import { mirrorsFor } from './mirrors.ts';
 import { RegistryTransport } from './transport.ts';
+import type { PullOptions } from './types.ts';
 
 export type { MirrorConfig, RegistryMirror } from './mirrors.ts';
 

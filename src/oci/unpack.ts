@@ -8,7 +8,7 @@ import { DigestMismatchError, mismatch, type ContentStore } from '../store/index
 import { DigestVerifier, parseDigest } from './digest.ts';
 import { layerCompression, type LayerCompression } from './media-types.ts';
 import { noteStreamedBytes } from '../system/memory.ts';
-import type { PulledImage, PulledLayer } from './pull.ts';
+import type { PulledImage, PulledLayer } from './types.ts';
 import { TarReader } from './tar.ts';
 import { flattenWhiteouts, LayerApplier, overlayWhiteouts, UnpackState, type UnpackLimits, type WhiteoutStrategy } from './unpack-layer.ts';
 
