@@ -28,6 +28,7 @@ export function bankId(name: string): number | undefined {
 }
 
 export class TpmError extends OcinitError {
+  override readonly code: string = 'OCINIT_TPM';
   /** The TPM's response code (TPM_RC), when it answered with one. */
   readonly responseCode: number | undefined;
 

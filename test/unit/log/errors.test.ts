@@ -6,6 +6,7 @@ import { UnpackingStoppedError } from '../../../src/oci/unpack.ts';
 import { PolicyError } from '../../../src/policy/document.ts';
 import { ImageRefusedError } from '../../../src/policy/verifier.ts';
 import { S3Error } from '../../../src/s3/client.ts';
+import { TpmError } from '../../../src/tpm/commands.ts';
 import { DigestMismatchError, StoreError } from '../../../src/store/index.ts';
 
 describe('error codes', () => {
@@ -21,6 +22,7 @@ describe('error codes', () => {
       new UnpackingStoppedError('m'),
       new PolicyError('policy.json', 'default', 'm'),
       new ImageRefusedError('m'),
+      new TpmError('m', 0x18b),
       s3,
     ];
     expect(errors.map((error) => error.code)).toEqual([
@@ -33,6 +35,7 @@ describe('error codes', () => {
       'OCINIT_UNPACK_STOPPED',
       'OCINIT_POLICY',
       'OCINIT_IMAGE_REFUSED',
+      'OCINIT_TPM',
       'OCINIT_S3',
     ]);
     // The server's own code is a field of its own, as a registry's are.
