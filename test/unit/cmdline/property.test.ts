@@ -52,7 +52,8 @@ describe('parseCommandLine on arbitrary input', () => {
       }
       expect(Array.isArray(result.plan.containers)).toBe(true);
     }
-  });
+    // ~3 s alone; the unit project runs beside QEMU boots in `make check`, where 10 s was seen to run out.
+  }, 60_000);
 
   it('finds a problem in every container string made only of unsupported flags', () => {
     for (let seed = 1; seed <= 500; seed++) {
