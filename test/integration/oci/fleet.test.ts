@@ -119,12 +119,15 @@ describe('a fleet behind one gateway', () => {
       `fleet: layer ${layerSize} B; wave 1 (outage): upstream sent ${upstreamDuring} B of layer (${(upstreamDuring / layerSize).toFixed(2)}x), retries ${first.map((pull) => pull.retries).join(',')}; ` +
         `wave 2: upstream sent ${upstreamAfter} B (${(upstreamAfter / layerSize).toFixed(2)}x); wave 3: ${upstreamThird} B; mirror served ${mirrorServed} B in all, ${upstream.accessLog().length} requests at the upstream\n`,
     );
-    // No storm: the upstream sent at most each DUT's share plus the mirror's own two fetches.
-    expect(upstreamDuring).toBeLessThanOrEqual((N + 2) * layerSize);
+    // No storm: a storm multiplies the fleet by its retries (up to 10 each here: 80 copies and more).
+    // What is left is each DUT's hand-over plus what the mirror fetches for itself, which varies
+    // with timing (seen: 3x to 10x for 8 DUTs, hitting an N+2 bound exactly), so the bound is 2N.
+    const stormFree = 2 * N * layerSize;
+    expect(upstreamDuring).toBeLessThanOrEqual(stormFree);
     for (const wave of [second, third]) expect(wave.every((pull) => pull.image.source === `mirror ${gateway.gatewayAddress}:5000`)).toBe(true);
     // The mirror lost the blob with its restart, and docker-registry 2.8 does not merge concurrent
     // fetches of a blob it lacks: each DUT's request goes upstream, plus the mirror's own copy.
-    expect(upstreamAfter).toBeLessThanOrEqual((N + 2) * layerSize);
+    expect(upstreamAfter).toBeLessThanOrEqual(stormFree);
     expect(upstreamThird).toBe(0);
     expect(first.every((pull) => pull.retries <= 10)).toBe(true);
   });
