@@ -30,12 +30,15 @@ const FARM = {
 let registry: TestRegistry;
 let work: string;
 let demo: string;
+/** An image the registry does not have: its pull fails. */
+let missing: string;
 
 beforeAll(async () => {
   registry = await startRegistry();
   work = mkdtempSync(join(tmpdir(), 'ocinit-b2c-conformance-'));
   await buildImageLayout(join(work, 'layout'), 'demo', demoImageSpec());
   demo = (await pushLayout(join(work, 'layout'), 'demo', registry, { name: 'ocinit/demo' })).replace(/^127\.0\.0\.1:/, '10.0.2.2:');
+  missing = demo.replace(/ocinit\/demo:demo$/, 'ocinit/never-pushed:1');
 }, 60_000);
 
 afterAll(async () => {
@@ -43,7 +46,11 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** A container parameter naming the demo image on the host's registry (plain HTTP). */
+/**
+ * A container parameter naming the demo image on the host's registry (plain HTTP). The launcher
+ * logs each container's string, so what a test looks for in the output is computed by the
+ * container's shell (`$((6*7))`, `$VAR`), never written literally in the string.
+ */
 const run = (parameter: string, flags: string, command: string): string => `${parameter}="--tls-verify=false ${flags} ${demo} ${command}"`;
 
 async function bootJob(options: BootOptions): Promise<BootResult> {
@@ -105,7 +112,7 @@ describe('boot2container conformance, as farms read the console', () => {
       append: [
         'b2c.pipefail',
         run('b2c.container', '', `sh -c 'echo FIRST ran; exit 3'`),
-        run('b2c.container', '', 'echo SKIPPED ran'),
+        run('b2c.container', '', `sh -c 'echo SKIPPED-$((6*7))'`),
         run('b2c.post_container', '', `sh -c 'echo POST sees status $B2C_PIPELINE_STATUS'`),
       ],
     });
@@ -113,7 +120,54 @@ describe('boot2container conformance, as farms read the console', () => {
     expect(result.console).not.toMatch(FARM.success);
     expect(result.console).toMatch(FARM.sessionEnd);
     expect(result.console).toMatch(line('FIRST ran'));
-    expect(result.console).not.toMatch(line('SKIPPED ran'));
+    expect(result.console).not.toMatch(line('SKIPPED-42'));
     expect(result.console).toMatch(line('POST sees status 3'));
+  }, 320_000);
+
+  it('an image that cannot be pulled fails its container in its turn with status 1: the others run, the post container still uploads', async () => {
+    const result = await bootJob({
+      append: [
+        run('b2c.container', '', `sh -c 'echo BEFORE-$((6*7))'`),
+        `b2c.container="--tls-verify=false ${missing} sh -c 'echo MISSING-$((6*7))'"`,
+        run('b2c.container', '', `sh -c 'echo AFTER ran after $B2C_PIPELINE_PREV_CONTAINER_EXIT_CODE'`),
+        run('b2c.post_container', '', `sh -c 'echo REAPER uploads after status $B2C_PIPELINE_STATUS'`),
+      ],
+    });
+    expect(result.console).toMatch(FARM.status(1));
+    expect(result.console).toMatch(FARM.sessionEnd);
+    expect(result.console).toMatch(line('BEFORE-42'));
+    expect(result.console).not.toMatch(line('MISSING-42'));
+    expect(result.console).toMatch(line('AFTER ran after 1'));
+    expect(result.console).toMatch(line('REAPER uploads after status 1'));
+  }, 320_000);
+
+  it('a container asking for a reboot: 129 is the status, as in boot2container, and the machine reboots; services stay off the console', async () => {
+    const result = await bootJob({
+      append: [
+        run('b2c.service', '-v shared:/shared', `sh -c 'while :; do echo beat-$((6*7)) > /shared/beat; echo SERVICE-$((6*7)); sleep 0.2; done'`),
+        run('b2c.container', '-v shared:/shared', `sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /shared/beat ] && break; sleep 0.5; done; echo SAW $(cat /shared/beat)'`),
+        run('b2c.container', '', 'reboot -f'),
+        run('b2c.post_container', '', `sh -c 'echo POST sees status $B2C_PIPELINE_STATUS mode $B2C_PIPELINE_SHUTDOWN_MODE'`),
+      ],
+    });
+    expect(result.console).toMatch(FARM.status(129));
+    expect(result.console).not.toMatch(FARM.success);
+    expect(result.console).toMatch(line('POST sees status 129 mode reboot'));
+    expect(result.console).not.toMatch(FARM.sessionEnd);
+    expect(result.console).toMatch(line(escape('reboot: Restarting system')));
+    // The service ran (the container saw what it wrote) but printed nothing on the console, as b2c's detached ones.
+    expect(result.console).toMatch(line('SAW beat-42'));
+    expect(result.console).not.toMatch(/SERVICE-42/);
+  }, 320_000);
+
+  it('a pipeline that never starts (the extra arguments cannot be fetched) prints no status line, only what failed, then ends the session', async () => {
+    const result = await bootJob({
+      append: ['b2c.extra_args_url=http://10.0.2.2:1/extra-args', run('b2c.container', '', `sh -c 'echo JOB-$((6*7))'`)],
+    });
+    expect(result.console).not.toMatch(FARM.anyStatus);
+    expect(result.console).toMatch(line(escape('ERROR: Could not download the extra command line, shutting down!')));
+    expect(result.console).toMatch(line('ocinit: pipeline not started: extra_args: .+'));
+    expect(result.console).not.toMatch(line('JOB-42'));
+    expect(result.console).toMatch(FARM.sessionEnd);
   }, 320_000);
 });
