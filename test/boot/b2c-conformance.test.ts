@@ -17,6 +17,8 @@ const INITRD = process.env.OCINIT_INITRD === undefined ? {} : { initrd: process.
 
 /** A farm's pattern for one console line: anything before it (uptime prefix, section markers), a CR before the LF. */
 const line = (text: string): RegExp => new RegExp(`^.*${text}\\r?$`, 'm');
+/** An error line: red as boot2container's, so the colour reset comes between the text and the line end. */
+const errorLine = (text: string): RegExp => new RegExp(`^.*${text}(?:\\x1b\\[0m)?\\r?$`, 'm');
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The patterns farms match (valve-infra's job_success / job_failure / session_end). */
@@ -165,8 +167,8 @@ describe('boot2container conformance, as farms read the console', () => {
       append: ['b2c.extra_args_url=http://10.0.2.2:1/extra-args', run('b2c.container', '', `sh -c 'echo JOB-$((6*7))'`)],
     });
     expect(result.console).not.toMatch(FARM.anyStatus);
-    expect(result.console).toMatch(line(escape('ERROR: Could not download the extra command line, shutting down!')));
-    expect(result.console).toMatch(line('ocinit: pipeline not started: extra_args: .+'));
+    expect(result.console).toMatch(errorLine(escape('ERROR: Could not download the extra command line, shutting down!')));
+    expect(result.console).toMatch(errorLine('ocinit: pipeline not started: extra_args: cannot download the extra arguments: .+'));
     expect(result.console).not.toMatch(line('JOB-42'));
     expect(result.console).toMatch(FARM.sessionEnd);
   }, 320_000);
