@@ -8,7 +8,8 @@ DEBIAN_PACKAGES := qemu-system-x86 qemu-utils busybox-static crun skopeo umoci d
 	dnsmasq-base iproute2 apache2-utils ipxe-qemu zstd xz-utils lz4 cpio kmod binutils file \
 	debootstrap e2fsprogs fdisk ca-certificates curl procps time attr openssl chrony tinyproxy catatonit \
 	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-server gcc libc6-dev erofs-utils cryptsetup-bin \
-	qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross podman swtpm
+	qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross podman swtpm \
+	squashfs-tools
 # Bring your own kernel: KERNEL=path/to/vmlinuz MODULES=path/to/lib/modules/VERSION
 KERNEL ?=
 MODULES ?=
@@ -49,6 +50,12 @@ DRIVERS ?= all
 ifeq ($(filter $(DRIVERS),all qemu),)
 $(error DRIVERS=$(DRIVERS): want all or qemu)
 endif
+# Node, libraries, tools and modules in a compressed image /init mounts (squashfs or erofs), or none
+# (everything in the cpio, for a kernel without loop or those file systems).
+RUNTIME_IMAGE ?= squashfs
+ifeq ($(filter $(RUNTIME_IMAGE),squashfs erofs none),)
+$(error RUNTIME_IMAGE=$(RUNTIME_IMAGE): want squashfs, erofs or none)
+endif
 # A /lib/firmware tree for the drivers (rtl_nic/, i915/, ...), added as is.
 FIRMWARE ?=
 # A containers-policy.json built in: every image must satisfy it (docs/security.md); its keys are copied in.
@@ -66,7 +73,7 @@ help:
 	@echo 'make run      boot the demo job in QEMU (local registry, demo image; IMAGE=skopeo-source CMD=command)'
 	@echo 'make check    install what is missing, type-check, build and run every test'
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
-	@echo 'make initrd   build build/vmlinuz and build/initrd.cpio.zst (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR, POLICY=policy.json)'
+	@echo 'make initrd   build build/vmlinuz and build/initrd.cpio.zst (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR, POLICY=policy.json, RUNTIME_IMAGE=squashfs|erofs|none)'
 	@echo '              ARCH=arm64: build/arm64/vmlinuz and build/arm64/initrd.cpio.zst (qemu/run --arch arm64 boots them)'
 	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers, fleet, verity)'
 
@@ -131,13 +138,13 @@ $(OUT)/ocinit-%: initrd/ocinit-%.c | build/.debian-deps
 	@mkdir -p $(OUT)
 	$(CC_TARGET) -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
-# Rewritten only when DRIVERS, FIRMWARE or POLICY change, so that changing them rebuilds the initramfs.
+# Rewritten only when DRIVERS, FIRMWARE, POLICY or RUNTIME_IMAGE change, so that changing them rebuilds the initramfs.
 $(OUT)/.initrd-options: FORCE
 	@mkdir -p $(OUT)
-	@echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE) POLICY=$(POLICY)' | cmp -s - $@ || echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE) POLICY=$(POLICY)' >$@
+	@echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE) POLICY=$(POLICY) RUNTIME_IMAGE=$(RUNTIME_IMAGE)' | cmp -s - $@ || echo 'DRIVERS=$(DRIVERS) FIRMWARE=$(FIRMWARE) POLICY=$(POLICY) RUNTIME_IMAGE=$(RUNTIME_IMAGE)' >$@
 
 $(INITRD): dist/init.js $(INITRD_INPUTS) $(HELPERS) $(KERNEL_IMAGE) $(TARGET_INPUTS) $(OUT)/.initrd-options $(if $(FIRMWARE),$(shell find $(FIRMWARE) -type f)) $(POLICY) | build/.debian-deps
-	$(NODE) initrd/build.ts --modules $(MODULES_DIR) --out $@ --compress $(COMPRESS) $(if $(LEVEL),--level $(LEVEL)) --drivers $(DRIVERS) $(if $(FIRMWARE),--firmware $(FIRMWARE)) $(if $(POLICY),--policy $(POLICY)) $(TARGET_OPTIONS)
+	$(NODE) initrd/build.ts --modules $(MODULES_DIR) --out $@ --compress $(COMPRESS) $(if $(LEVEL),--level $(LEVEL)) --drivers $(DRIVERS) --runtime-image $(RUNTIME_IMAGE) $(if $(FIRMWARE),--firmware $(FIRMWARE)) $(if $(POLICY),--policy $(POLICY)) $(TARGET_OPTIONS)
 
 initrd: $(OUT)/vmlinuz $(INITRD)
 

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from '../initrd/cpio.ts';
 import { boot, defaultInitrd, defaultKernel, qemuBinary, REPO_ROOT, type Accel } from '../qemu/harness.ts';
@@ -101,10 +101,14 @@ for (const [arch, { floor, samples, accel: accelUsed }] of measured) {
     '|---|---|---|---|',
     `| time to /init (s since kernel start) | ${m.floorInit.toFixed(2)} | ${m.init.toFixed(2)} | ${(m.init / m.floorInit).toFixed(2)} |`,
     `| launcher's first line (s since kernel start) | — | ${m.firstLine.toFixed(2)} | ${(m.firstLine / m.floorInit).toFixed(2)} × floor's /init |`,
-    `| launcher's first line after /init starts (s) | — | ${m.sinceInit.toFixed(2)} | target ≤ 1.00 |`,
+    // Includes mounting the runtime image and reading Node out of it (initrd/runtime-image.ts).
+    `| launcher's first line after /init starts (s) | — | ${m.sinceInit.toFixed(2)} | |`,
     `| QEMU start to power-off, wall clock (s) | ${m.floorWall.toFixed(2)} | ${m.wall.toFixed(2)} | ${(m.wall / m.floorWall).toFixed(2)} |`,
-    `| initramfs compressed (zstd) | ${mib(floorSize)} | ${mib(ourSize)} | ${(ourSize / floorSize).toFixed(1)} (target ≤ 40 MiB) |`,
-    `| initramfs uncompressed | — | ${mib(ourUncompressed)} | |`,
+    // The runtime image is compressed in 1 MiB blocks so that it can be read in place: a few MiB
+    // larger than one zstd stream over everything, for no decompression before /init and a
+    // compressed copy in RAM (the 256 MiB goal, test/boot/memory.test.ts).
+    `| initramfs file (${basename(initrd)}) | ${mib(floorSize)} | ${mib(ourSize)} | ${(ourSize / floorSize).toFixed(1)} |`,
+    `| its cpio beside the runtime image, uncompressed | — | ${mib(ourUncompressed)} | |`,
     '',
   );
 }

@@ -4,19 +4,20 @@
 // (unpacked Debian packages, initrd/sysroot.ts) and target programs run under qemu-user.
 //
 // usage: node initrd/build.ts --modules DIR --out FILE [--compress zstd|xz|lz4|gzip|none] [--level N] [--no-strip]
-//          [--drivers all|qemu] [--firmware DIR] [--policy POLICY.json] [--arch x86_64|arm64 --sysroot DIR --node FILE]
+//          [--drivers all|qemu] [--firmware DIR] [--policy POLICY.json] [--arch x86_64|arm64 --sysroot DIR --node FILE] [--runtime-image squashfs|erofs|none]
 import { spawnSync } from 'node:child_process';
-import { closeSync, createWriteStream, openSync, renameSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, renameSync, rmSync, writeSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCpio, type CpioEntry } from './cpio.ts';
-import { filterAliases, moduleClosure, parseExactAliases, parseModulesDep, parseSoftdeps } from './modules.ts';
+import { filterAliases, moduleClosure, moduleName, parseExactAliases, parseModulesDep, parseSoftdeps } from './modules.ts';
 import { buildStartupSnapshot } from './snapshot.ts';
 import { absentHardwareAliases, DRIVER_SETS, parseDriverSet, selectModules } from './drivers.ts';
 import { BUILT_IN_POLICY } from '../src/policy/built-in.ts';
 import { embedPolicy, type EmbeddedPolicy } from '../src/policy/embed.ts';
 import { readElfLinkInfo, sharedLibraries } from './libraries.ts';
 import { ARCHES, buildHostArch, describeTarget, parseArch, type Target } from './target.ts';
+import { buildRuntimeImage, FORMATS, parseRuntimeImageFormat, RUNTIME_CONFIG_PATH, RUNTIME_IMAGE_FORMATS, RUNTIME_IMAGE_PATH, RUNTIME_MOUNT_POINT, runtimeConfig, splitForRuntimeImage } from './runtime-image.ts';
 
 const here = dirname(new URL(import.meta.url).pathname);
 const repo = resolve(here, '..');
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     arch: { type: 'string' },
     sysroot: { type: 'string' },
     node: { type: 'string' },
+    'runtime-image': { type: 'string', default: 'squashfs' },
   },
 });
 
@@ -58,6 +60,7 @@ if (!Number.isInteger(mtime) || mtime < 0) fail(`SOURCE_DATE_EPOCH must be a who
 
 // Option checks first, before the slow steps.
 const driverSet = parseDriverSet(values.drivers ?? 'all') ?? fail(`--drivers wants ${DRIVER_SETS.join(' or ')}, not '${values.drivers}'`);
+const runtimeFormat = parseRuntimeImageFormat(values['runtime-image'] ?? 'squashfs') ?? fail(`--runtime-image wants ${RUNTIME_IMAGE_FORMATS.join(', ')}, not '${values['runtime-image']}'`);
 const firmwareDir = values.firmware === undefined ? undefined : resolve(values.firmware);
 if (firmwareDir !== undefined && (!existsSync(firmwareDir) || !statSync(firmwareDir).isDirectory())) {
   fail(`--firmware ${values.firmware} is not a directory (want a /lib/firmware tree: rtl_nic/..., e100/...)`);
@@ -206,6 +209,10 @@ const soft = { softdeps: parseSoftdeps(existsSync(softdepFile) ? readFileSync(so
 const { files: moduleFiles, missing } = moduleClosure(dependencies, wanted, builtin, soft);
 for (const name of missing) process.stderr.write(`initrd: warning: module ${name} is neither in modules.dep nor built into kernel ${kernelVersion}\n`);
 const moduleRoot = `/lib/modules/${kernelVersion}`;
+// What /init loads to mount the runtime image stays in the cpio (with modules.dep covering it).
+const bootModules = runtimeFormat === 'none' ? { files: [], missing: [] } : moduleClosure(dependencies, FORMATS[runtimeFormat].bootModules, builtin, soft);
+if (bootModules.missing.length > 0) fail(`kernel ${kernelVersion} has no ${bootModules.missing.join(', ')} for the ${runtimeFormat} runtime image: use --runtime-image none (RUNTIME_IMAGE=none)`);
+for (const file of bootModules.files) if (!moduleFiles.includes(file)) moduleFiles.push(file);
 for (const file of moduleFiles) addHostFile(join(modulesDir, file), `${moduleRoot}/${file}`, 0o644);
 const subsetDep = [...dependencies.entries()]
   .filter(([file]) => moduleFiles.includes(file))
@@ -247,16 +254,50 @@ const extraRoot = join(here, 'rootfs');
 if (existsSync(extraRoot)) addTree(extraRoot, '/');
 
 // Write: sorted, so parents come before children and order never depends on the build host.
-const sorted = [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+const byPath = (a: CpioEntry, b: CpioEntry): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 const cpioFile = outFile.replace(/\.(zst|xz|lz4|gz)$/, '');
-// Both files are written under temporary names and renamed at the end: a boot reading the
+// All files are written under temporary names and renamed at the end: a boot reading the
 // previous initramfs meanwhile must never see half of the new one.
 const cpioTemporary = `${cpioFile}.tmp`;
 const outTemporary = `${outFile}.tmp`;
 mkdirSync(dirname(outFile), { recursive: true });
-const cpioStream = createWriteStream(cpioTemporary);
-const uncompressed = await writeCpio(sorted, cpioStream, mtime);
-await new Promise<void>((resolveDone, reject) => cpioStream.end((error?: Error | null) => (error ? reject(error) : resolveDone())));
+
+async function writeCpioFile(list: readonly CpioEntry[], file: string): Promise<number> {
+  const stream = createWriteStream(file);
+  const written = await writeCpio(list, stream, mtime);
+  await new Promise<void>((resolveDone, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolveDone())));
+  return written;
+}
+
+// The runtime image goes first, in an archive of its own that is never compressed again (its
+// contents are): the kernel unpacks an uncompressed archive followed by a compressed one, as it
+// does for early microcode.
+let imageArchive: { file: string; size: number } | undefined;
+let imageSize = 0;
+if (runtimeFormat !== 'none') {
+  const keep = new Set(['/bin/busybox', '/init', ...bootModules.files.map((file) => `${moduleRoot}/${file}`)]);
+  const { moved, kept } = splitForRuntimeImage([...entries.values()], keep);
+  const image = join(dirname(outFile), `runtime.${runtimeFormat}`);
+  try {
+    buildRuntimeImage(runtimeFormat, moved, `${image}.stage`, `${image}.tmp`, mtime);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  renameSync(`${image}.tmp`, image);
+  imageSize = statSync(image).size;
+  entries.clear();
+  for (const entry of kept) entries.set(entry.path, entry);
+  const names = bootModules.files.map(moduleName);
+  add({ type: 'inline', path: RUNTIME_CONFIG_PATH, mode: 0o644, data: Buffer.from(runtimeConfig(runtimeFormat, names)) });
+  const imageEntries: CpioEntry[] = [];
+  for (let dir = posix.dirname(RUNTIME_IMAGE_PATH); dir !== '/'; dir = posix.dirname(dir)) imageEntries.unshift({ type: 'directory', path: dir, mode: 0o755 });
+  imageEntries.push({ type: 'file', path: RUNTIME_IMAGE_PATH, mode: 0o444, source: image, size: imageSize });
+  const file = `${cpioFile}.image.tmp`;
+  imageArchive = { file, size: await writeCpioFile(imageEntries, file) };
+  addDirectory(RUNTIME_MOUNT_POINT);
+}
+const sorted = [...entries.values()].sort(byPath);
+const uncompressed = (await writeCpioFile(sorted, cpioTemporary)) + (imageArchive?.size ?? 0);
 
 // Each compressor writes to stdout; levels are the defaults GUIDE.md measured.
 const compressors: Record<string, (level: string | undefined) => string[]> = {
@@ -267,20 +308,24 @@ const compressors: Record<string, (level: string | undefined) => string[]> = {
   gzip: (level) => ['gzip', '-n', '-c', `-${level ?? '6'}`, cpioTemporary],
 };
 const compression = values.compress ?? 'zstd';
-if (compression === 'none') {
-  if (cpioFile !== outFile) fail('--compress none wants an --out without a compression suffix');
-  renameSync(cpioTemporary, cpioFile);
-} else {
+if (compression === 'none' && cpioFile !== outFile) fail('--compress none wants an --out without a compression suffix');
+const output = openSync(outTemporary, 'w');
+if (imageArchive !== undefined) {
+  writeSync(output, readFileSync(imageArchive.file));
+  rmSync(imageArchive.file);
+}
+if (compression === 'none') writeSync(output, readFileSync(cpioTemporary));
+else {
   const command = compressors[compression] ?? fail(`unknown compression '${compression}': zstd, xz, lz4, gzip or none`);
   const [program, ...args] = command(values.level);
-  const output = openSync(outTemporary, 'w');
   const result = spawnSync(program ?? 'false', args, { stdio: ['ignore', output, 'inherit'] });
-  closeSync(output);
   if (result.error !== undefined || result.status !== 0) fail(`${program} failed${result.error ? `: ${result.error.message}` : ''}`);
-  renameSync(cpioTemporary, cpioFile);
-  renameSync(outTemporary, outFile);
 }
+closeSync(output);
+if (compression === 'none') rmSync(cpioTemporary);
+else renameSync(cpioTemporary, cpioFile);
+renameSync(outTemporary, outFile);
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
 process.stdout.write(
-  `initrd: ${relative(process.cwd(), outFile)}: ${sorted.length} entries, ${mib(uncompressed)} uncompressed, ${mib(statSync(outFile).size)} compressed (${compression}), kernel ${kernelVersion}, ${moduleFiles.length} modules (drivers: ${driverSet})${policy === undefined ? '' : `, policy ${values.policy} with ${policy.keys.length} key(s)`}\n`,
+  `initrd: ${relative(process.cwd(), outFile)}: ${sorted.length} entries, ${mib(uncompressed)} uncompressed, ${mib(statSync(outFile).size)} compressed (${compression}), kernel ${kernelVersion}, ${moduleFiles.length} modules (drivers: ${driverSet}), runtime image ${runtimeFormat === 'none' ? 'none' : `${runtimeFormat} ${mib(imageSize)}`}${policy === undefined ? '' : `, policy ${values.policy} with ${policy.keys.length} key(s)`}\n`,
 );

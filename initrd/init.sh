@@ -18,10 +18,31 @@ delay=0
 command='poweroff -f'
 reason=
 
+# The runtime image (initrd/runtime-image.ts): Node, its libraries, crun, the kernel modules... are
+# in a compressed read-only file system, their paths symlinks into it; only the pages read get
+# decompressed. It needs a loop device, so a devtmpfs of its own, unmounted again for the launcher.
+RUNTIME_CONFIG=/etc/ocinit/runtime-image
+mount_runtime() {
+	. "$RUNTIME_CONFIG" || return 1
+	mount -t devtmpfs devtmpfs /dev || return 1
+	mounted=1
+	# shellcheck disable=SC2086 # a list of module names
+	if { [ -z "$RUNTIME_MODULES" ] || modprobe -a $RUNTIME_MODULES; } &&
+		mount -n -t "$RUNTIME_FSTYPE" -o loop,ro "$RUNTIME_IMAGE" "$RUNTIME_MOUNT"; then
+		mounted=0
+	fi
+	umount /dev
+	return $mounted
+}
+
+failure=
+if [ -f "$RUNTIME_CONFIG" ] && ! mount_runtime; then
+	failure="cannot mount the runtime image $RUNTIME_IMAGE ($RUNTIME_FSTYPE on a loop device), so the launcher cannot start: the kernel needs loop and $RUNTIME_FSTYPE (built in or as modules); for a kernel without them, build the initramfs with RUNTIME_IMAGE=none"
+	status=1
 # /init.snapshot is a V8 startup snapshot of /init.js (initrd/snapshot.ts): Node starts with the
 # launcher's modules already compiled and evaluated. Should Node fail to load it (the launcher then
 # never wrote its hand-off), the plain script runs instead.
-if [ -f /init.snapshot ]; then
+elif [ -f /init.snapshot ]; then
 	node --snapshot-blob /init.snapshot
 	status=$?
 	if [ ! -f "$HANDOFF" ]; then
@@ -60,7 +81,11 @@ if ! grep -q '^final=1$' "$HANDOFF" 2>/dev/null; then
 		why="exited with code $status"
 	fi
 	printf '\033[31m'
-	say "ocinit: the launcher $why before finishing${reason:+ ($reason)}"
+	if [ -n "$failure" ]; then
+		say "ocinit: $failure"
+	else
+		say "ocinit: the launcher $why before finishing${reason:+ ($reason)}"
+	fi
 	say "ocinit: nothing more will run; ending the session with: $action"
 	printf '\033[0m'
 	case "$action" in switch_root) action=poweroff; command='poweroff -f' ;; esac
@@ -72,6 +97,7 @@ switch_root)
 	# The new OS gets the machine's /dev, /proc and /sys; args and env are words quoted by the
 	# launcher (handoff.ts shellQuote), safe to eval. env -i: the init sees only the image's environment.
 	say "ocinit: switching root to $newroot, init $init"
+	[ -n "$RUNTIME_MOUNT" ] && umount "$RUNTIME_MOUNT"
 	for fs in dev proc sys; do
 		mkdir -p "$newroot/$fs"
 		mount --move "/$fs" "$newroot/$fs" || echo "ocinit: cannot move /$fs into the new root"

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { CpioEntry } from '../../../initrd/cpio.ts';
+import { parseRuntimeImageFormat, RUNTIME_MOUNT_POINT, runtimeConfig, SMALLEST_MOVED_FILE, splitForRuntimeImage } from '../../../initrd/runtime-image.ts';
+
+const file = (path: string, size: number): CpioEntry => ({ type: 'file', path, mode: 0o755, source: `/host${path}`, size });
+
+describe('runtime image split', () => {
+  const entries: CpioEntry[] = [
+    { type: 'directory', path: '/bin', mode: 0o755 },
+    file('/bin/busybox', 2_000_000),
+    file('/bin/node', 108_000_000),
+    file('/lib/modules/6.1/kernel/drivers/block/loop.ko', 100_000),
+    file('/usr/share/ocinit/udhcpc.script', SMALLEST_MOVED_FILE - 1),
+    { type: 'symlink', path: '/bin/sh', target: 'busybox' },
+    { type: 'inline', path: '/etc/passwd', mode: 0o644, data: Buffer.from('root:x:0:0::/root:/bin/sh\n') },
+  ];
+  const { moved, kept } = splitForRuntimeImage(entries, new Set(['/bin/busybox', '/lib/modules/6.1/kernel/drivers/block/loop.ko']));
+
+  it('moves large files not kept, each leaving a symlink into the mount point at its path', () => {
+    expect(moved.map((entry) => entry.path)).toEqual(['/bin/node']);
+    expect(kept.find((entry) => entry.path === '/bin/node')).toEqual({ type: 'symlink', path: '/bin/node', target: `${RUNTIME_MOUNT_POINT}/bin/node` });
+  });
+
+  it('keeps what /init needs to mount it, small files, symlinks, directories and generated files as they were', () => {
+    for (const path of ['/bin', '/bin/busybox', '/lib/modules/6.1/kernel/drivers/block/loop.ko', '/usr/share/ocinit/udhcpc.script', '/bin/sh', '/etc/passwd']) {
+      expect(kept.find((entry) => entry.path === path)).toEqual(entries.find((entry) => entry.path === path));
+    }
+    expect(kept).toHaveLength(entries.length);
+  });
+});
+
+describe('runtime image configuration', () => {
+  it('tells /init the file system type, where the image is and which modules to load first', () => {
+    const text = runtimeConfig('squashfs', ['loop', 'squashfs']);
+    expect(text).toContain('RUNTIME_FSTYPE=squashfs\n');
+    expect(text).toContain(`RUNTIME_MOUNT=${RUNTIME_MOUNT_POINT}\n`);
+    expect(text).toContain("RUNTIME_MODULES='loop squashfs'\n");
+  });
+
+  it('knows squashfs, erofs and none, nothing else', () => {
+    expect(parseRuntimeImageFormat('squashfs')).toBe('squashfs');
+    expect(parseRuntimeImageFormat('none')).toBe('none');
+    expect(parseRuntimeImageFormat('ext4')).toBeUndefined();
+  });
+});
