@@ -15,9 +15,18 @@ export function mkfsErofsArgs(tree: string, image: string, uuid: string): string
 
 export class ErofsError extends OcinitError {}
 
+/**
+ * mkfs.erofs takes SOURCE_DATE_EPOCH over -T0 and then keeps the tree's own file times: a build under
+ * `make` (which exports it) gave another root hash than the DUT's for the same image.
+ */
+function withoutSourceDateEpoch(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { SOURCE_DATE_EPOCH: _ignored, ...rest } = env;
+  return rest;
+}
+
 export async function makeErofs(tree: string, image: string, uuid: string, what: { image: string; log?: Logger }): Promise<void> {
   try {
-    await runChecked(mkfsErofsArgs(tree, image, uuid), { log: what.log, what: `building the EROFS image of ${what.image}` });
+    await runChecked(mkfsErofsArgs(tree, image, uuid), { log: what.log, what: `building the EROFS image of ${what.image}`, env: withoutSourceDateEpoch(process.env) });
   } catch (error) {
     throw new ErofsError(error instanceof Error ? error.message : String(error), {
       image: what.image,
