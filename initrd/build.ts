@@ -258,7 +258,8 @@ const byPath = (a: CpioEntry, b: CpioEntry): number => (a.path < b.path ? -1 : a
 const cpioFile = outFile.replace(/\.(zst|xz|lz4|gz)$/, '');
 // All files are written under temporary names and renamed at the end: a boot reading the
 // previous initramfs meanwhile must never see half of the new one.
-const cpioTemporary = `${cpioFile}.tmp`;
+// Apart from outTemporary even when they name one file (--compress none): the output is written from it.
+const cpioTemporary = `${cpioFile}.cpio-tmp`;
 const outTemporary = `${outFile}.tmp`;
 mkdirSync(dirname(outFile), { recursive: true });
 

@@ -11,12 +11,14 @@ const modulesRoot = join(REPO_ROOT, 'build/kernel/modules');
 const work = mkdtempSync(join(tmpdir(), 'ocinit-firmware-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+// One archive (--runtime-image none), so that `cpio -t` lists it all: with the runtime image, the
+// file is two archives in a row and cpio stops after the first.
 function build(firmware: string): { status: number | null; stderr: string; out: string } {
   const version = readdirSync(modulesRoot)[0] ?? '';
   const out = join(work, 'out', 'initrd.cpio');
   const result = spawnSync(
     process.execPath,
-    ['initrd/build.ts', '--modules', join(modulesRoot, version), '--out', out, '--compress', 'none', '--drivers', 'qemu', '--firmware', firmware],
+    ['initrd/build.ts', '--modules', join(modulesRoot, version), '--out', out, '--compress', 'none', '--drivers', 'qemu', '--runtime-image', 'none', '--firmware', firmware],
     { cwd: REPO_ROOT, encoding: 'utf8' },
   );
   return { status: result.status, stderr: result.stderr, out };
