@@ -4,9 +4,15 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../qemu/harness.ts';
 
+/** The environment without what an outer `make check` hands its children (MAKELEVEL makes make print "Entering directory"). */
+function outsideMake(): NodeJS.ProcessEnv {
+  const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, MAKEOVERRIDES: _overrides, ...env } = process.env;
+  return env;
+}
+
 function dryRun(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   // -n: print the commands without running them; -W: as if the launcher changed, so the initramfs line shows.
-  const result = spawnSync('make', ['-n', '-W', 'dist/init.js', 'build/.debian-deps', ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const result = spawnSync('make', ['-n', '-W', 'dist/init.js', 'build/.debian-deps', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: outsideMake() });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
