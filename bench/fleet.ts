@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Logger } from '../src/log/logger.ts';
-import { pullAndUnpack, type MirrorConfig } from '../src/oci/index.ts';
+import { pullAndUnpack, type MirrorConfig, parseReference } from '../src/oci/index.ts';
 import { ContentStore } from '../src/store/index.ts';
 import { createGatewayNamespace } from '../test/support/gateway-ns.ts';
 import { buildImageLayout, pushLayout } from '../test/support/image.ts';
@@ -46,7 +46,7 @@ try {
         let logged = '';
         const target = fresh('rootfs');
         const store = fresh('store');
-        await pullAndUnpack(reference, target, { store: new ContentStore(store), tlsVerify: false, mirrors, log: new Logger({ sink: (text) => (logged += text) }) });
+        await pullAndUnpack(parseReference(reference), target, { store: new ContentStore(store), tlsVerify: false, mirrors, log: new Logger({ sink: (text) => (logged += text) }) });
         const elapsed = (performance.now() - t0) / 1000;
         if (readFileSync(join(target, 'data'), 'utf8') !== CONTENT) throw new Error('wrong content');
         retries += logged.split('retrying in').length - 1;

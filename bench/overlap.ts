@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { pullAndUnpack, pullImage, unpackImage } from '../src/oci/index.ts';
+import { pullAndUnpack, pullImage, unpackImage, parseReference } from '../src/oci/index.ts';
 import { ContentStore } from '../src/store/index.ts';
 import { pushLayout } from '../test/support/image.ts';
 import { startRegistry } from '../test/support/registry.ts';
@@ -37,8 +37,8 @@ async function pullOnce(mode: Mode, reference: string, scratch: string): Promise
     const store = new ContentStore(join(dir, 'store'));
     const target = join(dir, 'rootfs');
     const started = performance.now();
-    if (mode === 'sequential') await unpackImage(await pullImage(reference, { store, tlsVerify: false }), target, { store });
-    else await pullAndUnpack(reference, target, { store, tlsVerify: false });
+    if (mode === 'sequential') await unpackImage(await pullImage(parseReference(reference), { store, tlsVerify: false }), target, { store });
+    else await pullAndUnpack(parseReference(reference), target, { store, tlsVerify: false });
     return (performance.now() - started) / 1000;
   });
 }

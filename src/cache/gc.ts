@@ -4,7 +4,7 @@ import { readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CacheSettings } from '../cmdline/plan.ts';
 import type { Logger } from '../log/logger.ts';
-import { parseDigest } from '../oci/digest.ts';
+import { parseDigest } from '../digest/digest.ts';
 import type { ContentStore } from '../store/index.ts';
 import { removeVerityImage } from '../verity/image.ts';
 import { writeFileAtomic } from './atomic.ts';

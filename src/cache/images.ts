@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.ts';
 import { parseReference, pullAndUnpack, unpackImage, type PulledImage, type PullOptions, type ResolvedImage } from '../oci/index.ts';
 import { parseImageConfig, parseManifestDocument, type ImageManifest } from '../oci/manifest.ts';
 import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from '../oci/platform.ts';
-import type { ImageReference } from '../oci/reference.ts';
+import type { ImageReference } from '../reference/reference.ts';
 import { refName } from '../oci/resolve.ts';
 import { RegistryUnreachableError } from '../oci/transport.ts';
 import type { ImageVerifier } from '../oci/pull.ts';
@@ -50,8 +50,7 @@ export function offlineAllowed(reference: ImageReference, setting: Storage['sett
  * The image `reference` last resolved to (or its pinned digest), built from the store alone; undefined
  * unless its manifest, config and every layer are there and verify.
  */
-export async function imageFromStore(referenceText: string, store: ContentStore, platformWanted?: Platform): Promise<PulledImage | undefined> {
-  const reference = parseReference(referenceText);
+export async function imageFromStore(reference: ImageReference, store: ContentStore, platformWanted?: Platform): Promise<PulledImage | undefined> {
   const image = reference.canonical;
   const platform = normalizePlatform(platformWanted ?? hostPlatform());
   const top = reference.digest ?? (await store.getRef(refName(image, platform)));
@@ -120,7 +119,7 @@ export class ImageCache {
   async get(referenceText: string, policy: PullPolicy, options: CachePullOptions = {}): Promise<CachedImage> {
     const reference = parseReference(referenceText);
     if (policy === 'never' || policy === 'missing') {
-      const cached = await imageFromStore(referenceText, this.store, options.platform);
+      const cached = await imageFromStore(reference, this.store, options.platform);
       if (cached !== undefined) return this.#use(referenceText, cached, false, options);
       if (policy === 'never') {
         throw new OcinitError(`--pull=never, and ${reference.canonical} is not in the ${this.#storage.persistent ? 'cache' : 'store (RAM: nothing survives a reboot)'}`, {
@@ -131,10 +130,10 @@ export class ImageCache {
     }
     await this.#collectIfLow();
     try {
-      return this.#use(referenceText, await this.#pull(referenceText, options), false, options);
+      return this.#use(referenceText, await this.#pull(reference, options), false, options);
     } catch (error) {
       if (!(error instanceof RegistryUnreachableError) || !offlineAllowed(reference, this.#storage.settings.offline)) throw error;
-      const cached = await imageFromStore(referenceText, this.store, options.platform);
+      const cached = await imageFromStore(reference, this.store, options.platform);
       if (cached === undefined) throw error;
       const notice = `REGISTRY UNREACHABLE: running ${reference.canonical} from the cache (${cached.manifestDigest}, as last pulled) because b2c.cache_offline=${this.#storage.settings.offline}: ${error.message}`;
       this.#log.error(notice);
@@ -148,13 +147,13 @@ export class ImageCache {
     this.#inUse.add(digest);
   }
 
-  async #pull(referenceText: string, options: CachePullOptions): Promise<PulledImage> {
+  async #pull(reference: ImageReference, options: CachePullOptions): Promise<PulledImage> {
     // pullImage's own fallback to stored images is off: b2c.cache_offline decides, and every offline
     // run is announced (see get).
     const { unpackTarget, ...rest } = options;
     const verifier = this.#verifier();
     const pullOptions: PullOptions = { ...rest, store: this.store, log: this.#log, storeFallback: false, ...(verifier === undefined ? {} : { verifier }) };
-    return this.#makingRoom(referenceText, 'pulling', () => pullAndUnpack(referenceText, unpackTarget ?? (() => undefined), pullOptions));
+    return this.#makingRoom(reference.canonical, 'pulling', () => pullAndUnpack(reference, unpackTarget ?? (() => undefined), pullOptions));
   }
 
   /**

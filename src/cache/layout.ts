@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { parseDigest } from '../oci/digest.ts';
+import { parseDigest } from '../digest/digest.ts';
 import { ContentStore } from '../store/index.ts';
 import { OCINIT_VERSION } from '../version.ts';
 import { fsyncDirectory, TEMP_SUFFIX, writeFileAtomic } from './atomic.ts';

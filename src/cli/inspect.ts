@@ -1,6 +1,6 @@
 import { describeError } from '../log/errors.ts';
 import { Logger } from '../log/logger.ts';
-import { formatPlatform, inspectImage } from '../oci/index.ts';
+import { formatPlatform, inspectImage, parseReference } from '../oci/index.ts';
 import { ContentStore } from '../store/index.ts';
 import { NO_POLICY_VERDICT } from '../policy/verifier.ts';
 import type { CliCommand } from './command.ts';
@@ -18,7 +18,7 @@ export const inspectCommand: CliCommand = {
     if (typeof args === 'number') return args;
     const logger = new Logger({ sink: (text) => process.stderr.write(text) });
     try {
-      const image = await inspectImage(args.positional[0] ?? '', { ...args.options, store: new ContentStore(args.storeDir), log: logger });
+      const image = await inspectImage(parseReference(args.positional[0] ?? ''), { ...args.options, store: new ContentStore(args.storeDir), log: logger });
       const report = {
         reference: image.reference.canonical,
         digest: image.manifestDigest,

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeError } from '../log/errors.ts';
 import { Logger, log } from '../log/logger.ts';
-import { parseCredentials, parsePlatform, pullAndUnpack, type LayerProgress, type MirrorConfig, type PullOptions, type UnpackLimits } from '../oci/index.ts';
+import { parseCredentials, parsePlatform, pullAndUnpack, type LayerProgress, type MirrorConfig, type PullOptions, type UnpackLimits, parseReference } from '../oci/index.ts';
 import { MIRROR_SYNTAX, mergeMirrorConfigs, mirrorConfigOf, parseMirrorEntry, type MirrorEntry } from '../oci/mirrors.ts';
 import { parseRegistriesConf } from '../oci/registries-conf.ts';
 import { proxyForEveryScheme } from '../net/proxy-config.ts';
@@ -186,7 +186,7 @@ export const pullCommand: CliCommand = {
           });
     try {
       const started = performance.now();
-      const pulled = await pullAndUnpack(image, target, { ...args.options, store, log: logger, onProgress: progress === undefined ? undefined : (update) => progress.update(update), limits: args.limits });
+      const pulled = await pullAndUnpack(parseReference(image), target, { ...args.options, store, log: logger, onProgress: progress === undefined ? undefined : (update) => progress.update(update), limits: args.limits });
       progress?.finish();
       logger.info(
         `${pulled.reference.canonical} (${pulled.manifestDigest}, ${(pulled.verdict ?? NO_POLICY_VERDICT).text}) unpacked into ${target}: ${pulled.blobsDownloaded} blobs, ${(pulled.bytesDownloaded / 1e6).toFixed(1)} MB downloaded, ${((performance.now() - started) / 1000).toFixed(2)} s in all`,

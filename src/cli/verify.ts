@@ -1,6 +1,6 @@
 import { describeError } from '../log/errors.ts';
 import { Logger } from '../log/logger.ts';
-import { inspectImage } from '../oci/index.ts';
+import { inspectImage, parseReference } from '../oci/index.ts';
 import { ImageRefusedError } from '../policy/verifier.ts';
 import { ContentStore } from '../store/index.ts';
 import type { CliCommand } from './command.ts';
@@ -22,7 +22,7 @@ export const verifyCommand: CliCommand = {
     }
     const logger = new Logger({ sink: (text) => process.stderr.write(text) });
     try {
-      const image = await inspectImage(args.positional[0] ?? '', { ...args.options, store: new ContentStore(args.storeDir), log: logger });
+      const image = await inspectImage(parseReference(args.positional[0] ?? ''), { ...args.options, store: new ContentStore(args.storeDir), log: logger });
       process.stdout.write(`${image.reference.canonical}: ${image.verdict?.text ?? 'no verdict'}\n`);
       return 0;
     } catch (error) {

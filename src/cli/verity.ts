@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeError } from '../log/errors.ts';
 import { Logger } from '../log/logger.ts';
-import { pullAndUnpack } from '../oci/index.ts';
+import { pullAndUnpack, parseReference } from '../oci/index.ts';
 import { ContentStore } from '../store/index.ts';
 import { buildVerityImage, verityImagePath } from '../verity/image.ts';
 import type { CliCommand } from './command.ts';
@@ -31,7 +31,7 @@ export const verityCommand: CliCommand = {
     const work = mkdtempSync(join(tmpdir(), 'ocinit-verity-'));
     try {
       const tree = join(work, 'rootfs');
-      const pulled = await pullAndUnpack(args.positional[0] ?? '', tree, { ...args.options, store: new ContentStore(args.storeDir), log: logger, limits: args.limits });
+      const pulled = await pullAndUnpack(parseReference(args.positional[0] ?? ''), tree, { ...args.options, store: new ContentStore(args.storeDir), log: logger, limits: args.limits });
       const image = await buildVerityImage(tree, pulled.manifestDigest, verityImagePath(work, pulled.manifestDigest), { image: pulled.reference.canonical, log: logger });
       logger.info(`${pulled.reference.canonical}@${pulled.manifestDigest}: EROFS image ${image.dataBytes} bytes, verity salt ${image.salt}`);
       process.stdout.write(`${image.rootHash}\n`);

@@ -1,5 +1,5 @@
 import { OcinitError } from '../log/errors.ts';
-import { parseReference } from '../oci/reference.ts';
+import { parseReference } from '../reference/reference.ts';
 import { containerFlagNames, findContainerFlag, type ContainerFlag, type FlagContext } from './container-flags.ts';
 import type { ContainerParameter, ContainerSpec } from './plan.ts';
 import { splitShellWords } from './shell-words.ts';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { OcinitError } from '../log/errors.ts';
 import { Secret } from '../log/secret.ts';
-import { DOCKER_HUB } from './reference.ts';
+import { DOCKER_HUB } from '../reference/reference.ts';
 
 export interface Credentials {
   username: string;

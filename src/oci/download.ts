@@ -1,6 +1,7 @@
 import { OcinitError } from '../log/errors.ts';
-import { mismatch, type BlobWriter, type ContentStore } from '../store/index.ts';
-import { DigestVerifier, parseDigest } from './digest.ts';
+import { mismatch } from '../digest/mismatch.ts';
+import type { BlobWriter, ContentStore } from '../store/index.ts';
+import { DigestVerifier, parseDigest } from '../digest/digest.ts';
 import type { Descriptor, ImageManifest } from './manifest.ts';
 import { noteStreamedBytes } from '../system/memory.ts';
 import { scopeOf, type Source } from './sources.ts';

@@ -1,5 +1,5 @@
 import { OcinitError } from '../log/errors.ts';
-import { parseDigest } from './digest.ts';
+import { parseDigest } from '../digest/digest.ts';
 import {
   baseMediaType,
   DOCKER_CONFIG,

@@ -2,7 +2,7 @@
 // under a prefix (`docker.io`, `registry.lab:5000/team`), each mirror is tried in order, then the
 // registry itself. Pure: the same definitions serve b2c.registry_mirror, `--mirror` and a
 // registries.conf file.
-import type { ImageReference } from './reference.ts';
+import type { ImageReference } from '../reference/reference.ts';
 
 /** registries.conf's `pull-from-mirror`: which references a mirror may serve. */
 export type MirrorPullPolicy = 'all' | 'digest-only' | 'tag-only';

@@ -6,14 +6,15 @@ import { withSources, type Source } from './sources.ts';
 import type { PulledImage, PullOptions, ResolvedImage } from './types.ts';
 import { applyLayer, applyLayerFeed, LayerFeed, prepareStaging, UnpackingStoppedError } from './unpack.ts';
 import type { UnpackLimits } from './unpack-layer.ts';
+import type { ImageReference } from '../reference/reference.ts';
 
 export type { ImageVerdict, ImageVerifier, LayerProgress, PulledImage, PulledLayer, PullOptions, ResolvedImage } from './types.ts';
 export type { MirrorConfig, RegistryMirror } from './mirrors.ts';
 
 /** Resolves a reference to its manifest and config for the platform, without downloading layers. */
-export async function inspectImage(referenceText: string, options: PullOptions): Promise<ResolvedImage> {
-  return withSources(referenceText, options, async (sources) => {
-    const { sourceRef: _source, blobSources: _blobSources, topDigest, ...resolved } = await resolveImage(referenceText, sources, options);
+export async function inspectImage(reference: ImageReference, options: PullOptions): Promise<ResolvedImage> {
+  return withSources(reference, options, async (sources) => {
+    const { sourceRef: _source, blobSources: _blobSources, topDigest, ...resolved } = await resolveImage(reference, sources, options);
     const verdict = await options.verifier?.verify({ ...resolved, topDigest }, options);
     return verdict === undefined ? resolved : { ...resolved, verdict };
   });
@@ -24,11 +25,11 @@ function rememberReference(resolved: ResolvedImage, topDigest: string, options: 
 }
 
 /**
- * Resolves `referenceText` for the platform, then downloads and verifies the config and every layer
+ * Resolves `reference` for the platform, then downloads and verifies the config and every layer
  * into the store (blobs already there are not downloaded again). Mirrors are tried first.
  */
-export async function pullImage(referenceText: string, options: PullOptions): Promise<PulledImage> {
-  return pullAndUnpack(referenceText, () => undefined, options);
+export async function pullImage(reference: ImageReference, options: PullOptions): Promise<PulledImage> {
+  return pullAndUnpack(reference, () => undefined, options);
 }
 
 /**
@@ -43,9 +44,9 @@ export type UnpackTarget = string | ((resolved: ResolvedImage) => string | undef
  * the store), and each later layer is unpacked as soon as it is complete, strictly in order. The
  * target appears only after every digest, size and diff_id matched.
  */
-export async function pullAndUnpack(referenceText: string, target: UnpackTarget, options: PullOptions & { limits?: UnpackLimits }): Promise<PulledImage> {
-  return withSources(referenceText, options, async (sources) => {
-    const { sourceRef: _source, blobSources, topDigest, ...resolved } = await resolveImage(referenceText, sources, options);
+export async function pullAndUnpack(reference: ImageReference, target: UnpackTarget, options: PullOptions & { limits?: UnpackLimits }): Promise<PulledImage> {
+  return withSources(reference, options, async (sources) => {
+    const { sourceRef: _source, blobSources, topDigest, ...resolved } = await resolveImage(reference, sources, options);
     const verdict = await options.verifier?.verify({ ...resolved, topDigest }, options);
     const tally: DownloadTally = { blobs: resolved.configDownloaded ? 1 : 0, bytes: resolved.configDownloaded ? resolved.manifest.config.size : 0 };
     const missing = await missingLayers(resolved.manifest, options.store);

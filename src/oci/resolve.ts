@@ -1,6 +1,7 @@
 import { OcinitError } from '../log/errors.ts';
-import { mismatch, type ContentStore } from '../store/index.ts';
-import { digestOf, parseDigest } from './digest.ts';
+import { mismatch } from '../digest/mismatch.ts';
+import type { ContentStore } from '../store/index.ts';
+import { digestOf, parseDigest } from '../digest/digest.ts';
 import { downloadBlob } from './download.ts';
 import {
   isContainerImage,
@@ -13,7 +14,7 @@ import {
 } from './manifest.ts';
 import { layerCompression, MANIFEST_ACCEPT } from './media-types.ts';
 import { formatPlatform, hostPlatform, listPlatforms, normalizePlatform, selectPlatform, type Platform } from './platform.ts';
-import { manifestReference, parseReference, type ImageReference } from './reference.ts';
+import { manifestReference, type ImageReference } from '../reference/reference.ts';
 import { scopeOf, type Source } from './sources.ts';
 import { RegistryUnreachableError, type RegistryResponse } from './transport.ts';
 import type { PulledLayer, PullOptions, ResolvedImage } from './types.ts';
@@ -139,11 +140,10 @@ async function fetchConfig(sources: readonly Source[], manifest: ImageManifest, 
 
 /** The reference resolved to one image manifest and its config, trying each source in turn. */
 export async function resolveImage(
-  referenceText: string,
+  reference: ImageReference,
   sources: Source[],
   options: PullOptions,
 ): Promise<ResolvedImage & { sourceRef: Source; blobSources: Source[]; topDigest: string }> {
-  const reference = parseReference(referenceText);
   const image = reference.canonical;
   const platform = normalizePlatform(options.platform ?? hostPlatform());
   let resolved: Awaited<ReturnType<typeof resolveManifest>> | undefined;

@@ -1,5 +1,5 @@
 import { credentialsFromAuthFile, type Credentials } from './auth.ts';
-import { parseReference, type ImageReference } from './reference.ts';
+import type { ImageReference } from '../reference/reference.ts';
 import { mirrorsFor } from './mirrors.ts';
 import { RegistryTransport } from './transport.ts';
 import type { PullOptions } from './types.ts';
@@ -51,8 +51,8 @@ export async function buildSources(reference: ImageReference, options: PullOptio
 }
 
 /** Runs `body` with the sources for a reference, closing them after (cutting off what is in flight on failure). */
-export async function withSources<T>(referenceText: string, options: PullOptions, body: (sources: Source[]) => Promise<T>): Promise<T> {
-  const sources = await buildSources(parseReference(referenceText), options);
+export async function withSources<T>(reference: ImageReference, options: PullOptions, body: (sources: Source[]) => Promise<T>): Promise<T> {
+  const sources = await buildSources(reference, options);
   let result: T;
   try {
     result = await body(sources);

@@ -7,7 +7,7 @@ import type { ContentStore } from '../store/index.ts';
 import type { Descriptor, ImageConfig, ImageManifest } from './manifest.ts';
 import type { MirrorConfig } from './mirrors.ts';
 import type { Platform } from './platform.ts';
-import type { ImageReference } from './reference.ts';
+import type { ImageReference } from '../reference/reference.ts';
 
 export interface LayerProgress {
   digest: string;

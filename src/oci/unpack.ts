@@ -4,8 +4,9 @@ import { PassThrough, Transform, type Readable, type TransformCallback } from 'n
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { OcinitError } from '../log/errors.ts';
-import { DigestMismatchError, mismatch, type ContentStore } from '../store/index.ts';
-import { DigestVerifier, parseDigest } from './digest.ts';
+import { DigestMismatchError, mismatch } from '../digest/mismatch.ts';
+import type { ContentStore } from '../store/index.ts';
+import { DigestVerifier, parseDigest } from '../digest/digest.ts';
 import { layerCompression, type LayerCompression } from './media-types.ts';
 import { noteStreamedBytes } from '../system/memory.ts';
 import type { PulledImage, PulledLayer } from './types.ts';

@@ -1,6 +1,6 @@
 // The policy's decision for one image, given the signatures found for it. Pure apart from asking
 // for the signatures, which happens only when a sigstoreSigned requirement applies.
-import { parseReference, type ImageReference } from '../oci/reference.ts';
+import { parseReference, type ImageReference } from '../reference/reference.ts';
 import type { Policy, Requirement, SignedIdentity } from './document.ts';
 import type { TrustedKey } from './keys.ts';
 import { identityMatches, requirementsFor } from './scope.ts';

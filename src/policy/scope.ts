@@ -1,6 +1,6 @@
 // Which of a policy's requirements apply to an image, and whether a signature's claimed identity
 // fits the image asked for: containers/image's rules for the docker transport. Pure.
-import { parseReference, type ImageReference } from '../oci/reference.ts';
+import { parseReference, type ImageReference } from '../reference/reference.ts';
 import type { Policy, Requirement, SignedIdentity } from './document.ts';
 
 /** The scopes that may name `reference`, most specific first (containers/image's order). */

@@ -3,11 +3,11 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { OcinitError } from '../log/errors.ts';
-import { digestOf } from '../oci/digest.ts';
+import { digestOf } from '../digest/digest.ts';
 import { OCI_CONFIG, OCI_MANIFEST } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { PullOptions } from '../oci/pull.ts';
-import { manifestReference, parseReference, type ImageReference } from '../oci/reference.ts';
+import { manifestReference, parseReference, type ImageReference } from '../reference/reference.ts';
 import { fetchManifest } from '../oci/resolve.ts';
 import { withSources, type Source } from '../oci/sources.ts';
 import { RegistryError } from '../oci/transport.ts';
@@ -94,7 +94,7 @@ export interface SignResult {
 export async function signImage(referenceText: string, key: SigningKey, options: PullOptions): Promise<SignResult> {
   const reference = parseReference(referenceText);
   const { mirrors: _mirrors, verifier: _verifier, ...direct } = options;
-  return withSources(referenceText, direct, async (sources) => {
+  return withSources(reference, direct, async (sources) => {
     const source = sources[sources.length - 1];
     if (source === undefined) throw new OcinitError(`no registry for ${reference.canonical}`);
     const { digest } = await fetchManifest(source, manifestReference(reference), reference.digest === undefined ? undefined : { digest: reference.digest }, reference.canonical);

@@ -3,10 +3,10 @@
 // holds no such tag hands over to the next source; one that serves a signature is believed only
 // as far as the signature verifies), and hashed like any other blob.
 import { OcinitError } from '../log/errors.ts';
-import { parseDigest } from '../oci/digest.ts';
+import { parseDigest } from '../digest/digest.ts';
 import { downloadBlob } from '../oci/download.ts';
 import type { PullOptions } from '../oci/pull.ts';
-import type { ImageReference } from '../oci/reference.ts';
+import { taggedReference, type ImageReference } from '../reference/reference.ts';
 import { parseManifestDocument, type Descriptor, type ImageIndex, type ImageManifest } from '../oci/manifest.ts';
 import { fetchManifest } from '../oci/resolve.ts';
 import { withSources } from '../oci/sources.ts';
@@ -48,7 +48,7 @@ async function candidatesOf(document: ImageIndex | ImageManifest, where: string,
 async function fetchFromSources(reference: ImageReference, digest: string, options: PullOptions): Promise<FoundSignatures> {
   const location = signatureReference(reference, digest);
   const tag = signatureTag(digest);
-  return withSources(location, options, async (sources) => {
+  return withSources(taggedReference(reference, tag), options, async (sources) => {
     for (const [index, source] of sources.entries()) {
       const last = index === sources.length - 1;
       let fetched;

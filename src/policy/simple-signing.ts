@@ -1,7 +1,7 @@
 // cosign's simple-signing payload (`application/vnd.dev.cosign.simplesigning.v1+json`): what a
 // signature claims, and the check of the signature over the payload's exact bytes. Pure.
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { isDigest } from '../oci/digest-text.ts';
+import { isDigest } from '../digest/digest-text.ts';
 import type { TrustedKey } from './keys.ts';
 
 export const SIMPLE_SIGNING_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';

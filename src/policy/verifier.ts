@@ -2,7 +2,7 @@
 // its layers is downloaded; a refusal is an error naming the image, the scope, the key and why.
 import { describeError, OcinitError } from '../log/errors.ts';
 import type { ImageVerdict, ImageVerifier, PullOptions } from '../oci/pull.ts';
-import type { ImageReference } from '../oci/reference.ts';
+import type { ImageReference } from '../reference/reference.ts';
 import { judge } from './judge.ts';
 import type { LoadedPolicy } from './load.ts';
 import { fetchSignatures } from './signatures.ts';

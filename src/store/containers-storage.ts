@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { createInterface } from 'node:readline';
 import { OcinitError } from '../log/errors.ts';
-import { parseReference } from '../oci/reference.ts';
+import { parseReference } from '../reference/reference.ts';
 
 interface StoreImage {
   id: string;

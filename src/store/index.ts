@@ -2,21 +2,9 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OcinitError } from '../log/errors.ts';
-import { DigestVerifier, parseDigest } from '../oci/digest.ts';
+import { DigestVerifier, parseDigest } from '../digest/digest.ts';
+import { mismatch } from '../digest/mismatch.ts';
 import { runChecked } from '../system/exec.ts';
-
-/** Thrown when bytes do not match their descriptor; names the blob, the expected and actual values. */
-export class DigestMismatchError extends OcinitError {
-  override readonly code: string = 'OCINIT_DIGEST_MISMATCH';
-}
-
-export function mismatch(digest: string, what: string, expected: string, actual: string, image?: string): DigestMismatchError {
-  return new DigestMismatchError(`${what} ${digest} failed verification: expected ${expected}, got ${actual}`, {
-    blob: digest,
-    image,
-    hint: 'the registry, a mirror, a proxy or the cache served wrong bytes; nothing from this blob was used',
-  });
-}
 
 /** A file-system failure of the store itself (full disk, permissions): never worth retrying a download for. */
 export class StoreError extends OcinitError {

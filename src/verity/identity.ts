@@ -1,7 +1,7 @@
 // What makes a verity image a pure function of its OCI image: the salt and the UUIDs come from the
 // manifest digest, so the host (`ocinit verity`) and every DUT compute the same root hash.
 import { createHash } from 'node:crypto';
-import { parseDigest } from '../oci/digest.ts';
+import { parseDigest } from '../digest/digest.ts';
 
 /** The salt is the manifest digest's own bytes (32 for sha256, 64 for sha512). */
 export function veritySalt(manifestDigest: string): Buffer {

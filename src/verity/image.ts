@@ -6,7 +6,7 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { TEMP_SUFFIX, fsyncDirectory, writeFileAtomic } from '../cache/atomic.ts';
 import type { Logger } from '../log/logger.ts';
-import { parseDigest } from '../oci/digest.ts';
+import { parseDigest } from '../digest/digest.ts';
 import { makeErofs } from '../system/erofs.ts';
 import { hashTreeOfFile, VERITY_BLOCK_SIZE, type VerityParameters } from './hash-tree.ts';
 import { formatUuid, imageUuid, veritySalt } from './identity.ts';

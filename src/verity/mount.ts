@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OcinitError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { parseDigest } from '../oci/digest.ts';
+import { parseDigest } from '../digest/digest.ts';
 import { deviceMajorMinor } from '../system/block.ts';
 import { openVerity, removeDevice } from '../system/dm.ts';
 import { mountFilesystem, unmount } from '../system/overlay.ts';

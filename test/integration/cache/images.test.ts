@@ -13,7 +13,7 @@ import { cacheLayout, prepareLayout, verifyStore } from '../../../src/cache/layo
 import { createDefaultPlan } from '../../../src/cmdline/parameters.ts';
 import { describeError } from '../../../src/log/errors.ts';
 import { Logger } from '../../../src/log/logger.ts';
-import { parseReference } from '../../../src/oci/reference.ts';
+import { parseReference } from '../../../src/reference/reference.ts';
 import { buildImageLayout, pushLayout, type ImageSpec } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
 

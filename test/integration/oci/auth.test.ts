@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeError } from '../../../src/log/errors.ts';
 import { Logger } from '../../../src/log/logger.ts';
 import { Secret } from '../../../src/log/secret.ts';
-import { parseCredentials, pullImage, unpackImage } from '../../../src/oci/index.ts';
+import { parseCredentials, pullImage, unpackImage, parseReference } from '../../../src/oci/index.ts';
 import { RegistryTransport } from '../../../src/oci/transport.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { startFaultProxy } from '../../support/fault-proxy.ts';
@@ -46,22 +46,22 @@ describe('HTTP Basic (htpasswd)', () => {
   it('pulls with --creds and with an auth.json, never printing the password', async () => {
     const { logger, text } = capturingLogger();
     const store = new ContentStore(fresh('store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false, credentials: parseCredentials(`alice:${PASSWORD}`), log: logger });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false, credentials: parseCredentials(`alice:${PASSWORD}`), log: logger });
     const target = fresh('rootfs');
     await unpackImage(pulled, target, { store });
     expect(readFileSync(join(target, 'secret-app'), 'utf8')).toBe('authorised');
     const authfile = fresh('auth.json');
     writeFileSync(authfile, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`alice:${PASSWORD}`).toString('base64') } } }));
-    const viaFile = await pullImage(reference, { store: new ContentStore(fresh('store')), tlsVerify: false, authfile, log: logger });
+    const viaFile = await pullImage(parseReference(reference), { store: new ContentStore(fresh('store')), tlsVerify: false, authfile, log: logger });
     expect(viaFile.manifestDigest).toBe(pulled.manifestDigest);
     expect(text()).not.toContain(PASSWORD);
   });
 
   it('says what to do without credentials and with wrong ones, without echoing them', async () => {
     const store = new ContentStore(fresh('store'));
-    const anonymous = await pullImage(reference, { store, tlsVerify: false }).catch((error: unknown) => error);
+    const anonymous = await pullImage(parseReference(reference), { store, tlsVerify: false }).catch((error: unknown) => error);
     expect(describeError(anonymous)).toMatch(/refused the credentials while fetching manifest v1 of .*HTTP 401[\s\S]*hint: this registry needs credentials: pass --creds/);
-    const wrong = await pullImage(reference, { store, tlsVerify: false, credentials: { username: 'alice', password: new Secret('wrong-password-123') } }).catch((error: unknown) => error);
+    const wrong = await pullImage(parseReference(reference), { store, tlsVerify: false, credentials: { username: 'alice', password: new Secret('wrong-password-123') } }).catch((error: unknown) => error);
     expect(describeError(wrong)).toContain('check the username and password');
     expect(describeError(wrong)).not.toContain('wrong-password-123');
   });
@@ -84,14 +84,14 @@ describe('bearer tokens', () => {
   it('gets a token for the repository scope with the credentials, and reuses it', async () => {
     tokens.requests.length = 0;
     const store = new ContentStore(fresh('store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false, credentials: parseCredentials(`alice:${PASSWORD}`) });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false, credentials: parseCredentials(`alice:${PASSWORD}`) });
     expect(pulled.layers).toHaveLength(1);
     expect(tokens.requests).toEqual([{ scopes: ['repository:team/app:pull'], service: tokens.service, user: 'alice' }]);
   });
 
   it('fails with a hint when the token grants nothing (anonymous on a private repository)', async () => {
     const store = new ContentStore(fresh('store'));
-    await expect(pullImage(reference, { store, tlsVerify: false })).rejects.toThrow('refused the credentials');
+    await expect(pullImage(parseReference(reference), { store, tlsVerify: false })).rejects.toThrow('refused the credentials');
   });
 
   it('fetches a new token once on 401 and when the old one expired', async () => {
@@ -127,7 +127,7 @@ describe('token variants', () => {
     try {
       const reference = await pushSample(registry, 'team/variant', `alice:${PASSWORD}`);
       const store = new ContentStore(fresh('store'));
-      expect((await pullImage(reference, { store, tlsVerify: false, credentials: parseCredentials(`alice:${PASSWORD}`) })).layers).toHaveLength(1);
+      expect((await pullImage(parseReference(reference), { store, tlsVerify: false, credentials: parseCredentials(`alice:${PASSWORD}`) })).layers).toHaveLength(1);
       const transport = new RegistryTransport({ host: registry.host, tlsVerify: false, credentials: parseCredentials(`alice:${PASSWORD}`) });
       const get = async (): Promise<number> => {
         const response = await transport.get('/v2/team/variant/manifests/v1', { scope: 'repository:team/variant:pull', what: 'test', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });

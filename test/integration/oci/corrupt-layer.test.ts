@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { digestOf } from '../../../src/oci/digest.ts';
+import { digestOf } from '../../../src/digest/digest.ts';
 import { applyLayer, prepareStaging } from '../../../src/oci/unpack.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Logger } from '../../../src/log/logger.ts';
-import { pullAndUnpack, type PulledImage } from '../../../src/oci/index.ts';
+import { pullAndUnpack, type PulledImage, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { createGatewayNamespace, type GatewayNamespace } from '../../support/gateway-ns.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
@@ -57,7 +57,7 @@ interface DutPull {
 async function dutPull(onProgress?: (received: number) => void): Promise<DutPull> {
   let logged = '';
   const target = fresh('rootfs');
-  const image = await pullAndUnpack(reference, target, {
+  const image = await pullAndUnpack(parseReference(reference), target, {
     store: new ContentStore(fresh('store')),
     tlsVerify: false,
     mirrors: { [upstream.host]: [{ location: `${gateway.gatewayAddress}:5000`, insecure: true }] },

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCredentials, pullAndUnpack } from '../../../src/oci/index.ts';
+import { parseCredentials, pullAndUnpack, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { putManifest, uploadBlob } from '../../support/distribution.ts';
 import { buildTar, compress, sha256 } from '../../support/image.ts';
@@ -47,7 +47,7 @@ describe('foreign layers', () => {
       expect(await putManifest({ url: registry.url, authorization }, 'test/foreign', 'v1', manifest)).toBe(201);
 
       const target = join(work, 'rootfs');
-      const pulled = await pullAndUnpack(`${registry.host}/test/foreign:v1`, target, { store: new ContentStore(join(work, 'store')), tlsVerify: false, credentials: parseCredentials(`carol:${PASSWORD}`) });
+      const pulled = await pullAndUnpack(parseReference(`${registry.host}/test/foreign:v1`), target, { store: new ContentStore(join(work, 'store')), tlsVerify: false, credentials: parseCredentials(`carol:${PASSWORD}`) });
       expect(pulled.blobsDownloaded).toBe(2);
       expect(readFileSync(join(target, 'from-elsewhere'), 'utf8')).toBe('foreign bytes');
       expect(seen).toHaveLength(1);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Logger } from '../../../src/log/logger.ts';
-import { pullAndUnpack } from '../../../src/oci/index.ts';
+import { pullAndUnpack, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { startFaultProxy } from '../../support/fault-proxy.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
@@ -24,7 +24,7 @@ const isLayer = (_method: string, path: string): boolean => path.includes(`/blob
 
 async function pullVia(host: string, options: Partial<Parameters<typeof pullAndUnpack>[2]> = {}): Promise<Awaited<ReturnType<typeof pullAndUnpack>>> {
   const target = fresh('rootfs');
-  const pulled = await pullAndUnpack(reference.replace(registry.host, host), target, { store: new ContentStore(fresh('store')), ...FAST, ...options });
+  const pulled = await pullAndUnpack(parseReference(reference.replace(registry.host, host)), target, { store: new ContentStore(fresh('store')), ...FAST, ...options });
   expect(readFileSync(join(target, 'big'), 'utf8')).toBe(CONTENT);
   return pulled;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pullAndUnpack } from '../../../src/oci/index.ts';
+import { pullAndUnpack, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { pushLayoutViaApi } from '../../support/distribution.ts';
 import { buildImageLayout } from '../../support/image.ts';
@@ -30,12 +30,12 @@ describe('IPv6', () => {
     const reference = `${registry.host}/net/v6:v1`;
     expect(reference.startsWith('[::1]:')).toBe(true);
     const target = join(work, 'rootfs');
-    const pulled = await pullAndUnpack(reference, target, { store: new ContentStore(join(work, 'store')), tlsVerify: false });
+    const pulled = await pullAndUnpack(parseReference(reference), target, { store: new ContentStore(join(work, 'store')), tlsVerify: false });
     expect(pulled.reference.registry).toBe(registry.host);
     expect(readFileSync(join(target, 'v6'), 'utf8')).toBe('over ::1');
 
     const controller = new AbortController();
     controller.abort(new Error('job cancelled'));
-    await expect(pullAndUnpack(reference, join(work, 'cancelled'), { store: new ContentStore(join(work, 'store2')), tlsVerify: false, signal: controller.signal })).rejects.toThrow('was cancelled');
+    await expect(pullAndUnpack(parseReference(reference), join(work, 'cancelled'), { store: new ContentStore(join(work, 'store2')), tlsVerify: false, signal: controller.signal })).rejects.toThrow('was cancelled');
   });
 });

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pullImage, unpackImage, unpackLayers } from '../../../src/oci/index.ts';
+import { pullImage, unpackImage, unpackLayers, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
@@ -60,7 +60,7 @@ describe('layers unpacked one by one for overlayfs', () => {
     });
     const reference = await pushLayout(layout, 'v1', registry, { name: 'test/layers' });
     const store = new ContentStore(join(work, 'store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false });
     const flat = join(work, 'flat');
     await unpackImage(pulled, flat, { store });
 

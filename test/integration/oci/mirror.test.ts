@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRegistryArguments } from '../../../src/cli/pull.ts';
-import { pullAndUnpack, type PullOptions } from '../../../src/oci/index.ts';
+import { pullAndUnpack, type PullOptions, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
 import { startRegistry, type AccessRecord, type TestRegistry } from '../../support/registry.ts';
@@ -27,7 +27,7 @@ async function cliPull(args: string[], reference: string): Promise<{ source: str
   if (typeof parsed === 'string') throw new Error(parsed);
   const dir = fresh('rootfs');
   const options: PullOptions = { ...parsed.options, store: new ContentStore(fresh('store')), attempts: 2, retryDelayMs: 10 };
-  const pulled = await pullAndUnpack(reference, dir, options);
+  const pulled = await pullAndUnpack(parseReference(reference), dir, options);
   expect(readFileSync(join(dir, 'data'), 'utf8')).toHaveLength(200_000);
   return { source: pulled.source, dir };
 }

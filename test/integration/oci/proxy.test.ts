@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../../../src/cmdline/index.ts';
 import type { ProxyConfig } from '../../../src/net/proxy-config.ts';
-import { pullImage } from '../../../src/oci/index.ts';
+import { pullImage, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
@@ -45,8 +45,8 @@ async function pullBoth(value: string): Promise<{ secure: boolean; plain: boolea
   const config = proxyOf(value);
   const before = proxy.requests().length;
   const store = (): ContentStore => new ContentStore(join(work, `store-${counter++}`));
-  const fromSecure = await pullImage(secureImage, { store: store(), caFile: secure.caFile, proxy: config, attempts: 1 });
-  const fromPlain = await pullImage(plainImage, { store: store(), tlsVerify: false, proxy: config, attempts: 1 });
+  const fromSecure = await pullImage(parseReference(secureImage), { store: store(), caFile: secure.caFile, proxy: config, attempts: 1 });
+  const fromPlain = await pullImage(parseReference(plainImage), { store: store(), tlsVerify: false, proxy: config, attempts: 1 });
   expect([fromSecure.layers.length, fromPlain.layers.length]).toEqual([1, 1]);
   const requests = proxy.requests().slice(before);
   return {

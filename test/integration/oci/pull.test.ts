@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inspectImage, pullAndUnpack, pullImage, unpackImage } from '../../../src/oci/index.ts';
+import { inspectImage, pullAndUnpack, pullImage, unpackImage, parseReference } from '../../../src/oci/index.ts';
 import { rawTar } from '../../support/tar.ts';
 import { pushLayoutViaApi, putManifest, uploadBlob } from '../../support/distribution.ts';
 import { ContentStore } from '../../../src/store/index.ts';
@@ -76,7 +76,7 @@ describe('pull and unpack from a real registry', () => {
       'v1',
     );
     const store = new ContentStore(fresh('store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false });
     expect(pulled.layers).toHaveLength(3);
     expect(pulled.blobsDownloaded).toBe(4);
     const target = fresh('rootfs');
@@ -92,9 +92,9 @@ describe('pull and unpack from a real registry', () => {
     expect(lstatSync(join(target, 'bin/alias')).ino).toBe(tool.ino);
     expect(lstatSync(join(target, 'tmp')).mode & 0o7777).toBe(0o1777);
 
-    const again = await pullImage(reference, { store, tlsVerify: false });
+    const again = await pullImage(parseReference(reference), { store, tlsVerify: false });
     expect([again.blobsDownloaded, again.bytesDownloaded, again.manifestDigest]).toEqual([0, 0, pulled.manifestDigest]);
-    const byDigest = await pullImage(`${reference.split(':v1')[0]}@${pulled.manifestDigest}`, { store, tlsVerify: false });
+    const byDigest = await pullImage(parseReference(`${reference.split(':v1')[0]}@${pulled.manifestDigest}`), { store, tlsVerify: false });
     expect(byDigest.manifestDigest).toBe(pulled.manifestDigest);
   });
 
@@ -118,23 +118,23 @@ describe('pull and unpack from a real registry', () => {
       [{ os: 'linux', architecture: 'arm', variant: 'v7' }, 'armv7', armv7.manifest.digest],
       [{ os: 'linux', architecture: 'amd64' }, 'amd64', amd64.manifest.digest],
     ] as const) {
-      const pulled = await pullImage(reference, { store, tlsVerify: false, platform });
+      const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false, platform });
       expect(pulled.manifestDigest).toBe(digest);
       const target = fresh('rootfs');
       await unpackImage(pulled, target, { store });
       expect(readFileSync(join(target, 'arch'), 'utf8')).toBe(expected);
     }
-    await expect(pullImage(reference, { store, tlsVerify: false, platform: { os: 'linux', architecture: 's390x' } })).rejects.toThrow(
+    await expect(pullImage(parseReference(reference), { store, tlsVerify: false, platform: { os: 'linux', architecture: 's390x' } })).rejects.toThrow(
       /no variant for linux\/s390x[\s\S]*/,
     );
-    const error = await pullImage(reference, { store, tlsVerify: false, platform: { os: 'linux', architecture: 'riscv64' } }).catch((caught: unknown) => caught);
+    const error = await pullImage(parseReference(reference), { store, tlsVerify: false, platform: { os: 'linux', architecture: 'riscv64' } }).catch((caught: unknown) => caught);
     expect((error as { hint?: string }).hint).toBe('available: linux/amd64, linux/arm64/v8, linux/arm/v7; choose one with --platform');
   });
 
   it('pulls Docker schema 2 manifests and rootfs.diff.tar.gzip layers', async () => {
     const { reference } = await push({ layers: [{ files: [{ path: 'docker', content: 'v2s2' }] }, { files: [{ path: 'second', content: '2' }] }] }, 'docker', 'test/docker', 'v2s2');
     const store = new ContentStore(fresh('store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false });
     expect(pulled.manifest.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
     expect(pulled.layers.map((layer) => layer.descriptor.mediaType)).toEqual(Array(2).fill('application/vnd.docker.image.rootfs.diff.tar.gzip'));
     const target = fresh('rootfs');
@@ -147,7 +147,7 @@ describe('pull and unpack from a real registry', () => {
     const { reference } = await push({ layers: [{ tar, compression: 'none', mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip' }] }, 'sniff', 'test/sniff');
     const store = new ContentStore(fresh('store'));
     const target = fresh('rootfs');
-    await unpackImage(await pullImage(reference, { store, tlsVerify: false }), target, { store });
+    await unpackImage(await pullImage(parseReference(reference), { store, tlsVerify: false }), target, { store });
     expect(readFileSync(join(target, 'sniffed'), 'utf8')).toBe('plain tar');
   });
 
@@ -160,7 +160,7 @@ describe('pull and unpack from a real registry', () => {
     writeFileSync(path, bytes);
     const storeDir = fresh('store');
     const store = new ContentStore(storeDir);
-    const error = await pullImage(reference, { store, tlsVerify: false }).catch((caught: unknown) => caught);
+    const error = await pullImage(parseReference(reference), { store, tlsVerify: false }).catch((caught: unknown) => caught);
     expect(String((error as Error).message)).toContain(`blob ${digest} failed verification: expected ${digest}, got sha256:`);
     expect((error as { blob?: string }).blob).toBe(digest);
     expect(await store.has(digest, bytes.length)).toBe(false);
@@ -170,7 +170,7 @@ describe('pull and unpack from a real registry', () => {
   it('checks every layer against the diff_ids and leaves the target as it was', async () => {
     const { reference } = await push({ layers: [{ files: [{ path: 'good', content: 'ok' }] }, { files: [{ path: 'bad', content: 'no' }], diffId: sha256(Buffer.from('something else')) }] }, 'diffid', 'test/diffid');
     const store = new ContentStore(fresh('store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false });
     const target = fresh('rootfs');
     mkdirSync(target);
     await expect(unpackImage(pulled, target, { store })).rejects.toThrow(`expected diff_id ${sha256(Buffer.from('something else'))}`);
@@ -184,14 +184,14 @@ describe('pull and unpack from a real registry', () => {
     const target = fresh('rootfs');
     mkdirSync(target);
     writeFileSync(join(target, 'mine'), 'keep');
-    await expect(unpackImage(await pullImage(reference, { store, tlsVerify: false }), target, { store })).rejects.toThrow('not an empty directory');
+    await expect(unpackImage(await pullImage(parseReference(reference), { store, tlsVerify: false }), target, { store })).rejects.toThrow('not an empty directory');
     expect(readdirSync(target)).toEqual(['mine']);
   });
 
   it('re-verifies stored layers and discards one that rotted on disk', async () => {
     const { reference, layers } = await push({ layers: [{ files: [{ path: 'f', content: 'y'.repeat(3000) }] }] }, 'rot', 'test/rot');
     const store = new ContentStore(fresh('store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false });
     const digest = layers[0]?.digest ?? '';
     const bytes = readFileSync(store.blobPath(digest));
     bytes[20] = (bytes[20] ?? 0) ^ 0x01;
@@ -200,7 +200,7 @@ describe('pull and unpack from a real registry', () => {
     await expect(unpackImage(pulled, target, { store })).rejects.toThrow(`stored layer ${digest} failed verification`);
     expect(existsSync(target)).toBe(false);
     expect(existsSync(store.blobPath(digest))).toBe(false);
-    const repaired = await pullImage(reference, { store, tlsVerify: false });
+    const repaired = await pullImage(parseReference(reference), { store, tlsVerify: false });
     expect(repaired.blobsDownloaded).toBe(1);
     await unpackImage(repaired, target, { store });
     expect(readFileSync(join(target, 'f'), 'utf8')).toBe('y'.repeat(3000));
@@ -213,7 +213,7 @@ describe('pull and unpack from a real registry', () => {
     await pushLayoutViaApi(layout, 'rot-plain', registry, 'test/rot-plain');
     const reference = `${registry.host}/test/rot-plain:rot-plain`;
     const store = new ContentStore(fresh('store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false });
     const digest = pulled.layers[0]?.descriptor.digest ?? '';
     const bytes = readFileSync(store.blobPath(digest));
     bytes[1000] = (bytes[1000] ?? 0) ^ 0x01; // inside the file's data: the tar still parses
@@ -228,7 +228,7 @@ describe('pull and unpack from a real registry', () => {
     mkdirSync(storeDir);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', storeDir]);
     try {
-      const error = await pullImage(reference, { store: new ContentStore(storeDir), tlsVerify: false }).catch((caught: unknown) => caught);
+      const error = await pullImage(parseReference(reference), { store: new ContentStore(storeDir), tlsVerify: false }).catch((caught: unknown) => caught);
       expect(describeError(error)).toMatch(/cannot write blob sha256:[0-9a-f]{64} in the content store .*ENOSPC[\s\S]*hint: the cache device is full/);
       expect(readdirSync(join(storeDir, 'tmp'))).toEqual([]);
     } finally {
@@ -242,13 +242,13 @@ describe('pull and unpack from a real registry', () => {
     const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: configDigest, size: config.length }, layers: [] };
     expect(await putManifest(registry, 'test/artifact', 'chart', manifest)).toBe(201);
     const store = new ContentStore(fresh('store'));
-    await expect(pullImage(`${registry.host}/test/artifact:chart`, { store, tlsVerify: false })).rejects.toThrow('is an artifact (application/vnd.cncf.helm.config.v1+json), not a container image');
+    await expect(pullImage(parseReference(`${registry.host}/test/artifact:chart`), { store, tlsVerify: false })).rejects.toThrow('is an artifact (application/vnd.cncf.helm.config.v1+json), not a container image');
   });
 
   it('fails with the registry error for an unknown tag and refuses plain HTTP unless told', async () => {
     const store = new ContentStore(fresh('store'));
-    await expect(pullImage(`${registry.host}/test/image:nope`, { store, tlsVerify: false })).rejects.toThrow(/HTTP 404\).*MANIFEST_UNKNOWN/);
-    await expect(pullImage(`${registry.host}/test/image:v1`, { store, attempts: 1 })).rejects.toThrow(`cannot reach registry ${registry.host} while fetching manifest`);
+    await expect(pullImage(parseReference(`${registry.host}/test/image:nope`), { store, tlsVerify: false })).rejects.toThrow(/HTTP 404\).*MANIFEST_UNKNOWN/);
+    await expect(pullImage(parseReference(`${registry.host}/test/image:v1`), { store, attempts: 1 })).rejects.toThrow(`cannot reach registry ${registry.host} while fetching manifest`);
   });
 });
 
@@ -265,13 +265,13 @@ describe('pullAndUnpack: downloading and unpacking overlapped', () => {
     const { reference } = await push(spec, 'overlap', 'test/overlap');
     const store = new ContentStore(fresh('store'));
     const target = fresh('rootfs');
-    const pulled = await pullAndUnpack(reference, target, { store, tlsVerify: false });
+    const pulled = await pullAndUnpack(parseReference(reference), target, { store, tlsVerify: false });
     expect(pulled.blobsDownloaded).toBe(4);
     expect(readdirSync(target).sort()).toEqual(['base', 'third', 'upper']);
     expect(readdirSync(join(target, 'base'))).toEqual(['big']);
     expect(readFileSync(join(target, 'base/big')).equals(Buffer.alloc(2_000_000, 7))).toBe(true);
     for (const layer of pulled.layers) expect(await store.has(layer.descriptor.digest, layer.descriptor.size)).toBe(true);
-    const again = await pullAndUnpack(reference, fresh('rootfs'), { store, tlsVerify: false });
+    const again = await pullAndUnpack(parseReference(reference), fresh('rootfs'), { store, tlsVerify: false });
     expect([again.blobsDownloaded, again.bytesDownloaded]).toEqual([0, 0]);
   });
 
@@ -284,7 +284,7 @@ describe('pullAndUnpack: downloading and unpacking overlapped', () => {
     writeFileSync(path, bytes);
     const store = new ContentStore(fresh('store'));
     const target = fresh('rootfs');
-    const error = await pullAndUnpack(reference, target, { store, tlsVerify: false }).catch((caught: unknown) => caught);
+    const error = await pullAndUnpack(parseReference(reference), target, { store, tlsVerify: false }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Error);
     expect((error as { blob?: string }).blob).toBe(digest);
     expect(existsSync(target)).toBe(false);
@@ -297,7 +297,7 @@ describe('pullAndUnpack: downloading and unpacking overlapped', () => {
     const hostile = rawTar([{ name: 'escape', type: '2', linkname: outside }, { name: 'escape/owned', data: 'x' }, { name: '../owned', data: 'x' }]);
     const { reference } = await push({ layers: [{ tar: hostile }, { files: [{ path: 'f', content: '1' }] }] }, 'hostile', 'test/hostile');
     const target = fresh('rootfs');
-    await expect(pullAndUnpack(reference, target, { store: new ContentStore(fresh('store')), tlsVerify: false })).rejects.toThrow("unsafe layer entry '../owned'");
+    await expect(pullAndUnpack(parseReference(reference), target, { store: new ContentStore(fresh('store')), tlsVerify: false })).rejects.toThrow("unsafe layer entry '../owned'");
     expect(existsSync(outside)).toBe(false);
     expect(existsSync(target)).toBe(false);
   });
@@ -306,7 +306,7 @@ describe('pullAndUnpack: downloading and unpacking overlapped', () => {
     // The bad entry comes first and 32 MB follow: the download is still going when unpacking stops.
     const hostile = rawTar([{ name: '../owned', data: 'x' }, { name: 'padding', data: randomBytes(32_000_000) }]);
     const { reference } = await push({ layers: [{ tar: hostile, compression: 'none' }] }, 'hostile-big', 'test/hostile-big');
-    const error = await pullAndUnpack(reference, fresh('rootfs'), { store: new ContentStore(fresh('store')), tlsVerify: false }).catch((caught: unknown) => caught);
+    const error = await pullAndUnpack(parseReference(reference), fresh('rootfs'), { store: new ContentStore(fresh('store')), tlsVerify: false }).catch((caught: unknown) => caught);
     expect(describeError(error)).toContain("unsafe layer entry '../owned'");
   });
 
@@ -315,7 +315,7 @@ describe('pullAndUnpack: downloading and unpacking overlapped', () => {
     const { reference } = await push({ layers: [{ tar: truncated, diffId: `sha256:${'0'.repeat(64)}` }] }, 'cut-short', 'test/cut-short');
     const target = fresh('rootfs');
     const staging = join(target, '..', `.${basename(target)}.ocinit-`);
-    await expect(pullAndUnpack(reference, target, { store: new ContentStore(fresh('store')), tlsVerify: false })).rejects.toThrow('diff_id');
+    await expect(pullAndUnpack(parseReference(reference), target, { store: new ContentStore(fresh('store')), tlsVerify: false })).rejects.toThrow('diff_id');
     const open = readdirSync('/proc/self/fd').map((fd) => {
       try {
         return readlinkSync(`/proc/self/fd/${fd}`);
@@ -331,7 +331,7 @@ describe('pullAndUnpack: downloading and unpacking overlapped', () => {
     const hostile = rawTar([{ name: '../owned', data: 'x' }, { name: 'padding', data: randomBytes(4_000_000) }]);
     const { reference, layers } = await push({ layers: [{ tar: hostile, compression: 'gzip' }] }, 'hostile-stored', 'test/hostile-stored');
     const store = new ContentStore(fresh('store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false });
     const digest = layers[0]?.digest ?? '';
     const target = fresh('rootfs');
     const error = await unpackImage(pulled, target, { store }).catch((caught: unknown) => caught);
@@ -359,7 +359,7 @@ describe('ocinit pull and inspect', () => {
     expect(report.config.config.Cmd).toEqual(['/hello']);
     const failed = await execFileAsync(NODE, [CLI, 'pull', '--tls-verify=false', '--store', storeDir, `${registry.host}/test/cli:missing`, fresh('rootfs')]).catch((caught: unknown) => caught as { code: number; stderr: string; stdout: string });
     expect((failed as { code: number }).code).toBe(1);
-    const direct = await inspectImage(`${registry.host}/test/cli:cli`, { store: new ContentStore(storeDir), tlsVerify: false });
+    const direct = await inspectImage(parseReference(`${registry.host}/test/cli:cli`), { store: new ContentStore(storeDir), tlsVerify: false });
     expect(direct.layers).toHaveLength(1);
   });
 });

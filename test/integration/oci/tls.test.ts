@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeError } from '../../../src/log/errors.ts';
-import { pullAndUnpack, pullImage } from '../../../src/oci/index.ts';
+import { pullAndUnpack, pullImage, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { startConnectProxy } from '../../support/connect-proxy.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
@@ -31,25 +31,25 @@ afterAll(async () => {
 
 describe('TLS', () => {
   it('refuses a certificate it cannot verify, with a hint', async () => {
-    const error = await pullImage(reference, { store: new ContentStore(fresh('store')), attempts: 1 }).catch((caught: unknown) => caught);
+    const error = await pullImage(parseReference(reference), { store: new ContentStore(fresh('store')), attempts: 1 }).catch((caught: unknown) => caught);
     expect(describeError(error)).toMatch(new RegExp(`cannot reach registry ${registry.host} while fetching manifest v1[\\s\\S]*hint: the certificate was not trusted`));
   });
 
   it('trusts a CA bundle given with caFile', async () => {
     const target = fresh('rootfs');
-    await pullAndUnpack(reference, target, { store: new ContentStore(fresh('store')), caFile: registry.caFile });
+    await pullAndUnpack(parseReference(reference), target, { store: new ContentStore(fresh('store')), caFile: registry.caFile });
     expect(readFileSync(join(target, 'over-tls'), 'utf8')).toBe('verified');
   });
 
   it('skips verification with tlsVerify false', async () => {
-    const pulled = await pullImage(reference, { store: new ContentStore(fresh('store')), tlsVerify: false });
+    const pulled = await pullImage(parseReference(reference), { store: new ContentStore(fresh('store')), tlsVerify: false });
     expect(pulled.layers).toHaveLength(1);
   });
 
   it('goes through an HTTP proxy with CONNECT', async () => {
     const proxy = await startConnectProxy();
     try {
-      const pulled = await pullImage(reference, { store: new ContentStore(fresh('store')), caFile: registry.caFile, proxy: proxyForEveryScheme(proxy.url) });
+      const pulled = await pullImage(parseReference(reference), { store: new ContentStore(fresh('store')), caFile: registry.caFile, proxy: proxyForEveryScheme(proxy.url) });
       expect(pulled.layers).toHaveLength(1);
       expect(proxy.targets.length).toBeGreaterThan(0);
       expect(new Set(proxy.targets)).toEqual(new Set([registry.host]));

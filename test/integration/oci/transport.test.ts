@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Logger } from '../../../src/log/logger.ts';
-import { parseCredentials, pullAndUnpack, pullImage, unpackImage } from '../../../src/oci/index.ts';
+import { parseCredentials, pullAndUnpack, pullImage, unpackImage, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
@@ -25,7 +25,7 @@ const creds = (): ReturnType<typeof parseCredentials> => parseCredentials(`bob:$
 /** Pulls through `host` (a proxy standing in for the registry) and checks the unpacked result. */
 async function pullThrough(host: string, extra: Parameters<typeof pullImage>[1] extends infer O ? Partial<O> : never = {}): Promise<Awaited<ReturnType<typeof pullImage>>> {
   const store = new ContentStore(fresh('store'));
-  const pulled = await pullImage(reference.replace(registry.host, host), { store, ...FAST, credentials: creds(), ...extra });
+  const pulled = await pullImage(parseReference(reference.replace(registry.host, host)), { store, ...FAST, credentials: creds(), ...extra });
   const target = fresh('rootfs');
   await unpackImage(pulled, target, { store });
   expect(readFileSync(join(target, 'big'), 'utf8').length).toBe(300_000);
@@ -93,7 +93,7 @@ describe('transport against a misbehaving network', () => {
     proxy.requests.length = 0;
     proxy.rules.push({ match: (_m, path) => path.includes(layerDigest), fault: { kind: 'cut', afterBytes: 50_000 }, times: 3 });
     const target = fresh('rootfs');
-    const pulled = await pullAndUnpack(reference.replace(registry.host, proxy.host), target, { store: new ContentStore(fresh('store')), ...FAST, credentials: creds() });
+    const pulled = await pullAndUnpack(parseReference(reference.replace(registry.host, proxy.host)), target, { store: new ContentStore(fresh('store')), ...FAST, credentials: creds() });
     expect(pulled.blobsDownloaded).toBe(2);
     expect(readFileSync(join(target, 'big'), 'utf8').length).toBe(300_000);
     expect(proxy.requests.filter((request) => request.path.includes(layerDigest)).map((request) => request.range?.startsWith('bytes=') ?? 'whole')).toEqual(['whole', true, true, true]);
@@ -155,7 +155,7 @@ describe('cancellation', () => {
     const controller = new AbortController();
     const storeDir = fresh('store');
     const target = fresh('rootfs');
-    const pulling = pullAndUnpack(reference, target, {
+    const pulling = pullAndUnpack(parseReference(reference), target, {
       store: new ContentStore(storeDir),
       ...FAST,
       credentials: creds(),
@@ -184,7 +184,7 @@ describe('a failed pull', () => {
         const storeDir = fresh('store');
         const options = { store: new ContentStore(storeDir), ...FAST, credentials: creds() };
         const through = image.replace(registry.host, faults.host);
-        await expect(target === undefined ? pullImage(through, options) : pullAndUnpack(through, target, options)).rejects.toThrow('HTTP 404');
+        await expect(target === undefined ? pullImage(parseReference(through), options) : pullAndUnpack(parseReference(through), target, options)).rejects.toThrow('HTTP 404');
         expect(faults.requests.filter((request) => request.path.includes(`blobs/${second}`)).length).toBeGreaterThan(0);
         expect(readdirSync(join(storeDir, 'tmp'))).toEqual([]);
       }
@@ -200,20 +200,20 @@ describe('registry outage', () => {
     try {
       const store = new ContentStore(fresh('store'));
       const image = reference.replace(registry.host, proxy.host);
-      const first = await pullImage(image, { store, ...FAST, credentials: creds() });
+      const first = await pullImage(parseReference(image), { store, ...FAST, credentials: creds() });
       proxy.rules.push({ match: () => true, fault: { kind: 'status', status: 503 }, times: 1000 });
       let logged = '';
       const log = new Logger({ sink: (text) => (logged += text) });
       const target = fresh('rootfs');
-      const cached = await pullAndUnpack(image, target, { store, ...FAST, credentials: creds(), log });
+      const cached = await pullAndUnpack(parseReference(image), target, { store, ...FAST, credentials: creds(), log });
       expect(cached.manifestDigest).toBe(first.manifestDigest);
       expect(cached.blobsDownloaded).toBe(0);
       expect(readFileSync(join(target, 'big'), 'utf8').length).toBe(300_000);
       expect(logged).toContain(`from the store as pulled before`);
-      await expect(pullImage(image, { store: new ContentStore(fresh('store')), ...FAST, credentials: creds() })).rejects.toThrow('answered HTTP 503');
+      await expect(pullImage(parseReference(image), { store: new ContentStore(fresh('store')), ...FAST, credentials: creds() })).rejects.toThrow('answered HTTP 503');
       proxy.rules.length = 0;
       proxy.rules.push({ match: (_m, path) => path.includes('/manifests/'), fault: { kind: 'status', status: 404 }, times: 1000 });
-      await expect(pullImage(image, { store, ...FAST, credentials: creds() })).rejects.toThrow('HTTP 404');
+      await expect(pullImage(parseReference(image), { store, ...FAST, credentials: creds() })).rejects.toThrow('HTTP 404');
     } finally {
       await proxy.stop();
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pullImage, unpackImage } from '../../../src/oci/index.ts';
+import { pullImage, unpackImage, parseReference } from '../../../src/oci/index.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { pushLayout } from '../../support/image.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
@@ -70,7 +70,7 @@ describe('compared with umoci', () => {
 
     const reference = await pushLayout(layout, 'base', registry, { name: 'umoci/rootfs' });
     const store = new ContentStore(join(work, 'store'));
-    const pulled = await pullImage(reference, { store, tlsVerify: false });
+    const pulled = await pullImage(parseReference(reference), { store, tlsVerify: false });
     expect(pulled.layers).toHaveLength(2);
     const ours = join(work, 'ours');
     await unpackImage(pulled, ours, { store });

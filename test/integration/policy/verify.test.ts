@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeError } from '../../../src/log/errors.ts';
-import { pullAndUnpack, type PullOptions } from '../../../src/oci/index.ts';
+import { pullAndUnpack, type PullOptions, parseReference } from '../../../src/oci/index.ts';
 import { loadPolicy } from '../../../src/policy/load.ts';
 import { ImageRefusedError, PolicyVerifier } from '../../../src/policy/verifier.ts';
 import { ContentStore } from '../../../src/store/index.ts';
@@ -41,7 +41,7 @@ async function pullWith(reference: string, verifier: PolicyVerifier, extra: Part
   const target = fresh('root');
   const options: PullOptions = { store, tlsVerify: false, verifier, ...extra };
   try {
-    const pulled = await pullAndUnpack(reference, target, options);
+    const pulled = await pullAndUnpack(parseReference(reference), target, options);
     return { pulled, target, store, error: undefined };
   } catch (error) {
     return { pulled: undefined, target, store, error };

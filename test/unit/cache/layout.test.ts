@@ -6,7 +6,7 @@ import { cacheLayout, CACHE_LAYOUT_VERSION, markCleanShutdown, parseMetadata, pr
 import { removeExpiredVolumes } from '../../../src/cache/volumes.ts';
 import { parseCommandLine } from '../../../src/cmdline/index.ts';
 import { Logger } from '../../../src/log/logger.ts';
-import { digestOf } from '../../../src/oci/digest.ts';
+import { digestOf } from '../../../src/digest/digest.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ocinit-layout-'));

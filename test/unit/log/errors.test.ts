@@ -7,7 +7,8 @@ import { PolicyError } from '../../../src/policy/document.ts';
 import { ImageRefusedError } from '../../../src/policy/verifier.ts';
 import { S3Error } from '../../../src/s3/client.ts';
 import { TpmError } from '../../../src/tpm/commands.ts';
-import { DigestMismatchError, StoreError } from '../../../src/store/index.ts';
+import { DigestMismatchError } from '../../../src/digest/mismatch.ts';
+import { StoreError } from '../../../src/store/index.ts';
 
 describe('error codes', () => {
   it('gives every ocinit error class its own stable code', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mergeExtraArgs, parseCommandLine } from '../../../src/cmdline/index.ts';
 import { mergeMirrorConfigs, mirrorConfigOf, mirrorsFor, parseMirrorEntry, type MirrorConfig } from '../../../src/oci/mirrors.ts';
-import { parseReference } from '../../../src/oci/reference.ts';
+import { parseReference } from '../../../src/reference/reference.ts';
 import { parseRegistriesConf } from '../../../src/oci/registries-conf.ts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;

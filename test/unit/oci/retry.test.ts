@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TeeReplay } from '../../../src/oci/download.ts';
-import { DigestVerifier, parseDigest } from '../../../src/oci/digest.ts';
-import { DigestMismatchError } from '../../../src/store/index.ts';
+import { DigestVerifier, parseDigest } from '../../../src/digest/digest.ts';
+import { DigestMismatchError } from '../../../src/digest/mismatch.ts';
 import { backoffMs, parseRegistryErrors, RegistryError, RegistryUnreachableError, retryAfterMs } from '../../../src/oci/transport.ts';
 
 describe('backoffMs', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseReference } from '../../../src/oci/reference.ts';
+import { parseReference } from '../../../src/reference/reference.ts';
 import { PolicyError } from '../../../src/policy/document.ts';
 import { judge, type CandidateSignature } from '../../../src/policy/judge.ts';
 import { parsePublicKey, type TrustedKey } from '../../../src/policy/keys.ts';

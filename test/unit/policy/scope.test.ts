@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseReference } from '../../../src/oci/reference.ts';
+import { parseReference } from '../../../src/reference/reference.ts';
 import { parsePolicy } from '../../../src/policy/document.ts';
 import { identityMatches, requirementsFor, scopesFor } from '../../../src/policy/scope.ts';
 

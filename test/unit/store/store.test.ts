@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { digestOf } from '../../../src/oci/digest.ts';
+import { digestOf } from '../../../src/digest/digest.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 
 let dir: string;

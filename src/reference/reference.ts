@@ -1,5 +1,5 @@
 import { OcinitError } from '../log/errors.ts';
-import { isDigest } from './digest-text.ts';
+import { isDigest } from '../digest/digest-text.ts';
 
 export const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
@@ -125,4 +125,10 @@ export function parseReference(input: string): ImageReference {
 /** What the registry is asked for: the digest when there is one, else the tag. */
 export function manifestReference(reference: ImageReference): string {
   return reference.digest ?? reference.tag ?? 'latest';
+}
+
+/** The same repository at another tag (e.g. a cosign signature tag), without parsing text again. */
+export function taggedReference(reference: ImageReference, tag: string): ImageReference {
+  if (!TAG.test(tag)) throw invalid(`${reference.registry}/${reference.repository}:${tag}`, `invalid tag '${tag.slice(0, 200)}'`);
+  return { ...reference, tag, digest: undefined, canonical: `${reference.registry}/${reference.repository}:${tag}` };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OcinitError } from '../../../src/log/errors.ts';
-import { manifestReference, parseReference } from '../../../src/oci/reference.ts';
+import { manifestReference, parseReference, taggedReference } from '../../../src/reference/reference.ts';
 
 const SHA256 = `sha256:${'a'.repeat(64)}`;
 const SHA512 = `sha512:${'b'.repeat(128)}`;
@@ -53,5 +53,19 @@ describe('parseReference', () => {
   ])('refuses %j with a reason', (text, reason) => {
     expect(() => parseReference(text)).toThrow(OcinitError);
     expect(() => parseReference(text)).toThrow(reason);
+  });
+});
+
+describe('taggedReference', () => {
+  it('names the same repository at another tag, the digest dropped', () => {
+    const pinned = parseReference(`host:5000/ci/job:v1@${SHA256}`);
+    const tagged = taggedReference(pinned, 'sha256-abc.sig');
+    expect(tagged).toEqual({ ...parseReference('host:5000/ci/job:sha256-abc.sig'), apiHost: pinned.apiHost });
+    expect(tagged.digest).toBeUndefined();
+    expect(manifestReference(tagged)).toBe('sha256-abc.sig');
+  });
+
+  it('refuses a tag the grammar refuses', () => {
+    expect(() => taggedReference(parseReference('alpine'), 'a/b')).toThrow("invalid tag 'a/b'");
   });
 });
