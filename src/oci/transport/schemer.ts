@@ -8,45 +8,67 @@ export interface Discovery {
   challenge: Challenge | undefined;
 }
 
+/** Discoveries by `host|tlsVerify`: registries answer on one scheme for the life of a boot. */
+export type DiscoveryCache = Map<string, Discovery>;
+
+/** Shared by every transport of the process (a boot, a CLI command), so each registry is pinged once. */
+export const processDiscoveries: DiscoveryCache = new Map();
+
 /**
- * Scheme discovery: pings `https://host/v2/`, and, when TLS is not verified, `http://host/v2/` after
- * it. Once per registry; a failed discovery is forgotten so that the next request tries again.
+ * Scheme discovery: pings `https://host/v2/`, and, when TLS is not verified, `http://host/v2/` at the
+ * same time, so that a plain-HTTP registry costs no round trip more than the HTTPS probe's own; HTTPS
+ * wins whenever it answers. Once per registry and cache; a failed discovery is forgotten so that the
+ * next request tries again.
  */
 export class Schemer {
   readonly #inner: Send;
   readonly #peer: RegistryPeer;
+  readonly #cache: DiscoveryCache;
   #discovery: Promise<Discovery> | undefined;
 
-  constructor(inner: Send, peer: RegistryPeer) {
+  constructor(inner: Send, peer: RegistryPeer, cache: DiscoveryCache = processDiscoveries) {
     this.#inner = inner;
     this.#peer = peer;
+    this.#cache = cache;
   }
 
   discover(what: string): Promise<Discovery> {
-    this.#discovery ??= this.#ping(what).catch((error: unknown) => {
-      this.#discovery = undefined;
-      throw error;
-    });
+    const key = `${this.#peer.host}|${this.#peer.tlsVerify}`;
+    const known = this.#cache.get(key);
+    if (known !== undefined) return Promise.resolve(known);
+    this.#discovery ??= this.#ping(what).then(
+      (discovery) => {
+        this.#cache.set(key, discovery);
+        return discovery;
+      },
+      (error: unknown) => {
+        this.#discovery = undefined;
+        throw error;
+      },
+    );
     return this.#discovery;
   }
 
   async #ping(what: string): Promise<Discovery> {
     const { host, tlsVerify } = this.#peer;
-    const origins = tlsVerify ? [`https://${host}`] : [`https://${host}`, `http://${host}`];
-    let lastError: unknown;
-    for (const [index, origin] of origins.entries()) {
-      try {
-        // A connection error on HTTPS when HTTP may follow is an answer, not something to retry.
-        const response = await this.#inner({ method: 'GET', url: `${origin}/v2/`, headers: {}, what, retryConnectionErrors: index === origins.length - 1 });
-        await response.body.dump();
-        if (response.status !== 401) return { origin, challenge: undefined }; // some registries answer 404 on /v2/ yet serve images
-        const challenges = parseChallenges(response.headers['www-authenticate'] ?? '');
-        return { origin, challenge: challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic') };
-      } catch (error) {
-        lastError = error;
-      }
+    // A connection error on HTTPS when HTTP may follow is an answer, not something to retry.
+    const secure = this.#pingOrigin(`https://${host}`, what, tlsVerify);
+    if (tlsVerify) return secure;
+    const plain = this.#pingOrigin(`http://${host}`, what, true);
+    plain.catch(() => undefined); // awaited below only when HTTPS failed
+    try {
+      return await secure;
+    } catch {
+      return await plain;
     }
-    throw lastError;
+  }
+
+  async #pingOrigin(origin: string, what: string, retryConnectionErrors: boolean): Promise<Discovery> {
+    const response = await this.#inner({ method: 'GET', url: `${origin}/v2/`, headers: {}, what, retryConnectionErrors });
+    await response.body.dump();
+    if (response.status !== 401) return { origin, challenge: undefined }; // some registries answer 404 on /v2/ yet serve images
+    const challenges = parseChallenges(response.headers['www-authenticate'] ?? '');
+    return { origin, challenge: challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic') };
   }
 }
 
