@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := qemu-system-x86 qemu-utils busybox-static crun skopeo umoci d
 	dnsmasq-base iproute2 apache2-utils ipxe-qemu zstd xz-utils lz4 cpio kmod binutils file \
 	debootstrap e2fsprogs fdisk ca-certificates curl procps time attr openssl chrony tinyproxy catatonit \
 	radosgw ceph-mon ceph-osd python3-boto3 rclone nbd-server gcc libc6-dev erofs-utils cryptsetup-bin \
-	qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross podman swtpm \
+	qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross podman conmon swtpm \
 	squashfs-tools
 # Bring your own kernel: KERNEL=path/to/vmlinuz MODULES=path/to/lib/modules/VERSION
 KERNEL ?=
@@ -75,7 +75,7 @@ help:
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
 	@echo 'make initrd   build build/vmlinuz and build/initrd.cpio.zst (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR, POLICY=policy.json, RUNTIME_IMAGE=squashfs|erofs|none)'
 	@echo '              ARCH=arm64: build/arm64/vmlinuz and build/arm64/initrd.cpio.zst (qemu/run --arch arm64 boots them)'
-	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers, fleet, verity)'
+	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers, fleet, verity, boot-vs-podman)'
 
 # Debian packages first (a fresh Debian 12 may not even have npm), then node_modules from the lock file.
 deps: build/.debian-deps node_modules/.package-lock.json
@@ -177,6 +177,7 @@ bench: deps initrd initrd-arm64
 	bench/drivers
 	bench/fleet
 	bench/verity
+	bench/boot-vs-podman
 
 clean:
 	rm -rf dist build

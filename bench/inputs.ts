@@ -89,6 +89,11 @@ export const DEBIAN_LAYERS: LayerPlan[] = [
   { name: 'var', tar: `${TAR} ${ROOTFS} -cf - ./var` },
   { name: 'rest', tar: `${TAR} ${ROOTFS} --exclude=./usr --exclude=./var -cf - .` },
 ];
+// The same root filesystem as an image built FROM a base plus one RUN step would be: /usr, then the rest.
+export const DEBIAN_TWO_LAYERS: LayerPlan[] = [
+  { name: 'usr', tar: `${TAR} ${ROOTFS} -cf - ./usr` },
+  { name: 'rest', tar: `${TAR} ${ROOTFS} --exclude=./usr -cf - .` },
+];
 // The larger image: the same root filesystem plus 1.5 GB of incompressible data in big and small files.
 export const LARGE_LAYERS: LayerPlan[] = [
   ...DEBIAN_LAYERS,
