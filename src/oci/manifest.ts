@@ -20,6 +20,8 @@ export interface Descriptor {
   urls?: string[];
   annotations?: Record<string, string>;
   platform?: Platform;
+  /** OCI 1.1: the artifact type of the manifest a referrers index entry points at. */
+  artifactType?: string;
 }
 
 export interface ImageIndex {
@@ -34,6 +36,8 @@ export interface ImageManifest {
   config: Descriptor;
   layers: Descriptor[];
   artifactType?: string;
+  /** OCI 1.1: the manifest this one refers to (a signature, SBOM... of it). */
+  subject?: Descriptor;
 }
 
 /** The parts of the OCI image config that ocinit uses; the rest is kept as parsed. */
@@ -103,6 +107,7 @@ function parseDescriptor(value: unknown, what: string, context: { image?: string
     descriptor.platform = { os: platform.os, architecture: platform.architecture };
     if (typeof platform.variant === 'string') descriptor.platform.variant = platform.variant;
   }
+  if (typeof value.artifactType === 'string') descriptor.artifactType = value.artifactType;
   return descriptor;
 }
 
@@ -148,6 +153,7 @@ export function parseManifestDocument(bytes: Uint8Array, contentType: string | u
     layers: document.layers.map((layer) => parseDescriptor(layer, 'manifest layer', context)),
   };
   if (typeof document.artifactType === 'string') manifest.artifactType = document.artifactType;
+  if (document.subject !== undefined) manifest.subject = parseDescriptor(document.subject, 'manifest subject', context);
   return manifest;
 }
 

@@ -21,7 +21,8 @@ import type { PulledLayer, PullOptions, ResolvedImage } from './types.ts';
 
 const MAX_INDEX_DEPTH = 2;
 
-async function readCapped(response: RegistryResponse, cap: number, what: string, host: string): Promise<Buffer> {
+/** A response body of at most `cap` bytes (refused beyond, before or while reading). */
+export async function readCapped(response: RegistryResponse, cap: number, what: string, host: string): Promise<Buffer> {
   const declared = Number(response.headers['content-length'] ?? '0');
   if (declared > cap) {
     await response.body.dump();
