@@ -12,11 +12,13 @@ import { RegistryUnreachableError } from '../oci/transport.ts';
 import type { ImageVerifier } from '../oci/pull.ts';
 import { builtInVerifier } from '../policy/built-in.ts';
 import { signatureText } from '../policy/verifier.ts';
-import type { MeasuredImage } from '../tpm/boot.ts';
+import type { MeasuredImage, MeasuredVerityRoot } from '../tpm/boot.ts';
 
 /** Measures an image before it runs (src/tpm/boot.ts's BootMeasurement at boot). */
 export interface ImageMeasurement {
   measureImage(image: MeasuredImage): Promise<void>;
+  /** b2c.image_format=erofs: the root hash the kernel will check the image's reads against. */
+  measureVerityRoot(root: MeasuredVerityRoot): Promise<void>;
 }
 import { ContentStore } from '../store/index.ts';
 import { collectGarbage, minFreeBytes, recordUse, spaceOf } from './gc.ts';
@@ -208,6 +210,11 @@ export class ImageCache {
     }
     await this.#measurement?.measureImage({ reference: admitted.reference.canonical, topDigest, manifestDigest: admitted.manifestDigest, verdict: signatureText(admitted) });
     return admitted;
+  }
+
+  /** Measures an admitted image's verity root before it is mounted (b2c.tpm, b2c.image_format=erofs). */
+  async measureVerityRoot(root: MeasuredVerityRoot): Promise<void> {
+    await this.#measurement?.measureVerityRoot(root);
   }
 
   async #use(referenceText: string, found: PulledImage, offline: boolean, options: CachePullOptions): Promise<CachedImage> {

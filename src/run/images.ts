@@ -10,6 +10,7 @@ import { parsePlatform, type MirrorConfig, type PulledImage } from '../oci/index
 import type { ProxyConfig } from '../net/proxy-config.ts';
 import type { ImageStores } from './image-stores.ts';
 import { openKernelLog } from '../system/kmsg.ts';
+import type { VerityImage } from '../verity/image.ts';
 import { corruptionNotices, mountVerityRoot, type VerityRoot } from '../verity/mount.ts';
 
 export interface ReadyImage {
@@ -101,7 +102,9 @@ export class ImageSet {
     const digest = tree.image.manifestDigest;
     let mounted = this.#verityRoots.get(digest);
     if (mounted === undefined) {
-      mounted = mountVerityRoot(tree.lowerDir, digest, { imagesDir: this.#options.imagesDir, mountDir: format.mountDir }, { image: container.image, log, clock }).then((root) => ({ image: container.image, root }));
+      const measure = (image: VerityImage, source: 'built' | 'cache'): Promise<void> =>
+        this.#options.cache.measureVerityRoot({ reference: tree.image.reference.canonical, manifestDigest: digest, rootHash: image.rootHash, dataBlocks: image.dataBlocks, source });
+      mounted = mountVerityRoot(tree.lowerDir, digest, { imagesDir: this.#options.imagesDir, mountDir: format.mountDir }, { image: container.image, log, clock, measure }).then((root) => ({ image: container.image, root }));
       this.#verityRoots.set(digest, mounted);
     }
     const { root } = await mounted;

@@ -1,5 +1,6 @@
 // What a boot measures (b2c.tpm): the kernel command line once, then each image the boot admits,
-// with its digests and signature verdict, before it runs. The event log is rewritten after each
+// with its digests and signature verdict, before it runs; with b2c.image_format=erofs, each
+// image's dm-verity root hash too, before the kernel is given it. The event log is rewritten after each
 // measurement under /run/ocinit/ and printed on the console, so the PCR can be recomputed anywhere.
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log/logger.ts';
@@ -30,6 +31,21 @@ export interface MeasuredImage {
 /** The exact text measured for an image. */
 export function imageEventData(image: MeasuredImage): string {
   return JSON.stringify({ image: image.reference, digest: image.topDigest, manifest: image.manifestDigest, signature: image.verdict });
+}
+
+/** An image's verity root, as its device-mapper table will name it. */
+export interface MeasuredVerityRoot {
+  reference: string;
+  manifestDigest: string;
+  rootHash: string;
+  dataBlocks: number;
+  /** `built` from the image's tree during this boot, or `cache`: a cache disk's image and record reused. */
+  source: 'built' | 'cache';
+}
+
+/** The exact text measured for a verity root (event type `verity`). */
+export function verityEventData(root: MeasuredVerityRoot): string {
+  return JSON.stringify({ image: root.reference, manifest: root.manifestDigest, rootHash: root.rootHash, dataBlocks: root.dataBlocks, source: root.source });
 }
 
 export class BootMeasurement {
@@ -75,10 +91,19 @@ export class BootMeasurement {
 
   /** Extends the PCR with the image (and, the first time, the command line) before it runs. */
   async measureImage(image: MeasuredImage): Promise<void> {
+    await this.#measure('image', imageEventData(image), image.reference);
+  }
+
+  /** Extends the PCR with an image's verity root hash before the kernel is given it (b2c.image_format=erofs). */
+  async measureVerityRoot(root: MeasuredVerityRoot): Promise<void> {
+    await this.#measure('verity', verityEventData(root), `the verity root of ${root.reference}`);
+  }
+
+  async #measure(type: string, data: string, what: string): Promise<void> {
     const measurer = await this.#open();
     if (measurer === undefined) return;
     try {
-      await measurer.measure('image', imageEventData(image));
+      await measurer.measure(type, data);
     } catch (error) {
       this.#unmeasured(error);
       return;
@@ -88,7 +113,7 @@ export class BootMeasurement {
     writeFileSync(`${file}.tmp`, `${text}\n`);
     renameSync(`${file}.tmp`, file);
     const values = await measurer.read();
-    this.#settings.log.info(`tpm: PCR ${measurer.log.pcr} after ${image.reference}: ${Object.entries(values).map(([bank, value]) => `${bank}=${value}`).join(' ')}`);
+    this.#settings.log.info(`tpm: PCR ${measurer.log.pcr} after ${what}: ${Object.entries(values).map(([bank, value]) => `${bank}=${value}`).join(' ')}`);
     this.#settings.log.info(`${EVENT_LOG_MARKER} ${text}`);
   }
 }

@@ -12,7 +12,7 @@ export interface TpmTransport {
 export { DEFAULT_PCR } from './pcr.ts';
 
 export interface MeasuredEvent {
-  /** `cmdline`, or `image` for one container's image and verdict. */
+  /** `cmdline`; `image` for one container's image and verdict; `verity` for an image's dm-verity root hash. */
   type: string;
   /** The exact text measured (UTF-8). */
   data: string;

@@ -55,6 +55,10 @@ function parseRecord(text: string, manifestDigest: string, path: string): Verity
     if (typeof rootHash !== 'string' || !/^[0-9a-f]{64}$/.test(rootHash) || typeof salt !== 'string' || !/^[0-9a-f]*$/.test(salt)) return undefined;
     if (![dataBytes, dataBlocks, hashStartBlock, blockSize].every((number) => Number.isSafeInteger(number) && (number ?? -1) >= 0)) return undefined;
     if (dataBytes === undefined || dataBlocks === undefined || hashStartBlock === undefined || blockSize === undefined) return undefined;
+    // What the manifest digest and the layout decide is checked, not taken from the disk: only the
+    // root hash (and with it the data size) is the record's to say, and the TPM measures it.
+    if (salt !== veritySalt(manifestDigest).toString('hex') || blockSize !== VERITY_BLOCK_SIZE) return undefined;
+    if (dataBytes !== dataBlocks * blockSize || hashStartBlock !== dataBlocks + 1) return undefined;
     return { manifestDigest, path, rootHash, dataBytes, dataBlocks, hashStartBlock, blockSize, salt };
   } catch {
     return undefined;

@@ -55,25 +55,36 @@ export function verityDeviceName(manifestDigest: string): string {
   return `ocinit-${parseDigest(manifestDigest).hex.slice(0, 32)}`;
 }
 
-async function builtOrStored(tree: string, manifestDigest: string, imagesDir: string, context: { image: string; log: Logger; clock: () => number }): Promise<VerityImage> {
+export interface VerityMountContext {
+  image: string;
+  log: Logger;
+  clock: () => number;
+  /** Measures the root hash (b2c.tpm) after the image is built or found, before the kernel is given it. */
+  measure?: (image: VerityImage, source: 'built' | 'cache') => Promise<void>;
+}
+
+async function builtOrStored(tree: string, manifestDigest: string, imagesDir: string, context: VerityMountContext): Promise<{ image: VerityImage; source: 'built' | 'cache' }> {
   const stored = await storedVerityImage(imagesDir, manifestDigest);
   if (stored !== undefined) {
     context.log.info(`${context.image}: EROFS image from the cache, verity root hash ${stored.rootHash}`);
-    return stored;
+    return { image: stored, source: 'cache' };
   }
   const started = context.clock();
   const built = await buildVerityImage(tree, manifestDigest, verityImagePath(imagesDir, manifestDigest), context);
   context.log.info(`${context.image}: EROFS image built and hashed in ${(context.clock() - started).toFixed(2)} s (${(built.dataBytes / 1e6).toFixed(1)} MB), verity root hash ${built.rootHash}`);
-  return built;
+  return { image: built, source: 'built' };
 }
 
 /**
  * The verity-mounted EROFS image of `tree`, the verified unpacked image `manifestDigest`, at
  * `mountDir`/<digest>. A mount that fails (a block of the superblock or root directory changed, a
- * wrong root hash) is a VerityMountError naming the image and its root hash.
+ * wrong root hash) is a VerityMountError naming the image and its root hash. `context.measure`
+ * failing (b2c.tpm=required) stops it before anything is mounted.
  */
-export async function mountVerityRoot(tree: string, manifestDigest: string, dirs: { imagesDir: string; mountDir: string }, context: { image: string; log: Logger; clock: () => number }): Promise<VerityRoot> {
-  const image = await builtOrStored(tree, manifestDigest, dirs.imagesDir, context);
+export async function mountVerityRoot(tree: string, manifestDigest: string, dirs: { imagesDir: string; mountDir: string }, context: VerityMountContext): Promise<VerityRoot> {
+  const { image, source } = await builtOrStored(tree, manifestDigest, dirs.imagesDir, context);
+  // Measured before the device exists: the root hash in the event log is the one the table gets.
+  await context.measure?.(image, source);
   const name = verityDeviceName(manifestDigest);
   const { device, loop } = await openVerity(name, image.path, { ...image }, context);
   const mountPoint = join(dirs.mountDir, manifestDigest.replace(':', '-'));

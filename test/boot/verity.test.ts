@@ -1,6 +1,7 @@
 // b2c.image_format=erofs booted for real, three boots on one cache disk: containers run from the
 // verity-mounted EROFS image whose root hash `ocinit verity` computes on the host, --read-only is
-// W^X; a byte flipped in the cached image gives EIO and the kernel's verity error, not other bytes;
+// W^X; with a TPM (Debian's swtpm), that root hash is measured before anything runs from it and the
+// PCR the guest reads back is the event log replayed; a byte flipped in the cached image gives EIO and the kernel's verity error, not other bytes;
 // a wrong root hash refuses to mount, so nothing of that image runs.
 import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -11,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoImageSpec } from '../../qemu/demo-image.ts';
 import { boot, REPO_ROOT, type BootResult } from '../../qemu/harness.ts';
 import { parseSummary } from '../../src/run/summary.ts';
+import { EVENT_LOG_MARKER } from '../../src/tpm/boot.ts';
+import { replayEventLog, type EventLog } from '../../src/tpm/measure.ts';
+import { startSwtpmForQemu } from '../support/swtpm.ts';
 import { buildImageLayout, pushLayout } from '../support/image.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { createBlankImage, partitionOffset } from '../integration/cache/disk-image.ts';
@@ -49,8 +53,34 @@ function container(command: string, flags = '', reference = guestReference): str
   return `b2c.container="--tls-verify=false ${flags} ${reference} sh -c '${command}'"`;
 }
 
-async function bootJob(containers: string[]): Promise<BootResult> {
-  return boot({ disks: [disk], append: ['b2c.cache_device=auto', 'b2c.cache_wait=3', 'b2c.image_format=erofs', ...containers], timeoutSeconds: 420 });
+async function bootJob(containers: string[], options: { tpm?: boolean } = {}): Promise<BootResult> {
+  const append = ['b2c.cache_device=auto', 'b2c.cache_wait=3', 'b2c.image_format=erofs', ...containers];
+  if (options.tpm !== true) return boot({ disks: [disk], append, timeoutSeconds: 420 });
+  const tpm = await startSwtpmForQemu();
+  try {
+    return await boot({ disks: [disk], append, timeoutSeconds: 420, extraArgs: tpm.qemuArgs });
+  } finally {
+    await tpm.stop();
+  }
+}
+
+interface VerityEvent {
+  image: string;
+  manifest: string;
+  rootHash: string;
+  dataBlocks: number;
+  source: string;
+}
+
+/** The last event log the guest printed, the PCR it read back after its last extend, and the verity events. */
+function measuredBoot(console: string): { log: EventLog; readBack: Record<string, string>; verity: VerityEvent[] } {
+  const lines = console.split(/\r?\n/);
+  const logLine = lines.filter((line) => line.includes(EVENT_LOG_MARKER)).at(-1) ?? '';
+  const log = JSON.parse(logLine.slice(logLine.indexOf(EVENT_LOG_MARKER) + EVENT_LOG_MARKER.length)) as EventLog;
+  const readBackLine = lines.filter((line) => /tpm: PCR 15 after /.test(line)).at(-1) ?? '';
+  const readBack = Object.fromEntries([...readBackLine.matchAll(/(\w+)=([0-9a-f]+)/g)].map((match) => [match[1] ?? '', match[2] ?? '']));
+  const verity = log.events.filter((event) => event.type === 'verity').map((event) => JSON.parse(event.data) as VerityEvent);
+  return { log, readBack, verity };
 }
 
 function debugfs(request: string, write = false): string {
@@ -87,13 +117,16 @@ describe('b2c.image_format=erofs', () => {
   let manifestDigest = '';
   let rootHash = '';
 
-  it('runs containers and switch_root from the verity-mounted image under the root hash ocinit verity prints; --read-only is W^X', async () => {
-    const result = await bootJob([
-      container('head -c 21 /data/marker.txt; echo; echo marker-shown'),
-      container('touch /usr/written 2>/dev/null && echo usr-writable || echo usr-refused; cp /bin/busybox /tmp/bb && echo tmp-writable; /tmp/bb true 2>/dev/null && echo tmp-executes || echo tmp-refused', '--read-only', guestByDigest),
-      // The new init writes to its root: a RAM overlay over the EROFS image.
-      `b2c.switch_root="--tls-verify=false ${guestReference} /bin/sh -c 'touch /written && echo switched-root-writable; poweroff -f'"`,
-    ]);
+  it('runs containers and switch_root from the verity-mounted image under the root hash ocinit verity prints, measured into the TPM first; --read-only is W^X', async () => {
+    const result = await bootJob(
+      [
+        container('head -c 21 /data/marker.txt; echo; echo marker-shown'),
+        container('touch /usr/written 2>/dev/null && echo usr-writable || echo usr-refused; cp /bin/busybox /tmp/bb && echo tmp-writable; /tmp/bb true 2>/dev/null && echo tmp-executes || echo tmp-refused', '--read-only', guestByDigest),
+        // The new init writes to its root: a RAM overlay over the EROFS image.
+        `b2c.switch_root="--tls-verify=false ${guestReference} /bin/sh -c 'touch /written && echo switched-root-writable; poweroff -f'"`,
+      ],
+      { tpm: true },
+    );
     if (result.status !== 0) process.stderr.write(result.console);
     expect(result.kernelPanic).toBe(false);
     expect(result.status).toBe(0);
@@ -115,6 +148,21 @@ describe('b2c.image_format=erofs', () => {
     const { stdout } = await run(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'dist/cli.js'), 'verity', '--tls-verify=false', '--store', store, hostReference]);
     expect(stdout.trim()).toBe(rootHash);
 
+    // The TPM: one verity event per verity device (the cache disk's image, then switch_root's in
+    // RAM), each carrying the root hash ocinit verity printed and the manifest digest it is bound to,
+    // printed before the first container's output; the PCR read back is the whole log replayed.
+    const measured = measuredBoot(result.console);
+    expect(measured.verity).toEqual([
+      { image: guestReference, manifest: manifestDigest, rootHash, dataBlocks: expect.any(Number), source: 'built' },
+      { image: guestReference, manifest: manifestDigest, rootHash, dataBlocks: expect.any(Number), source: 'built' },
+    ]);
+    expect(measured.log.events.map((event) => event.type)).toEqual(['cmdline', 'image', 'verity', 'image', 'image', 'verity']);
+    const firstVerityLog = result.console.search(new RegExp(`${EVENT_LOG_MARKER}.*\\\\"rootHash\\\\":\\\\"${rootHash}`));
+    expect(firstVerityLog).toBeGreaterThan(0);
+    expect(firstVerityLog).toBeLessThan(result.console.search(/\nmarker-shown\r?\n/));
+    expect(measured.readBack.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(replayEventLog(measured.log)).toEqual(measured.readBack);
+
     // The image the DUT left on its cache disk, checked by veritysetup on the host.
     const { file } = dumpVerityImage(manifestDigest);
     const record = JSON.parse(debugfs(`cat /images/${manifestDigest.replace(':', '-')}.erofs.json`)) as { dataBytes: number; rootHash: string };
@@ -128,9 +176,12 @@ describe('b2c.image_format=erofs', () => {
     const offset = readFileSync(file).indexOf(MARKER.slice(0, 4096));
     expect(offset).toBeGreaterThan(0);
     flipByte(inCache, offset + 100);
-    const result = await bootJob([container('cat /data/marker.txt > /dev/null && echo marker-read')]);
+    const result = await bootJob([container('cat /data/marker.txt > /dev/null && echo marker-read')], { tpm: true });
     expect(result.kernelPanic).toBe(false);
     expect(result.console).toContain('EROFS image from the cache');
+    // The record is reused, so the root hash measured is still the good one: the kernel is what
+    // refuses the changed block, below.
+    expect(measuredBoot(result.console).verity).toEqual([expect.objectContaining({ rootHash, source: 'cache' })]);
     // (The command line, echoed on the console, holds the word too: look for it as a line of output.)
     expect(result.console).not.toMatch(/\nmarker-read\r?\n/);
     expect(result.console).toMatch(/I\/O error|Input\/output error/);
@@ -147,9 +198,14 @@ describe('b2c.image_format=erofs', () => {
     writeFileSync(hostCopy, `${JSON.stringify({ ...record, rootHash: wrong })}\n`);
     debugfs(`rm ${recordPath}`, true);
     debugfs(`write ${hostCopy} ${recordPath}`, true);
-    const result = await bootJob([container('echo container-ran')]);
+    const result = await bootJob([container('echo container-ran')], { tpm: true });
     expect(result.kernelPanic).toBe(false);
     expect(result.console).toContain(`does not mount under its root hash ${wrong}`);
+    // What the record said was measured before the kernel was given it: a verifier comparing the
+    // log with ocinit verity's root hash sees the disk's record changed, even had it mounted.
+    const measured = measuredBoot(result.console);
+    expect(measured.verity).toEqual([expect.objectContaining({ manifest: manifestDigest, rootHash: wrong, source: 'cache' })]);
+    expect(replayEventLog(measured.log)).toEqual(measured.readBack);
     expect(result.console).not.toMatch(/\ncontainer-ran\r?\n/);
     // b2c's outcome: a container whose image cannot be had fails in its turn with status 1.
     expect(result.status).toBe(1);

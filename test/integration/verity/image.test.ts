@@ -73,6 +73,16 @@ describe('the verity image of a tree', () => {
     const built = await buildVerityImage(tree, DIGEST, verityImagePath(imagesDir, DIGEST), { image: 'test' });
     expect(await storedVerityImage(imagesDir, DIGEST)).toEqual(built);
     expect(await storedVerityImage(imagesDir, OTHER_DIGEST)).toBeUndefined();
+    // What the digest and the layout decide is checked, not taken from the record: another salt
+    // or a geometry that does not add up makes the image be built again.
+    const record = readFileSync(`${built.path}.json`, 'utf8');
+    const fields = JSON.parse(record) as Record<string, unknown>;
+    for (const damaged of [{ salt: 'cd'.repeat(32) }, { salt: '' }, { blockSize: 512 }, { hashStartBlock: built.hashStartBlock + 1 }, { dataBlocks: built.dataBlocks - 1 }]) {
+      writeFileSync(`${built.path}.json`, JSON.stringify({ ...fields, ...damaged }));
+      expect(await storedVerityImage(imagesDir, DIGEST)).toBeUndefined();
+    }
+    writeFileSync(`${built.path}.json`, record);
+    expect(await storedVerityImage(imagesDir, DIGEST)).toEqual(built);
     writeFileSync(`${built.path}.json`, '{"version":1,"rootHash":"');
     expect(await storedVerityImage(imagesDir, DIGEST)).toBeUndefined();
     // Cache collection removes both with the image.
