@@ -408,7 +408,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
       name: 'b2c.tpm',
       syntax: 'auto | required | off',
       defaultText: DEFAULTS.tpm,
-      doc: 'Measure the kernel command line and, before it runs, each image (reference, digests, signature verdict) into one PCR of every active bank of the TPM (`/dev/tpmrm0`), with a JSON event log in /run/ocinit/tpm-eventlog.json (also printed as an `ocinit-tpm-eventlog:` line) from which the PCR can be recomputed: `auto` when a TPM exists, `required` refuses to run any image without one, `off` never. Debian\'s arm64 kernel has no TPM driver. See docs/security.md.',
+      doc: 'Measure the kernel command line and, before it runs, each image (reference, digests, signature verdict) and, with b2c.image_format=erofs, its dm-verity root hash before the kernel is given it, into one PCR of every active bank of the TPM (`/dev/tpmrm0`), with a JSON event log in /run/ocinit/tpm-eventlog.json (also printed as an `ocinit-tpm-eventlog:` line) from which the PCR can be recomputed: `auto` when a TPM exists, `required` refuses to run any image without one, `off` never. Debian\'s arm64 kernel has no TPM driver. See docs/security.md.',
       example: 'b2c.tpm=required',
       differences: 'ocinit only; boot2container measured nothing.',
       stage: 'late',
