@@ -3,7 +3,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { OcinitError } from '../log/errors.ts';
-import { digestOf } from '../digest/digest.ts';
 import { OCI_CONFIG, OCI_MANIFEST } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { PullOptions } from '../oci/pull.ts';
@@ -12,6 +11,9 @@ import { fetchManifest } from '../oci/resolve.ts';
 import { withSources, type Source } from '../oci/sources.ts';
 import { RegistryError } from '../oci/transport.ts';
 import { parsePublicKey, type TrustedKey } from './keys.ts';
+import { pushBlob, pushManifest } from './push.ts';
+import { pushBundleReferrer } from './sign-bundle.ts';
+import { makeBundle, makeStatement } from './sigstore-bundle.ts';
 import { signatureReference, signatureTag } from './signatures.ts';
 import { makePayload, SIGNATURE_ANNOTATION, signPayload, SIMPLE_SIGNING_TYPE } from './simple-signing.ts';
 
@@ -50,22 +52,6 @@ export function signedIdentityOf(reference: ImageReference): string {
   return reference.tag === undefined ? name : `${name}:${reference.tag}`;
 }
 
-async function pushBlob(source: Source, bytes: Buffer, scope: string, what: string): Promise<Descriptor> {
-  const digest = digestOf(bytes);
-  const started = await source.transport.send('POST', `/v2/${source.repository}/blobs/uploads/`, { scope, what });
-  if (started.status !== 202) await source.transport.fail(started, what);
-  await started.body.dump();
-  const location = started.headers.location;
-  if (location === undefined) throw new OcinitError(`registry ${source.transport.host} started an upload without a Location while ${what}`);
-  const url = new URL(location, 'http://relative.invalid');
-  url.searchParams.set('digest', digest);
-  const target = url.host === 'relative.invalid' ? `${url.pathname}${url.search}` : url.toString();
-  const put = await source.transport.send('PUT', target, { scope, what, body: bytes, headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) } });
-  if (put.status !== 201) await source.transport.fail(put, what);
-  await put.body.dump();
-  return { mediaType: 'application/octet-stream', digest, size: bytes.length };
-}
-
 /** The simple-signing layers of the signature image already at the tag (none when the tag is absent). */
 async function existingSignatures(source: Source, tag: string, image: string): Promise<Descriptor[]> {
   try {
@@ -78,11 +64,14 @@ async function existingSignatures(source: Source, tag: string, image: string): P
   }
 }
 
+/** cosign's `.sig` image of simple-signing payloads, or cosign v3's Sigstore bundle referrer. */
+export type SignatureFormat = 'simple-signing' | 'bundle';
+
 export interface SignResult {
   /** The digest signed: what the reference resolved to (an index's digest for a multi-arch tag). */
   digest: string;
   identity: string;
-  /** Where the signature is: `registry/repository:sha256-HEX.sig`. */
+  /** Where the signature is: `registry/repository:sha256-HEX.sig`, or the bundle referrer's `registry/repository@DIGEST`. */
   location: string;
   signatures: number;
 }
@@ -91,18 +80,25 @@ export interface SignResult {
  * Signs what `referenceText` resolves to at its registry (never a mirror) and pushes the signature
  * image, keeping the signatures already there.
  */
-export async function signImage(referenceText: string, key: SigningKey, options: PullOptions): Promise<SignResult> {
+export async function signImage(referenceText: string, key: SigningKey, options: PullOptions, format: SignatureFormat = 'simple-signing'): Promise<SignResult> {
   const reference = parseReference(referenceText);
   const { mirrors: _mirrors, verifier: _verifier, ...direct } = options;
   return withSources(reference, direct, async (sources) => {
     const source = sources[sources.length - 1];
     if (source === undefined) throw new OcinitError(`no registry for ${reference.canonical}`);
-    const { digest } = await fetchManifest(source, manifestReference(reference), reference.digest === undefined ? undefined : { digest: reference.digest }, reference.canonical);
+    const { digest, document, bytes } = await fetchManifest(source, manifestReference(reference), reference.digest === undefined ? undefined : { digest: reference.digest }, reference.canonical);
+    const identity = signedIdentityOf(reference);
+    if (format === 'bundle') {
+      const bundle = makeBundle(key.privateKey, key.hash, makeStatement(digest, identity));
+      const pushed = await pushBundleReferrer(source, { mediaType: document.mediaType, digest, size: bytes.length }, bundle, reference.canonical);
+      const location = `${reference.registry}/${reference.repository}@${pushed.digest}`;
+      options.log?.info(`${reference.canonical}: signed ${digest} as ${identity} with ${key.file}; Sigstore bundle referrer ${location} (listed by the ${pushed.listed})`);
+      return { digest, identity, location, signatures: 1 };
+    }
     const tag = signatureTag(digest);
     const location = signatureReference(reference, digest);
     const scope = `repository:${source.repository}:pull,push`;
     const what = `pushing the signature ${location}`;
-    const identity = signedIdentityOf(reference);
     const payload = makePayload(identity, digest);
     const signature = signPayload(key.privateKey, key.hash, payload);
     const layers = (await existingSignatures(source, tag, location)).filter((layer) => layer.annotations?.[SIGNATURE_ANNOTATION] !== signature);
@@ -111,9 +107,7 @@ export async function signImage(referenceText: string, key: SigningKey, options:
     const config = Buffer.from(JSON.stringify({ architecture: '', config: {}, created: '0001-01-01T00:00:00Z', history: layers.map(() => ({ created: '0001-01-01T00:00:00Z' })), os: '', rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.digest) } }));
     const configDescriptor = await pushBlob(source, config, scope, what);
     const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { ...configDescriptor, mediaType: OCI_CONFIG }, layers }));
-    const put = await source.transport.send('PUT', `/v2/${source.repository}/manifests/${tag}`, { scope, what, body: manifest, headers: { 'content-type': OCI_MANIFEST } });
-    if (put.status !== 201) await source.transport.fail(put, what, { image: location });
-    await put.body.dump();
+    await pushManifest(source, tag, manifest, OCI_MANIFEST, scope, what, location);
     options.log?.info(`${reference.canonical}: signed ${digest} as ${identity} with ${key.file}; ${location} holds ${layers.length} signature(s)`);
     return { digest, identity, location, signatures: layers.length };
   });

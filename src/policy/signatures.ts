@@ -9,7 +9,7 @@ import type { PullOptions } from '../oci/pull.ts';
 import { taggedReference, type ImageReference } from '../reference/reference.ts';
 import { parseManifestDocument, type Descriptor, type ImageIndex, type ImageManifest } from '../oci/manifest.ts';
 import { fetchManifest } from '../oci/resolve.ts';
-import { withSources } from '../oci/sources.ts';
+import { withSources, type Source } from '../oci/sources.ts';
 import { RegistryError, RegistryUnreachableError } from '../oci/transport.ts';
 import type { CandidateSignature, FoundSignatures } from './judge.ts';
 import { MAX_PAYLOAD_BYTES, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_TYPE } from './simple-signing.ts';
@@ -32,6 +32,17 @@ function signatureRef(location: string): string {
   return `signature|${location}`;
 }
 
+/** A small blob (a payload, a bundle) from the store, else downloaded and verified into it. */
+export async function storedOrDownloaded(sources: readonly Source[], layer: Descriptor, location: string, options: PullOptions): Promise<Buffer> {
+  let bytes = await options.store.read(layer.digest, layer.size);
+  if (bytes === undefined) {
+    await downloadBlob(sources, layer, location, options.store, undefined);
+    bytes = await options.store.read(layer.digest, layer.size);
+  }
+  if (bytes === undefined) throw new OcinitError(`blob ${layer.digest} of ${location} vanished from the store`, { image: location, blob: layer.digest });
+  return bytes;
+}
+
 /** The simple-signing layers of a signature manifest as candidates, each payload got by `payloadOf`. */
 async function candidatesOf(document: ImageIndex | ImageManifest, where: string, location: string, payloadOf: (layer: Descriptor) => Promise<Buffer>): Promise<CandidateSignature[]> {
   if (document.kind !== 'manifest') throw new OcinitError(`signature image ${where} is an index, not a cosign signature manifest`, { image: location });
@@ -40,7 +51,7 @@ async function candidatesOf(document: ImageIndex | ImageManifest, where: string,
   for (const layer of document.layers) {
     if (layer.mediaType !== SIMPLE_SIGNING_TYPE) throw new OcinitError(`signature image ${where} has a layer of media type ${layer.mediaType}, not ${SIMPLE_SIGNING_TYPE}`, { image: location, blob: layer.digest });
     if (layer.size > MAX_PAYLOAD_BYTES) throw new OcinitError(`signature payload ${layer.digest} in ${where} is ${layer.size} bytes (limit ${MAX_PAYLOAD_BYTES})`, { image: location, blob: layer.digest });
-    signatures.push({ digest: layer.digest, payload: await payloadOf(layer), signature: layer.annotations?.[SIGNATURE_ANNOTATION] });
+    signatures.push({ kind: 'simple-signing', digest: layer.digest, payload: await payloadOf(layer), signature: layer.annotations?.[SIGNATURE_ANNOTATION] });
   }
   return signatures;
 }
@@ -65,15 +76,7 @@ async function fetchFromSources(reference: ImageReference, digest: string, optio
       }
       const where = `${location} from ${source.label}`;
       const blobSources = sources.slice(index);
-      const signatures = await candidatesOf(fetched.document, where, location, async (layer) => {
-        let payload = await options.store.read(layer.digest, layer.size);
-        if (payload === undefined) {
-          await downloadBlob(blobSources, layer, location, options.store, undefined);
-          payload = await options.store.read(layer.digest, layer.size);
-        }
-        if (payload === undefined) throw new OcinitError(`signature payload ${layer.digest} vanished from the store`, { image: location, blob: layer.digest });
-        return payload;
-      });
+      const signatures = await candidatesOf(fetched.document, where, location, (layer) => storedOrDownloaded(blobSources, layer, location, options));
       // Kept for an outage: a signature verifies the same whenever it was fetched.
       await options.store.put(fetched.digest, fetched.bytes);
       await options.store.setRef(signatureRef(location), fetched.digest);
@@ -108,14 +111,22 @@ async function storedSignatures(location: string, options: PullOptions): Promise
  * with a warning (b2c.cache_offline runs stay signed; a signature removed since is not noticed).
  */
 export async function fetchSignatures(reference: ImageReference, digest: string, options: PullOptions): Promise<FoundSignatures> {
+  const location = signatureReference(reference, digest);
+  return orAsStored(() => fetchFromSources(reference, digest, options), () => storedSignatures(location, options), `the signatures of ${location}`, options);
+}
+
+/**
+ * `fetch`'s signatures; when no source can be reached, those `stored` gives (as last fetched), with
+ * a warning naming `what`, else the outage itself.
+ */
+export async function orAsStored(fetch: () => Promise<FoundSignatures>, stored: () => Promise<FoundSignatures | undefined>, what: string, options: PullOptions): Promise<FoundSignatures> {
   try {
-    return await fetchFromSources(reference, digest, options);
+    return await fetch();
   } catch (error) {
     if (!(error instanceof RegistryUnreachableError)) throw error;
-    const location = signatureReference(reference, digest);
-    const stored = await storedSignatures(location, options);
-    if (stored === undefined) throw error;
-    options.log?.warn(`${error.message}; using the signatures of ${location} stored when they were last fetched`);
-    return stored;
+    const kept = await stored();
+    if (kept === undefined) throw error;
+    options.log?.warn(`${error.message}; using ${what} stored when they were last fetched`);
+    return kept;
   }
 }

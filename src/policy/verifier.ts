@@ -3,7 +3,8 @@
 import { describeError, OcinitError } from '../log/errors.ts';
 import type { ImageVerdict, ImageVerifier, PullOptions } from '../oci/pull.ts';
 import type { ImageReference } from '../reference/reference.ts';
-import { judge } from './judge.ts';
+import { fetchBundles } from './bundle-signatures.ts';
+import { judge, type FoundSignatures } from './judge.ts';
 import type { LoadedPolicy } from './load.ts';
 import { fetchSignatures } from './signatures.ts';
 
@@ -47,23 +48,26 @@ export class PolicyVerifier implements ImageVerifier {
     this.#requireSignatures = settings.requireSignatures ?? false;
   }
 
+  async #read(name: string, digest: string, fetch: () => Promise<FoundSignatures>): Promise<FoundSignatures> {
+    try {
+      return await fetch();
+    } catch (error) {
+      throw new ImageRefusedError(`${name} (${digest}) refused by policy ${this.policy.source}: its signatures could not be read: ${describeError(error)}`, {
+        image: name,
+        cause: error,
+        hint: 'the signature image and referrers must be reachable from the same registry or mirrors as the image',
+      });
+    }
+  }
+
   async verify(image: { reference: ImageReference; topDigest: string }, options: PullOptions): Promise<ImageVerdict> {
     const name = image.reference.canonical;
     const verdict = await judge({
       policy: this.policy,
       reference: image.reference,
       topDigest: image.topDigest,
-      signatures: async () => {
-        try {
-          return await fetchSignatures(image.reference, image.topDigest, options);
-        } catch (error) {
-          throw new ImageRefusedError(`${name} (${image.topDigest}) refused by policy ${this.policy.source}: its signatures could not be read: ${describeError(error)}`, {
-            image: name,
-            cause: error,
-            hint: 'the signature image must be reachable from the same registry or mirrors as the image',
-          });
-        }
-      },
+      // The .sig image first (cosign v2, ocinit sign), then Sigstore bundle referrers (cosign v3).
+      signatures: [() => this.#read(name, image.topDigest, () => fetchSignatures(image.reference, image.topDigest, options)), () => this.#read(name, image.topDigest, () => fetchBundles(image.reference, image.topDigest, options))],
     });
     if (verdict.accepted && !verdict.signed && this.#requireSignatures) {
       throw new ImageRefusedError(`${name} (${image.topDigest}) refused: b2c.signatures=required, and ${verdict.scope} of policy ${this.policy.source} accepts it unsigned`, {

@@ -9,6 +9,7 @@ import { judge, type CandidateSignature } from '../../../src/policy/judge.ts';
 import { parsePublicKey, type TrustedKey } from '../../../src/policy/keys.ts';
 import { loadPolicy, type LoadedPolicy } from '../../../src/policy/load.ts';
 import { makePayload, signPayload } from '../../../src/policy/simple-signing.ts';
+import { makeBundle, makeStatement } from '../../../src/policy/sigstore-bundle.ts';
 import { PolicyVerifier, RefuseAllVerifier } from '../../../src/policy/verifier.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 
@@ -28,7 +29,7 @@ const stranger = keyPair('ec');
 
 function signature(key: { privateKey: KeyObject; trusted: TrustedKey }, reference: string, digest: string): CandidateSignature {
   const payload = makePayload(reference, digest);
-  return { digest: 'sha256:payload', payload, signature: signPayload(key.privateKey, key.trusted.hash, payload) };
+  return { kind: 'simple-signing', digest: 'sha256:payload', payload, signature: signPayload(key.privateKey, key.trusted.hash, payload) };
 }
 
 function policyWith(work: string, docker: Record<string, unknown[]>, fallback: unknown[] = [{ type: 'reject' }]): LoadedPolicy {
@@ -118,5 +119,31 @@ describe('b2c.signatures=required', () => {
       /registry.lab\/public\/app:1 \(sha256:1+\) refused: b2c.signatures=required, and transports.docker\["registry.lab\/public"\] of policy .* accepts it unsigned/,
     );
     await expect(new RefuseAllVerifier().verify(image)).rejects.toThrow(/b2c.signatures=required, and this initramfs has no built-in policy/);
+  });
+});
+
+describe('signatures from more than one place', () => {
+  const bundleOf = (reference: string, digest: string): CandidateSignature => ({ kind: 'bundle', digest: 'sha256:referrer', bundle: makeBundle(ec.privateKey, ec.trusted.hash, makeStatement(digest, reference)) });
+  const input = (sources: (() => Promise<{ location: string; signatures: CandidateSignature[] }>)[]) => ({ policy, reference: parseReference('registry.lab/ci/app:1'), topDigest: DIGEST, signatures: sources });
+
+  it('asks the referrers only when the .sig image held no valid signature', async () => {
+    let asked = 0;
+    const referrers = () => {
+      asked++;
+      return Promise.resolve({ location: 'the referrers', signatures: [bundleOf('registry.lab/ci/app:1', DIGEST)] });
+    };
+    const first = await judge(input([() => Promise.resolve({ location: 'the .sig', signatures: [signature(ec, 'registry.lab/ci/app:1', DIGEST)] }), referrers]));
+    expect(first).toMatchObject({ accepted: true, text: expect.not.stringContaining('Sigstore bundle') });
+    expect(asked).toBe(0);
+    const second = await judge(input([() => Promise.resolve({ location: 'the .sig', signatures: [signature(stranger, 'registry.lab/ci/app:1', DIGEST)] }), referrers]));
+    expect(second).toMatchObject({ accepted: true, text: expect.stringContaining('(transports.docker["registry.lab/ci"], Sigstore bundle)') });
+    expect(asked).toBe(1);
+  });
+
+  it('names every place searched and why each candidate failed', async () => {
+    const none = await judge(input([() => Promise.resolve({ location: 'A.sig', signatures: [] }), () => Promise.resolve({ location: 'the referrers of A', signatures: [] })]));
+    expect(none.text).toBe('refused: no signature at A.sig nor among the referrers of A (transports.docker["registry.lab/ci"] requires sigstoreSigned)');
+    const bad = await judge(input([() => Promise.resolve({ location: 'A.sig', signatures: [signature(stranger, 'registry.lab/ci/app:1', DIGEST)] }), () => Promise.resolve({ location: 'the referrers of A', signatures: [bundleOf('registry.lab/ci/app:1', OTHER)] })]));
+    expect(bad.text).toMatch(/^refused: no valid signature at A.sig: signature 1 \(sha256:payload\) is not signed by .*; at the referrers of A: bundle 1 \(sha256:referrer\) signs manifest sha256:2+, not sha256:1+/);
   });
 });
