@@ -10,6 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { LAUNCHER_ENVIRONMENT } from '../src/cmdline/boot-env.ts';
 import { boto3, createBucket, startS3Gateway, stopS3Gateway } from '../test/support/s3-gateway.ts';
 import { median } from './stats.ts';
 
@@ -68,7 +69,8 @@ try {
     RCLONE_CONFIG_GW_ENDPOINT: gateway.url,
     RCLONE_CONFIG_GW_REGION: gateway.region,
   };
-  const ocinitEnv = { S3_ACCESS_KEY: gateway.accessKey, S3_SECRET_KEY: gateway.secretKey };
+  // The launcher's memory settings as initrd/init.sh exports them on the device, so the peak RSS is the DUT's.
+  const ocinitEnv = { ...LAUNCHER_ENVIRONMENT, S3_ACCESS_KEY: gateway.accessKey, S3_SECRET_KEY: gateway.secretKey };
   for (let run = 0; run < runs; run++) {
     // Alternate who goes first, so neither always meets a warmer gateway.
     const order = run % 2 === 0 ? (['ocinit', 'rclone'] as const) : (['rclone', 'ocinit'] as const);
@@ -101,6 +103,7 @@ const rssMb = (list: Sample[]): number => Math.max(...list.map((sample) => sampl
 const rcloneVersion = spawnSync('rclone', ['version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
 const radosgwVersion = spawnSync('radosgw', ['--version'], { encoding: 'utf8' }).stdout.trim();
 console.log(`bench/volumes: ${smallCount} small files + one ${bigMb} MB file, ${runs} runs, medians; ${cpus().length} x ${cpus()[0]?.model ?? '?'}`);
+console.log(`ocinit as the initramfs starts it: ${Object.entries(LAUNCHER_ENVIRONMENT).map(([name, value]) => `${name}=${value}`).join(' ')}`);
 console.log(`peer: ${rcloneVersion} (rclone sync, S3 remote, defaults); server: ${radosgwVersion}, memstore, loopback`);
 for (const direction of ['push', 'pull'] as const) {
   const ours = seconds(samples.ocinit[direction]);

@@ -6,6 +6,7 @@
 # console sooner (every fork+exec is slow before the caches are warm).
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
+export MALLOC_ARENA_MAX=1 NODE_OPTIONS=--max-semi-space-size=1 # the launcher's peak RSS: docs/performance.md, "S3 volumes"
 HANDOFF=/run/ocinit/handoff
 
 say() {

@@ -3,11 +3,23 @@
 import type { ShellEnvironment } from './shell-words.ts';
 import { tokenizeCommandLine } from './tokenize.ts';
 
+/**
+ * What initrd/init.sh exports for the launcher's memory (one line there): glibc's malloc in one arena
+ * and a young generation of 1 MiB semi-spaces took a 500 MB S3 pull's peak RSS from ~120 to ~88 MB
+ * and a registry pull's from ~125 to ~108 MB, at the same CPU time (docs/performance.md, "S3
+ * volumes"). bench/volumes starts its mirror process with these too.
+ */
+export const LAUNCHER_ENVIRONMENT = {
+  MALLOC_ARENA_MAX: '1',
+  NODE_OPTIONS: '--max-semi-space-size=1',
+} as const satisfies ShellEnvironment;
+
 /** What the kernel gives init (init/main.c envp_init) and what initrd/init.sh then exports. */
 export const INIT_ENVIRONMENT: ShellEnvironment = {
   TERM: 'linux',
   HOME: '/root',
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  ...LAUNCHER_ENVIRONMENT,
 };
 
 const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -24,5 +36,5 @@ export function bootEnvironment(commandLine: string): Record<string, string | un
     if (token.key === '--' && token.value === undefined) break;
     if (token.value !== undefined && VARIABLE.test(token.key)) env[token.key] = token.value;
   }
-  return { ...env, HOME: INIT_ENVIRONMENT.HOME, PATH: INIT_ENVIRONMENT.PATH };
+  return { ...env, HOME: INIT_ENVIRONMENT.HOME, PATH: INIT_ENVIRONMENT.PATH, ...LAUNCHER_ENVIRONMENT };
 }
