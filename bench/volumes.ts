@@ -5,7 +5,7 @@
 // usage: bench/volumes [--runs N] [--big-mb N] [--small N]
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -89,8 +89,9 @@ try {
       }
       const check = spawnSync('diff', ['-r', '-q', source, target], { encoding: 'utf8' });
       if (check.status !== 0) throw new Error(`${tool}: the pulled volume differs from the pushed one: ${check.stdout.slice(0, 1000)}`);
-      const last = (list: Sample[]): string => (list.at(-1)?.seconds ?? Number.NaN).toFixed(2);
-      process.stderr.write(`run ${run + 1}/${runs} ${tool}: push ${last(samples[tool].push)} s, pull ${last(samples[tool].pull)} s\n`);
+      const last = (list: Sample[]): string => `${(list.at(-1)?.seconds ?? Number.NaN).toFixed(2)} s, ${((list.at(-1)?.rssKb ?? Number.NaN) / 1024).toFixed(0)} MB`;
+      const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?';
+      process.stderr.write(`run ${run + 1}/${runs} ${tool}: push ${last(samples[tool].push)}, pull ${last(samples[tool].pull)}; load ${load}\n`);
     }
   }
 } finally {
