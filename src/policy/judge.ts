@@ -127,7 +127,10 @@ export interface JudgeInput {
   reference: ImageReference;
   /** The digest the reference resolved to: for a multi-arch image, the index's. */
   topDigest: string;
-  /** Where signatures are, in order: each asked at most once, and only when those before held no valid one. */
+  /**
+   * Where signatures are, in order: each asked at most once, and only when those before held no
+   * valid one. A source that fails does not stop the next; its error is thrown when none had one.
+   */
   signatures: SignatureSource | readonly SignatureSource[];
 }
 
@@ -139,7 +142,8 @@ export interface JudgeInput {
 export async function judge(input: JudgeInput): Promise<Verdict> {
   const { scope, requirements } = requirementsFor(input.policy, input.reference);
   const sources = typeof input.signatures === 'function' ? [input.signatures] : input.signatures;
-  const found: (FoundSignatures | undefined)[] = sources.map(() => undefined);
+  // What each source gave, or the error it threw (thrown in turn only if no other source has a valid signature).
+  const found: (FoundSignatures | { failed: unknown } | undefined)[] = sources.map(() => undefined);
   let acceptedBy: string | undefined;
   let fromBundle = false;
   for (const requirement of requirements) {
@@ -148,8 +152,13 @@ export async function judge(input: JudgeInput): Promise<Verdict> {
     const reasons: string[] = [];
     const searched: string[] = [];
     let accepted: { key: TrustedKey; candidate: CandidateSignature } | undefined;
+    let failure: { failed: unknown } | undefined;
     for (const [at, source] of sources.entries()) {
-      const set = (found[at] ??= await source());
+      const set = (found[at] ??= await source().catch((error: unknown) => ({ failed: error })));
+      if ('failed' in set) {
+        failure ??= set;
+        continue;
+      }
       searched.push(set.location);
       const own: string[] = [];
       for (const [index, candidate] of set.signatures.entries()) {
@@ -164,6 +173,7 @@ export async function judge(input: JudgeInput): Promise<Verdict> {
       if (own.length > 0) reasons.push(`${set.location}: ${own.join('; ')}`);
     }
     if (accepted === undefined) {
+      if (failure !== undefined) throw failure.failed;
       if (reasons.length === 0) return { accepted: false, scope, text: `refused: no signature at ${searched.join(' nor among ')} (${scope} requires sigstoreSigned)` };
       return { accepted: false, scope, text: `refused: no valid signature at ${reasons.join('; at ')}` };
     }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeError } from '../../../src/log/errors.ts';
+import { Logger } from '../../../src/log/logger.ts';
 import { pullAndUnpack, type PullOptions } from '../../../src/oci/index.ts';
 import { parseReference } from '../../../src/reference/reference.ts';
 import { loadPolicy } from '../../../src/policy/load.ts';
@@ -141,6 +142,32 @@ describe('Sigstore bundle referrers (cosign v3) on a registry without the referr
     expect((error as Error).message).toMatch(reason);
     expect(existsSync(target)).toBe(false);
     expect((await store.listBlobs()).includes(image.layer)).toBe(false);
+  });
+});
+
+describe('Sigstore bundles through an outage', () => {
+  it('verifies a cached image with the bundle stored when it was pulled, though the .sig tag was never there', async () => {
+    const upstream = await startRegistry();
+    let running = true;
+    try {
+      const layout = fresh('layout');
+      const built = await buildImageLayout(layout, 'v1', { layers: [{ files: [{ path: 'hello', content: 'outage' }] }] });
+      await pushLayout(layout, 'v1', upstream, { name: 'outage/bundled' });
+      await pushBundleReferrer(upstream, 'outage/bundled', built.manifest.digest, built.manifest.size, bundleText(statementText(built.manifest.digest), trusted, work));
+      const reference = parseReference(`${upstream.host}/outage/bundled@${built.manifest.digest}`);
+      const store = new ContentStore(fresh('store'));
+      let text = '';
+      const log = new Logger({ sink: (chunk) => (text += chunk), color: false });
+      const options: PullOptions = { store, tlsVerify: false, verifier: verifier(), log, attempts: 1, retryDelayMs: 1 };
+      expect((await pullAndUnpack(reference, fresh('root'), options)).verdict?.signed).toBe(true);
+      await upstream.stop();
+      running = false;
+      const offline = await pullAndUnpack(reference, fresh('root'), options);
+      expect(offline.verdict?.text).toBe(`signed: ${built.manifest.digest} verified with ${trusted.publicFile} (default, Sigstore bundle)`);
+      expect(text).toMatch(/using the Sigstore bundles of .*outage\/bundled@sha256:[a-f0-9]{64} stored when they were last fetched/);
+    } finally {
+      if (running) await upstream.stop();
+    }
   });
 });
 

@@ -133,6 +133,17 @@ describe('ocinit sign and verify', () => {
     expect(JSON.parse(plain.stdout)).toMatchObject({ signature: 'unsigned: no policy' });
   });
 
+  it('sign --bundle pushes a Sigstore bundle referrer that verify accepts', async () => {
+    const image = await pushImage('cli/bundled', 'v1');
+    const signed = await ocinit('sign', '--bundle', '--key', key.privateFile, '--tls-verify=false', image.reference);
+    expect(signed.code).toBe(0);
+    expect(signed.stdout.trim()).toMatch(new RegExp(`^${registry.host}/cli/bundled@sha256:[a-f0-9]{64}$`));
+    expect(signed.stderr).toContain(`listed by the tag sha256-${image.digest.slice(7)}`);
+    const verified = await ocinit('verify', '--policy', policyFile, '--tls-verify=false', image.reference);
+    expect(verified.stdout).toContain(`signed: ${image.digest} verified with ${join(work, 'lab.pub')} (default, Sigstore bundle)`);
+    expect(verified.code).toBe(0);
+  });
+
   it('refuses a policy naming a missing key, and a sign without a usable key', async () => {
     const bad = join(work, 'bad-policy.json');
     writeFileSync(bad, JSON.stringify({ default: [{ type: 'sigstoreSigned', keyPath: '/nonexistent/k.pub' }] }));

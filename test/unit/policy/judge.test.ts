@@ -140,6 +140,13 @@ describe('signatures from more than one place', () => {
     expect(asked).toBe(1);
   });
 
+  it('takes a valid bundle when the .sig image could not be read, and throws that error when nothing else is valid', async () => {
+    const unreadable = () => Promise.reject(new Error('registry unreachable'));
+    const accepted = await judge(input([unreadable, () => Promise.resolve({ location: 'the referrers', signatures: [bundleOf('registry.lab/ci/app:1', DIGEST)] })]));
+    expect(accepted.accepted).toBe(true);
+    await expect(judge(input([unreadable, () => Promise.resolve({ location: 'the referrers', signatures: [] })]))).rejects.toThrow('registry unreachable');
+  });
+
   it('names every place searched and why each candidate failed', async () => {
     const none = await judge(input([() => Promise.resolve({ location: 'A.sig', signatures: [] }), () => Promise.resolve({ location: 'the referrers of A', signatures: [] })]));
     expect(none.text).toBe('refused: no signature at A.sig nor among the referrers of A (transports.docker["registry.lab/ci"] requires sigstoreSigned)');
