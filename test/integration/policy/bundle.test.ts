@@ -145,6 +145,31 @@ describe('Sigstore bundle referrers (cosign v3) on a registry without the referr
   });
 });
 
+describe('Sigstore bundles through a mirror', () => {
+  it("takes the registry's bundle where the mirror has no referrers, and refuses another key's bundle the mirror serves", async () => {
+    const mirror = await startRegistry();
+    try {
+      const layout = fresh('layout');
+      const built = await buildImageLayout(layout, 'v1', { layers: [{ files: [{ path: 'hello', content: 'mirrored bundle' }] }] });
+      await pushLayout(layout, 'v1', registry, { name: 'mirrored/bundle' });
+      await pushLayout(layout, 'v1', mirror, { name: 'mirrored/bundle' });
+      const digest = built.manifest.digest;
+      await pushBundleReferrer(registry, 'mirrored/bundle', digest, built.manifest.size, bundleText(statementText(digest), trusted, work));
+      const mirrors = { [registry.host]: [{ location: mirror.host, insecure: true }] };
+      const reference = parseReference(`${registry.host}/mirrored/bundle@${digest}`);
+      const through = await pullAndUnpack(reference, fresh('root'), { store: new ContentStore(fresh('store')), tlsVerify: false, verifier: verifier(), mirrors });
+      expect(through.source).toBe(`mirror ${mirror.host}`);
+      expect(through.verdict?.signed).toBe(true);
+      // Once the mirror lists a bundle of its own (by another key), that is what is judged.
+      await pushBundleReferrer(mirror, 'mirrored/bundle', digest, built.manifest.size, bundleText(statementText(digest), stranger, work));
+      const refused = await pullAndUnpack(reference, fresh('root'), { store: new ContentStore(fresh('store')), tlsVerify: false, verifier: verifier(), mirrors }).then(() => '', (error: unknown) => describeError(error));
+      expect(refused).toMatch(new RegExp(`no valid signature at the referrers of .*\\(tag sha256-[a-f0-9]{64}\\) from mirror ${mirror.host}: bundle 1 .* is not signed by`));
+    } finally {
+      await mirror.stop();
+    }
+  });
+});
+
 describe('Sigstore bundles through an outage', () => {
   it('verifies a cached image with the bundle stored when it was pulled, though the .sig tag was never there', async () => {
     const upstream = await startRegistry();
