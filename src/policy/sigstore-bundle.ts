@@ -5,6 +5,7 @@
 // certificates, transparency-log entries and timestamps are not verified (see docs/security.md).
 // Pure.
 import { createHash, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { parseDigest } from '../digest/digest-text.ts';
 import type { TrustedKey } from './keys.ts';
 import { signatureValid } from './simple-signing.ts';
 
@@ -122,8 +123,8 @@ export function openBundle(bytes: Buffer, keys: readonly TrustedKey[]): OpenedBu
 
 /** cosign v3's image-signature statement for `digest`, naming `identity` (which cosign leaves out). */
 export function makeStatement(digest: string, identity: string): Buffer {
-  const [algorithm, hex] = digest.split(':');
-  return Buffer.from(JSON.stringify({ _type: IN_TOTO_STATEMENT_TYPE, subject: [{ name: identity, digest: { [algorithm ?? 'sha256']: hex } }], predicateType: COSIGN_SIGN_PREDICATE, predicate: {} }));
+  const { algorithm, hex } = parseDigest(digest);
+  return Buffer.from(JSON.stringify({ _type: IN_TOTO_STATEMENT_TYPE, subject: [{ name: identity, digest: { [algorithm]: hex } }], predicateType: COSIGN_SIGN_PREDICATE, predicate: {} }));
 }
 
 /** A key-based bundle of `statement` signed with `privateKey`, as sigstore-go lays it out. */
