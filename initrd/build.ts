@@ -17,6 +17,7 @@ import { BUILT_IN_POLICY } from '../src/policy/built-in.ts';
 import { embedPolicy, type EmbeddedPolicy } from '../src/policy/embed.ts';
 import { readElfLinkInfo, sharedLibraries } from './libraries.ts';
 import { ARCHES, buildHostArch, describeTarget, parseArch, type Target } from './target.ts';
+import { COMPRESSIONS, COMPRESSORS, parseCompression } from './compressors.ts';
 import { buildRuntimeImage, FORMATS, parseRuntimeImageFormat, RUNTIME_CONFIG_PATH, RUNTIME_IMAGE_FORMATS, RUNTIME_IMAGE_PATH, RUNTIME_MOUNT_POINT, runtimeConfig, splitForRuntimeImage } from './runtime-image.ts';
 
 const here = dirname(new URL(import.meta.url).pathname);
@@ -300,15 +301,7 @@ if (runtimeFormat !== 'none') {
 const sorted = [...entries.values()].sort(byPath);
 const uncompressed = (await writeCpioFile(sorted, cpioTemporary)) + (imageArchive?.size ?? 0);
 
-// Each compressor writes to stdout; levels are the defaults GUIDE.md measured.
-const compressors: Record<string, (level: string | undefined) => string[]> = {
-  zstd: (level) => ['zstd', '-q', '-c', '-T2', `-${level ?? '19'}`, cpioTemporary],
-  // The kernel's xz decoder only knows CRC32 checks.
-  xz: (level) => ['xz', '-q', '-c', '-T1', '--check=crc32', `-${level ?? '9'}`, cpioTemporary],
-  lz4: (level) => ['lz4', '-q', '-c', '-l', `-${level ?? '9'}`, cpioTemporary],
-  gzip: (level) => ['gzip', '-n', '-c', `-${level ?? '6'}`, cpioTemporary],
-};
-const compression = values.compress ?? 'zstd';
+const compression = parseCompression(values.compress ?? 'zstd') ?? fail(`unknown compression '${values.compress}': ${COMPRESSIONS.join(', ')}`);
 if (compression === 'none' && cpioFile !== outFile) fail('--compress none wants an --out without a compression suffix');
 const output = openSync(outTemporary, 'w');
 if (imageArchive !== undefined) {
@@ -317,8 +310,7 @@ if (imageArchive !== undefined) {
 }
 if (compression === 'none') writeSync(output, readFileSync(cpioTemporary));
 else {
-  const command = compressors[compression] ?? fail(`unknown compression '${compression}': zstd, xz, lz4, gzip or none`);
-  const [program, ...args] = command(values.level);
+  const [program, ...args] = COMPRESSORS[compression](cpioTemporary, values.level);
   const result = spawnSync(program ?? 'false', args, { stdio: ['ignore', output, 'inherit'] });
   if (result.error !== undefined || result.status !== 0) fail(`${program} failed${result.error ? `: ${result.error.message}` : ''}`);
 }
