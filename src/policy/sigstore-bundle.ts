@@ -84,7 +84,8 @@ function subjectsOf(payload: Buffer): SignedSubject[] | string {
     return 'signs a payload that is not JSON';
   }
   if (!isObject(value)) return 'signs a payload that is not an in-toto statement';
-  if (value._type !== IN_TOTO_STATEMENT_TYPE) return `signs a statement of _type ${JSON.stringify(value._type)}, not ${IN_TOTO_STATEMENT_TYPE}`;
+  // v0.1 (older cosign attest) has the same subject; cosign v3 writes v1.
+  if (value._type !== IN_TOTO_STATEMENT_TYPE && value._type !== 'https://in-toto.io/Statement/v0.1') return `signs a statement of _type ${JSON.stringify(value._type)}, not ${IN_TOTO_STATEMENT_TYPE}`;
   if (value.predicateType !== COSIGN_SIGN_PREDICATE) return `signs a statement of predicateType ${JSON.stringify(value.predicateType)} (an attestation), not ${COSIGN_SIGN_PREDICATE} (an image signature)`;
   const { subject } = value;
   if (!Array.isArray(subject) || subject.length === 0 || subject.length > MAX_SUBJECTS) return `signs a statement without 1 to ${MAX_SUBJECTS} subjects`;

@@ -26,6 +26,12 @@ describe('Sigstore bundles', () => {
     expect(openBundle(makeBundle(ci.privateKey, ci.trusted.hash, makeStatement(DIGEST, 'x')), [pair().trusted])).toMatch(/is not signed by ci.pub \(another key/);
   });
 
+  it('reads in-toto v0.1 and v1 statements, and refuses another _type after the signature verified', () => {
+    const statement = (type: string) => Buffer.from(JSON.stringify({ _type: type, subject: [{ digest: { sha256: 'a'.repeat(64) } }], predicateType: 'https://sigstore.dev/cosign/sign/v1', predicate: {} }));
+    expect(openBundle(makeBundle(ci.privateKey, ci.trusted.hash, statement('https://in-toto.io/Statement/v0.1')), [ci.trusted])).toMatchObject({ subjects: [{ digest: DIGEST, identity: undefined }] });
+    expect(openBundle(makeBundle(ci.privateKey, ci.trusted.hash, statement('https://example.com/other')), [ci.trusted])).toMatch(/_type "https:\/\/example.com\/other"/);
+  });
+
   const refused: [string, (bundle: Record<string, unknown>) => unknown, RegExp][] = [
     ['another media type', (bundle) => ({ ...bundle, mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.2' }), /not application\/vnd.dev.sigstore.bundle.v0.3\+json/],
     ['a messageSignature', (bundle) => ({ mediaType: BUNDLE_MEDIA_TYPE, verificationMaterial: bundle.verificationMaterial, messageSignature: { signature: 'AA==' } }), /sign-blob/],
