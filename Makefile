@@ -53,8 +53,8 @@ endif
 # Node, libraries, tools and modules in a compressed image /init mounts (squashfs or erofs), or none
 # (everything in the cpio, for a kernel without loop or those file systems).
 RUNTIME_IMAGE ?= squashfs
-ifeq ($(filter $(RUNTIME_IMAGE),squashfs erofs none),)
-$(error RUNTIME_IMAGE=$(RUNTIME_IMAGE): want squashfs, erofs or none)
+ifeq ($(filter $(RUNTIME_IMAGE),squashfs squashfs-lz4 erofs none),)
+$(error RUNTIME_IMAGE=$(RUNTIME_IMAGE): want squashfs, squashfs-lz4, erofs or none)
 endif
 # A /lib/firmware tree for the drivers (rtl_nic/, i915/, ...), added as is.
 FIRMWARE ?=
@@ -73,7 +73,7 @@ help:
 	@echo 'make run      boot the demo job in QEMU (local registry, demo image; IMAGE=skopeo-source CMD=command)'
 	@echo 'make check    install what is missing, type-check, build and run every test'
 	@echo 'make build    bundle dist/init.js and dist/cli.js'
-	@echo 'make initrd   build build/vmlinuz and build/initrd.cpio.zst (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR, POLICY=policy.json, RUNTIME_IMAGE=squashfs|erofs|none)'
+	@echo 'make initrd   build build/vmlinuz and build/initrd.cpio.zst (KERNEL=, MODULES=, COMPRESS=, LEVEL=, DRIVERS=all|qemu, FIRMWARE=DIR, POLICY=policy.json, RUNTIME_IMAGE=squashfs|squashfs-lz4|erofs|none)'
 	@echo '              ARCH=arm64: build/arm64/vmlinuz and build/arm64/initrd.cpio.zst (qemu/run --arch arm64 boots them)'
 	@echo 'make bench    run the benchmarks in bench/ (boot, pull, overlap, net, run, cache, volumes, drivers, fleet, verity, boot-vs-podman)'
 

@@ -9,11 +9,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { COMPRESSIONS, COMPRESSORS } from '../initrd/compressors.ts';
 import { writeCpio } from '../initrd/cpio.ts';
-import { RUNTIME_IMAGE_PATH } from '../initrd/runtime-image.ts';
+import { RUNTIME_IMAGE_FORMATS, RUNTIME_IMAGE_PATH } from '../initrd/runtime-image.ts';
 import { REPO_ROOT } from '../qemu/harness.ts';
 
 const rest = join(REPO_ROOT, 'build/initrd.cpio');
-const image = ['squashfs', 'erofs'].map((format) => join(REPO_ROOT, `build/runtime.${format}`)).find(existsSync);
+// The last build's image: the newest of those a build with each RUNTIME_IMAGE= leaves.
+const image = RUNTIME_IMAGE_FORMATS.filter((format) => format !== 'none')
+  .map((format) => join(REPO_ROOT, `build/runtime.${format}`))
+  .filter(existsSync)
+  .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 if (!existsSync(rest)) throw new Error(`${rest} is missing: run make initrd (with a compressed COMPRESS, which keeps the cpio)`);
 
 /** Bytes the runtime image's own archive takes in the initramfs (headers, the image, the trailer). */

@@ -4,7 +4,7 @@
 // (unpacked Debian packages, initrd/sysroot.ts) and target programs run under qemu-user.
 //
 // usage: node initrd/build.ts --modules DIR --out FILE [--compress zstd|xz|lz4|gzip|none] [--level N] [--no-strip]
-//          [--drivers all|qemu] [--firmware DIR] [--policy POLICY.json] [--arch x86_64|arm64 --sysroot DIR --node FILE] [--runtime-image squashfs|erofs|none]
+//          [--drivers all|qemu] [--firmware DIR] [--policy POLICY.json] [--arch x86_64|arm64 --sysroot DIR --node FILE] [--runtime-image squashfs|squashfs-lz4|erofs|none]
 import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, renameSync, rmSync, writeSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';

@@ -12,7 +12,7 @@ import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { CpioEntry } from './cpio.ts';
 
-export const RUNTIME_IMAGE_FORMATS = ['squashfs', 'erofs', 'none'] as const;
+export const RUNTIME_IMAGE_FORMATS = ['squashfs', 'squashfs-lz4', 'erofs', 'none'] as const;
 export type RuntimeImageFormat = (typeof RUNTIME_IMAGE_FORMATS)[number];
 
 /** Where /init mounts the image, and where the image file itself lies in the initramfs. */
@@ -29,17 +29,22 @@ interface FormatSpec {
   mkfs: (directory: string, image: string, mtime: number) => string[];
 }
 
+/** mksquashfs in 1 MiB blocks (smaller ones were slower to start Node from: docs/performance.md) with `compression`. */
+function mksquashfs(compression: readonly string[]): FormatSpec['mkfs'] {
+  return (directory, image, mtime) => [
+    'mksquashfs', directory, image, '-noappend', '-quiet', '-no-progress', '-all-root', '-no-xattrs',
+    '-mkfs-time', String(mtime), '-all-time', String(mtime), '-b', '1M', ...compression,
+  ];
+}
+
 export const FORMATS: Record<Exclude<RuntimeImageFormat, 'none'>, FormatSpec> = {
-  // zstd -19 in 1 MiB blocks: Debian's kernel has squashfs's zstd decompressor, and zstd
-  // decompresses several times faster than xz at a few MB more.
-  squashfs: {
-    fstype: 'squashfs',
-    bootModules: ['loop', 'squashfs'],
-    mkfs: (directory, image, mtime) => [
-      'mksquashfs', directory, image, '-noappend', '-quiet', '-no-progress', '-all-root', '-no-xattrs',
-      '-mkfs-time', String(mtime), '-all-time', String(mtime), '-b', '1M', '-comp', 'zstd', '-Xcompression-level', '19',
-    ],
-  },
+  // zstd -19: Debian's kernel has squashfs's zstd decompressor, and zstd decompresses several
+  // times faster than xz at a few MB more.
+  squashfs: { fstype: 'squashfs', bootModules: ['loop', 'squashfs'], mkfs: mksquashfs(['-comp', 'zstd', '-Xcompression-level', '19']) },
+  // lz4hc: 22 MiB larger than zstd, but Node starts from it ~30 % sooner under QEMU's TCG, where
+  // decompression is slow; on real hardware the larger transfer costs more than it saves, and
+  // 256 MiB no longer boot (the kernel's copy out of the initramfs fails: docs/performance.md).
+  'squashfs-lz4': { fstype: 'squashfs', bootModules: ['loop', 'squashfs'], mkfs: mksquashfs(['-comp', 'lz4', '-Xhc']) },
   // lz4hc in 256 KiB physical clusters: the fastest decompression, the largest image (Debian's
   // erofs-utils 1.5 offers lz4 only).
   erofs: {

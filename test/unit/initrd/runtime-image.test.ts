@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CpioEntry } from '../../../initrd/cpio.ts';
-import { parseRuntimeImageFormat, RUNTIME_MOUNT_POINT, runtimeConfig, SMALLEST_MOVED_FILE, splitForRuntimeImage } from '../../../initrd/runtime-image.ts';
+import { FORMATS, parseRuntimeImageFormat, RUNTIME_MOUNT_POINT, runtimeConfig, SMALLEST_MOVED_FILE, splitForRuntimeImage } from '../../../initrd/runtime-image.ts';
 
 const file = (path: string, size: number): CpioEntry => ({ type: 'file', path, mode: 0o755, source: `/host${path}`, size });
 
@@ -29,6 +29,22 @@ describe('runtime image split', () => {
   });
 });
 
+describe('runtime image formats', () => {
+  it('builds both squashfs flavours in 1 MiB blocks, zstd -19 or lz4hc, with fixed owners and times', () => {
+    const zstd = FORMATS.squashfs.mkfs('tree', 'out.img', 1700000000);
+    const lz4 = FORMATS['squashfs-lz4'].mkfs('tree', 'out.img', 1700000000);
+    for (const args of [zstd, lz4]) {
+      expect(args.slice(0, 3)).toEqual(['mksquashfs', 'tree', 'out.img']);
+      expect(args.join(' ')).toContain('-b 1M');
+      expect(args.join(' ')).toContain('-all-root');
+      expect(args.join(' ')).toContain('-mkfs-time 1700000000 -all-time 1700000000');
+    }
+    expect(zstd.join(' ')).toContain('-comp zstd -Xcompression-level 19');
+    expect(lz4.join(' ')).toContain('-comp lz4 -Xhc');
+    expect(FORMATS['squashfs-lz4'].fstype).toBe('squashfs');
+  });
+});
+
 describe('runtime image configuration', () => {
   it('tells /init the file system type, where the image is and which modules to load first', () => {
     const text = runtimeConfig('squashfs', ['loop', 'squashfs']);
@@ -37,8 +53,9 @@ describe('runtime image configuration', () => {
     expect(text).toContain("RUNTIME_MODULES='loop squashfs'\n");
   });
 
-  it('knows squashfs, erofs and none, nothing else', () => {
+  it('knows squashfs, squashfs-lz4, erofs and none, nothing else', () => {
     expect(parseRuntimeImageFormat('squashfs')).toBe('squashfs');
+    expect(parseRuntimeImageFormat('squashfs-lz4')).toBe('squashfs-lz4');
     expect(parseRuntimeImageFormat('none')).toBe('none');
     expect(parseRuntimeImageFormat('ext4')).toBeUndefined();
   });
