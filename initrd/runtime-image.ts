@@ -41,7 +41,7 @@ export const FORMATS: Record<Exclude<RuntimeImageFormat, 'none'>, FormatSpec> = 
   // zstd -19: Debian's kernel has squashfs's zstd decompressor, and zstd decompresses several
   // times faster than xz at a few MB more.
   squashfs: { fstype: 'squashfs', bootModules: ['loop', 'squashfs'], mkfs: mksquashfs(['-comp', 'zstd', '-Xcompression-level', '19']) },
-  // lz4hc: 22 MiB larger than zstd, but Node starts from it ~30 % sooner under QEMU's TCG, where
+  // lz4hc: 22 MiB larger than zstd, but Node started from it ~25 % sooner under QEMU's TCG, where
   // decompression is slow; on real hardware the larger transfer costs more than it saves, and
   // 256 MiB no longer boot (the kernel's copy out of the initramfs fails: docs/performance.md).
   'squashfs-lz4': { fstype: 'squashfs', bootModules: ['loop', 'squashfs'], mkfs: mksquashfs(['-comp', 'lz4', '-Xhc']) },
