@@ -82,6 +82,7 @@ export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise
   const job: JobResult = switched ?? { status: result.status, end: { action: result.end } };
   // An image that ran from the cache during an outage is repeated where farms look last.
   for (const notice of result.summary.notices) log.error(notice);
-  log.info(formatSummary({ ...result.summary, status: job.status, end: job.end.action }));
+  const tpm = await measurement.record();
+  log.info(formatSummary({ ...result.summary, status: job.status, end: job.end.action, ...(tpm === undefined ? {} : { tpm }) }));
   return job;
 }

@@ -1,9 +1,10 @@
 // The machine-readable end of a run: one JSON line beside boot2container's human lines, so farms
 // stop scraping prose and every run records exactly which bytes ran (docs/pipeline.md).
+import type { TpmRecord } from '../tpm/boot.ts';
 
 /** The line starts with this marker, then one space, then the JSON document. */
 export const SUMMARY_MARKER = 'ocinit-summary:';
-/** 2: `status` may be null (the pipeline never started), `outcome` and `notStarted` added. */
+/** 2: `status` may be null (the pipeline never started), `outcome` and `notStarted` added. Optional fields (`tpm`) are added without a bump. */
 export const SUMMARY_VERSION = 2;
 
 export interface PhaseRecord {
@@ -75,6 +76,8 @@ export interface RunSummary {
   containers: ContainerRecord[];
   /** What the operator must not miss, e.g. an image that ran from the cache during a registry outage. */
   notices: string[];
+  /** b2c.tpm: the PCR, banks and event log of what was measured; absent when nothing was (docs/security.md). */
+  tpm?: TpmRecord;
 }
 
 /** The summary of a boot whose pipeline never ran (`not_started`, `no_pipeline`). */

@@ -48,6 +48,16 @@ export function verityEventData(root: MeasuredVerityRoot): string {
   return JSON.stringify({ image: root.reference, manifest: root.manifestDigest, rootHash: root.rootHash, dataBlocks: root.dataBlocks, source: root.source });
 }
 
+/** What the run's summary says of the measurements (the `tpm` field). */
+export interface TpmRecord {
+  pcr: number;
+  /** The active banks extended, e.g. `sha1`, `sha256`. */
+  banks: string[];
+  /** The JSON event log the PCR can be recomputed from. */
+  eventLog: string;
+  events: number;
+}
+
 export class BootMeasurement {
   readonly #settings: MeasurementSettings;
   #measurer: Promise<PcrMeasurer | undefined> | undefined;
@@ -97,6 +107,13 @@ export class BootMeasurement {
   /** Extends the PCR with an image's verity root hash before the kernel is given it (b2c.image_format=erofs). */
   async measureVerityRoot(root: MeasuredVerityRoot): Promise<void> {
     await this.#measure('verity', verityEventData(root), `the verity root of ${root.reference}`);
+  }
+
+  /** Where this boot's measurements went; undefined when nothing was measured (no TPM, b2c.tpm=off, a TPM that failed). */
+  async record(): Promise<TpmRecord | undefined> {
+    const measurer = await this.#measurer?.catch(() => undefined);
+    if (measurer === undefined) return undefined;
+    return { pcr: measurer.log.pcr, banks: [...measurer.banks], eventLog: this.#settings.logFile ?? EVENT_LOG_FILE, events: measurer.log.events.length };
   }
 
   async #measure(type: string, data: string, what: string): Promise<void> {

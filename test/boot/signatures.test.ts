@@ -12,7 +12,7 @@ import { writeOverlayInitramfs } from '../../initrd/overlay.ts';
 import { demoImageSpec } from '../../qemu/demo-image.ts';
 import { boot, defaultInitrd, type BootResult } from '../../qemu/harness.ts';
 import { embedPolicy } from '../../src/policy/embed.ts';
-import { EVENT_LOG_MARKER } from '../../src/tpm/boot.ts';
+import { EVENT_LOG_FILE, EVENT_LOG_MARKER } from '../../src/tpm/boot.ts';
 import { replayEventLog, type EventLog } from '../../src/tpm/measure.ts';
 import { startSwtpmForQemu } from '../support/swtpm.ts';
 import { parseSummary } from '../../src/run/summary.ts';
@@ -91,6 +91,8 @@ describe('a built-in signature policy', () => {
     expect(eventLog.events[0]?.data).toContain(`b2c.container="--tls-verify=false ${signed}"`);
     expect(JSON.parse(eventLog.events[1]?.data ?? '{}')).toMatchObject({ image: signed, digest: summary?.containers[0]?.digest, signature: summary?.containers[0]?.signature });
     expect(replayEventLog(eventLog)).toEqual(guestValues);
+    // The summary points at the event log the PCR is recomputed from.
+    expect(summary?.tpm).toEqual({ pcr: 15, banks: Object.keys(guestValues), eventLog: EVENT_LOG_FILE, events: 2 });
   });
 
   it('refuses an unsigned image: nothing of it is downloaded or run, and the machine powers off', async () => {

@@ -19,6 +19,9 @@ describe('b2c.tpm without a TPM', () => {
     const off = measurement('off', '/nonexistent/tpmrm0');
     await off.measurement.measureImage(image);
     expect(off.text()).toBe('');
+    // The summary carries no tpm record when nothing was measured.
+    expect(await auto.measurement.record()).toBeUndefined();
+    expect(await off.measurement.record()).toBeUndefined();
   });
 
   it('a device that is not a TPM: auto goes on unmeasured in red, required refuses', async () => {
@@ -26,5 +29,6 @@ describe('b2c.tpm without a TPM', () => {
     await auto.measurement.measureImage(image);
     expect(auto.text()).toMatch(/tpm: TPM answered TPM2_GetCapability with 0 bytes; going on without measuring/);
     await expect(measurement('required', '/dev/null').measurement.measureImage(image)).rejects.toThrow(/TPM2_GetCapability with 0 bytes/);
+    expect(await auto.measurement.record()).toBeUndefined();
   });
 });
