@@ -5,7 +5,7 @@
 import { OcinitError } from '../log/errors.ts';
 import { parseManifestDocument, type Descriptor, type ImageIndex, type ImageManifest } from '../oci/manifest.ts';
 import type { PullOptions } from '../oci/pull.ts';
-import type { ImageReference } from '../reference/reference.ts';
+import { pinnedReference, type ImageReference } from '../reference/reference.ts';
 import { fetchReferrers } from '../oci/referrers.ts';
 import { fetchManifest } from '../oci/resolve.ts';
 import { withSources } from '../oci/sources.ts';
@@ -19,7 +19,7 @@ const MAX_BUNDLES = 64;
 
 /** `registry/repository@DIGEST`, the image whose referrers are read. */
 export function referrersSubject(reference: ImageReference, digest: string): string {
-  return `${reference.registry}/${reference.repository}@${digest}`;
+  return pinnedReference(reference, digest).canonical;
 }
 
 function referrersRef(subject: string): string {
@@ -63,7 +63,7 @@ async function candidatesOf(index: ImageIndex, digest: string, subject: string, 
 async function fetchFromSources(reference: ImageReference, digest: string, options: PullOptions): Promise<FoundSignatures> {
   const subject = referrersSubject(reference, digest);
   const location = `the referrers of ${subject}`;
-  return withSources({ ...reference, tag: undefined, digest, canonical: subject }, options, async (sources) => {
+  return withSources(pinnedReference(reference, digest), options, async (sources) => {
     for (const [at, source] of sources.entries()) {
       const last = at === sources.length - 1;
       let referrers;

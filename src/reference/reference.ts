@@ -132,3 +132,9 @@ export function taggedReference(reference: ImageReference, tag: string): ImageRe
   if (!TAG.test(tag)) throw invalid(`${reference.registry}/${reference.repository}:${tag}`, `invalid tag '${tag.slice(0, 200)}'`);
   return { ...reference, tag, digest: undefined, canonical: `${reference.registry}/${reference.repository}:${tag}` };
 }
+
+/** The same repository pinned to a digest (e.g. the subject whose referrers are asked for). */
+export function pinnedReference(reference: ImageReference, digest: string): ImageReference {
+  if (!isDigest(digest)) throw invalid(`${reference.registry}/${reference.repository}@${digest}`, `invalid digest '${digest.slice(0, 200)}'`);
+  return { ...reference, tag: undefined, digest, canonical: `${reference.registry}/${reference.repository}@${digest}` };
+}

@@ -17,6 +17,7 @@ import { ImageRefusedError, PolicyVerifier } from '../../../src/policy/verifier.
 import { ContentStore } from '../../../src/store/index.ts';
 import { makeKey, type TestKey } from '../../support/cosign.ts';
 import { buildImageLayout, pushLayout } from '../../support/image.ts';
+import { pullWithPolicy, type PolicyPull } from '../../support/policy-pull.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
 import { BUNDLE_TYPE, bundleText, pushBundleReferrer, statementText } from '../../support/sigstore-bundle.ts';
 
@@ -49,17 +50,7 @@ function verifier(signedIdentity?: unknown, key: TestKey = trusted): PolicyVerif
   return new PolicyVerifier(loadPolicy(file));
 }
 
-async function pullWith(reference: string, policy: PolicyVerifier) {
-  const store = new ContentStore(fresh('store'));
-  const target = fresh('root');
-  const options: PullOptions = { store, tlsVerify: false, verifier: policy };
-  try {
-    const pulled = await pullAndUnpack(parseReference(reference), target, options);
-    return { pulled, target, store, error: undefined };
-  } catch (error) {
-    return { pulled: undefined, target, store, error };
-  }
-}
+const pullWith = (reference: string, policy: PolicyVerifier): Promise<PolicyPull> => pullWithPolicy(reference, policy, { store: fresh('store'), target: fresh('root') });
 
 const byDigest = (image: Pushed): string => `${registry.host}/${image.name}@${image.digest}`;
 

@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeError } from '../../../src/log/errors.ts';
-import { pullAndUnpack, type PullOptions, parseReference } from '../../../src/oci/index.ts';
+import type { PullOptions } from '../../../src/oci/index.ts';
 import { loadPolicy } from '../../../src/policy/load.ts';
 import { ImageRefusedError, PolicyVerifier } from '../../../src/policy/verifier.ts';
 import { ContentStore } from '../../../src/store/index.ts';
 import { cosignSign, makeKey, opensslSign, payloadText, pushSignatureImage, type TestKey } from '../../support/cosign.ts';
 import { buildImageLayout, pushLayout, writeImage, writeIndex, tagLayout } from '../../support/image.ts';
+import { pullWithPolicy, type PolicyPull } from '../../support/policy-pull.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
 import { startTokenServer } from '../../support/token-server.ts';
 import { parseCredentials } from '../../../src/oci/index.ts';
@@ -36,17 +37,8 @@ function loadPolicyWith(file: string, document: unknown) {
   return loadPolicy(file);
 }
 
-async function pullWith(reference: string, verifier: PolicyVerifier, extra: Partial<PullOptions> = {}) {
-  const store = new ContentStore(fresh('store'));
-  const target = fresh('root');
-  const options: PullOptions = { store, tlsVerify: false, verifier, ...extra };
-  try {
-    const pulled = await pullAndUnpack(parseReference(reference), target, options);
-    return { pulled, target, store, error: undefined };
-  } catch (error) {
-    return { pulled: undefined, target, store, error };
-  }
-}
+const pullWith = (reference: string, verifier: PolicyVerifier, extra: Partial<PullOptions> = {}): Promise<PolicyPull> =>
+  pullWithPolicy(reference, verifier, { store: fresh('store'), target: fresh('root') }, extra);
 
 beforeAll(async () => {
   registry = await startRegistry();
