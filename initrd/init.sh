@@ -2,8 +2,8 @@
 # PID 1. The kernel panics if PID 1 exits, so this shell never does: it runs the Node launcher as a
 # child, reaps orphans while it waits (busybox ash waits for any child), then carries out the
 # hand-off the launcher wrote, or powers off with the reason when the launcher died without one.
-# The launcher mounts /proc, /sys and /dev itself: starting it first puts its first line on the
-# console sooner (every fork+exec is slow before the caches are warm).
+# The launcher mounts /dev and the rest itself: every fork+exec before it starts delays its first line
+# (each is slow before the caches are warm); only /proc and /sys are mounted here, for the drivers.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 export MALLOC_ARENA_MAX=1 NODE_OPTIONS=--max-semi-space-size=1 # the launcher's peak RSS: docs/performance.md, "S3 volumes"
@@ -36,10 +36,47 @@ mount_runtime() {
 	return $mounted
 }
 
+# The drivers for the hardware present, loaded in the background while Node starts (seconds under
+# TCG, faulting itself in from the runtime image): the launcher's own passes (src/boot/drivers.ts)
+# wait for this one, take its aliases as tried and find its modules loaded. /proc and /sys are
+# mounted for it with the launcher's options, and the launcher leaves them as they are. Not when
+# the command line names b2c.insmods: those load first, so the launcher then does it all.
+EARLY_DRIVERS=/run/ocinit/early-drivers
+mount_proc_and_sys() {
+	mount -t proc -o nosuid,nodev,noexec proc /proc && mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+}
+early_drivers_allowed() {
+	read -r cmdline </proc/cmdline || return
+	case " $cmdline " in *' b2c.insmods='*) return 1 ;; esac
+}
+# Its files exist before the launcher starts: the launcher then knows to wait for `done`.
+prepare_early_drivers() {
+	mkdir -p "$EARLY_DRIVERS" && cut -d' ' -f1 /proc/modules >"$EARLY_DRIVERS/modules-before" && : >"$EARLY_DRIVERS/aliases"
+}
+load_drivers_early() {
+	# Loading a bus driver (virtio_pci) makes its devices appear: a few passes, while they bring new ones.
+	for pass in 1 2 3 4 5; do
+		# (Not grep -vxF -f: busybox's matches every line when the file is empty.)
+		fresh=$(cat /sys/bus/*/devices/*/modalias 2>/dev/null | awk -v tried="$EARLY_DRIVERS/aliases" 'BEGIN { while ((getline line <tried) > 0) seen[line] = 1 } !seen[$0]++')
+		[ -n "$fresh" ] || break
+		echo "$fresh" >>"$EARLY_DRIVERS/aliases"
+		set -f # each alias one word, never a glob
+		# shellcheck disable=SC2086
+		modprobe -a -q $fresh
+		set +f
+	done
+	echo "$pass" >"$EARLY_DRIVERS/done"
+}
+
 failure=
 if [ -f "$RUNTIME_CONFIG" ] && ! mount_runtime; then
 	failure="cannot mount the runtime image $RUNTIME_IMAGE ($RUNTIME_FSTYPE on a loop device), so the launcher cannot start: the kernel needs loop and $RUNTIME_FSTYPE (built in or as modules); for a kernel without them, build the initramfs with RUNTIME_IMAGE=none"
 	status=1
+elif mount_proc_and_sys && early_drivers_allowed && prepare_early_drivers; then
+	load_drivers_early &
+fi
+if [ -n "$failure" ]; then
+	:
 # /init.snapshot is a V8 startup snapshot of /init.js (initrd/snapshot.ts): Node starts with the
 # launcher's modules already compiled and evaluated. Should Node fail to load it (the launcher then
 # never wrote its hand-off), the plain script runs instead.
@@ -47,7 +84,6 @@ elif [ -f /init.snapshot ]; then
 	node --snapshot-blob /init.snapshot
 	status=$?
 	if [ ! -f "$HANDOFF" ]; then
-		# No say: /proc is not mounted yet, and the launcher mounts it itself.
 		echo "ocinit: the launcher did not start from /init.snapshot (exit status $status); starting /init.js"
 		node /init.js
 		status=$?

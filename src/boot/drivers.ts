@@ -84,6 +84,16 @@ class DriverLoader {
     this.firmware = new FirmwareReporter(log);
   }
 
+  /** Aliases another pass already gave modprobe (initrd/init.sh's): marked tried, checked for left-out drivers. */
+  seed(aliases: readonly string[]): void {
+    for (const alias of aliases) this.#tried.add(alias);
+    this.#reportAbsent(aliases);
+  }
+
+  #reportAbsent(aliases: readonly string[]): void {
+    if (this.#absentAliases.length > 0) for (const absent of absentDrivers(aliases, this.#absentAliases)) this.log.warn(describeAbsentDriver(absent));
+  }
+
   /** One pass over the devices present; whether any was new. */
   async scan(): Promise<boolean> {
     const fresh = [...new Set(presentModaliases())].filter((alias) => !this.#tried.has(alias));
@@ -91,11 +101,44 @@ class DriverLoader {
       for (const alias of fresh) this.#tried.add(alias);
       // Most aliases have no driver (bridges, timers, built-ins): modprobe then exits non-zero quietly.
       await runCommand(['modprobe', '-a', '-q', ...fresh]);
-      if (this.#absentAliases.length > 0) for (const absent of absentDrivers(fresh, this.#absentAliases)) this.log.warn(describeAbsentDriver(absent));
+      this.#reportAbsent(fresh);
     }
     this.firmware.report();
     return fresh.length > 0;
   }
+}
+
+/**
+ * initrd/init.sh's driver pass, run while Node starts: it writes `modules-before` (/proc/modules
+ * before it) and `aliases` (what it gave modprobe) before the launcher starts, `done` at its end.
+ */
+export const EARLY_DRIVERS_DIR = '/run/ocinit/early-drivers';
+const EARLY_PASS_POLL_MS = 20;
+/** modprobe copes with a module loading twice at once: past this the launcher scans without waiting more. */
+const EARLY_PASS_WAIT_MS = 30_000;
+
+interface EarlyPass {
+  modulesBefore: Set<string>;
+  aliases: string[];
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter(Boolean);
+}
+
+/** Waits for the early pass to end; undefined when there was none (b2c.insmods, RUNTIME_IMAGE without /proc). */
+export async function earlyPass(log: Logger, dir = EARLY_DRIVERS_DIR, waitMs = EARLY_PASS_WAIT_MS): Promise<EarlyPass | undefined> {
+  const before = join(dir, 'modules-before');
+  if (!existsSync(before)) return undefined;
+  const deadline = performance.now() + waitMs;
+  while (!existsSync(join(dir, 'done'))) {
+    if (performance.now() >= deadline) {
+      log.warn(`the drivers /init started loading have not all loaded after ${waitMs / 1000} s (a driver still probing?): going on`);
+      break;
+    }
+    await sleep(EARLY_PASS_POLL_MS);
+  }
+  return { modulesBefore: new Set(lines(readOrEmpty(before))), aliases: lines(readOrEmpty(join(dir, 'aliases'))) };
 }
 
 export interface HardwareDrivers {
@@ -116,8 +159,13 @@ export async function loadHardwareDrivers(log: Logger, watchMs = 0): Promise<Har
     log.warn(`no ${aliasFile}: this initramfs carries no modules for kernel ${release()}; only built-in drivers are available`);
     return { loaded: [], stopWatching: () => Promise.resolve() };
   }
-  const before = loadedModules();
+  const early = await earlyPass(log);
+  const before = early?.modulesBefore ?? loadedModules();
   const loader = new DriverLoader(log);
+  if (early !== undefined) {
+    log.info(`/init loaded the drivers for ${early.aliases.length} device aliases while the launcher started`);
+    loader.seed(early.aliases);
+  }
   for (let round = 0; round < 5 && (await loader.scan()); round++);
   const afterPasses = loadedModules();
   const loaded = [...afterPasses].filter((name) => !before.has(name));

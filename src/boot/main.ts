@@ -74,11 +74,14 @@ function endOnUncaughtException(error: unknown): void {
   }
 }
 
-function triggerDebugCrash(plan: Plan): void {
+async function triggerDebugCrash(plan: Plan): Promise<void> {
   if (plan.debugCrash === 'exception') {
     setImmediate(() => {
       throw new Error('b2c.debug_crash=exception: simulated launcher bug');
     });
+    // Thrown before the boot goes on: a boot without a pipeline may otherwise end without ever
+    // returning to the event loop (its drivers already loaded by /init).
+    await new Promise((resolve) => setImmediate(resolve));
   } else if (plan.debugCrash === 'kill') {
     log.warn('b2c.debug_crash=kill: the launcher now kills itself with SIGKILL');
     process.kill(process.pid, 'SIGKILL');
@@ -96,6 +99,13 @@ let driverWatch: HardwareDrivers | undefined;
  * boot2container's sections: `runtime_info`, `load_modules`, `mount_cache_partition`.
  */
 async function prepareMachine(plan: Plan, withStorage: boolean): Promise<Storage | undefined> {
+  // Evaluating the network and job modules takes over a second under TCG: asked for now, it
+  // overlaps the drivers still loading in other processes (initrd/init.sh's early pass, modprobe)
+  // instead of delaying the network and the pull. A failure shows where they are awaited.
+  if (needsNetwork(plan)) {
+    loadNetModule().catch(() => undefined);
+    loadJobModule().catch(() => undefined);
+  }
   const [{ runtimeInfo }, { loadHardwareDrivers, loadRequestedModules }] = await Promise.all([import('./runtime-info.ts'), import('./drivers.ts')]);
   await log.section('runtime_info', 'Runtime information', async () => {
     for (const line of runtimeInfo(OCINIT_VERSION)) log.info(line);
@@ -132,6 +142,15 @@ function needsNetwork(plan: Plan): boolean {
   return containers > 0 || plan.nbd.length > 0 || plan.switchRoot !== undefined || plan.extraArgsUrl !== undefined || plan.ntpPeer.kind !== 'none' || plan.interfaces.length > 0 || (plan.ip !== undefined && plan.ip.kind !== 'off');
 }
 
+type NetModule = typeof import('../net/index.ts');
+let netModule: Promise<NetModule> | undefined;
+
+/** The network configuration, evaluated once, when first asked for. */
+function loadNetModule(): Promise<NetModule> {
+  netModule ??= import('../net/index.ts');
+  return netModule;
+}
+
 type JobModule = typeof import('../run/index.ts');
 let jobModule: Promise<JobModule> | undefined;
 
@@ -147,10 +166,7 @@ async function connect(plan: Plan): Promise<Plan> {
     log.info('Nothing in the command line needs the network: not configuring it');
     return plan;
   }
-  const { bringUpNetwork, fetchExtraArgs, syncClock } = await import('../net/index.ts');
-  // Evaluating the job's modules takes a few tenths of a second on a slow CPU: asked for now, it
-  // happens while the network phase waits for links and DHCP. A failure shows where it is awaited.
-  loadJobModule().catch(() => undefined);
+  const { bringUpNetwork, fetchExtraArgs, syncClock } = await loadNetModule();
   await stage('network', () => bringUpNetwork(plan, { log, timeoutMs: plan.dhcpTimeoutSeconds * 1000 }), 'ERROR: Could not connect to the network, shutting down!');
   await log.section('ntp_set', 'Synchronize the clock', () => syncClock(plan, log));
   const url = plan.extraArgsUrl;
@@ -209,7 +225,7 @@ async function main(): Promise<void> {
     for (const problem of problems) log.error(formatProblem(problem));
     reportNotStarted({ stage: 'cmdline', reason: `the kernel command line has ${problems.length} problem(s)` });
   } else {
-    triggerDebugCrash(plan);
+    await triggerDebugCrash(plan);
     try {
       await boot(plan);
     } catch (error) {

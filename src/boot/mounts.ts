@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { mountAll, type MountSpec } from '../system/mount.ts';
 
-// initrd/init.sh starts the launcher before mounting anything; /run stays on the initramfs root.
-// Parents before what is mounted inside them.
+// initrd/init.sh mounts /proc and /sys (for its early driver pass) and leaves the rest to the
+// launcher; /run stays on the initramfs root. Parents before what is mounted inside them.
 const PSEUDO_FILESYSTEMS: MountSpec[] = [
   { fstype: 'proc', source: 'proc', target: '/proc', options: 'nosuid,nodev,noexec' },
   { fstype: 'devtmpfs', source: 'devtmpfs', target: '/dev', options: 'mode=0755,nosuid' },
@@ -12,7 +13,26 @@ const PSEUDO_FILESYSTEMS: MountSpec[] = [
   { fstype: 'cgroup2', source: 'cgroup2', target: '/sys/fs/cgroup', options: 'nsdelegate' },
 ];
 
+/** The specs whose file system is not mounted at their target yet, going by a /proc/self/mounts text (a second mount would stack on the first). */
+export function notYetMounted(specs: readonly MountSpec[], mounts: string): MountSpec[] {
+  const mounted = new Set<string>();
+  for (const line of mounts.split('\n')) {
+    const [, target, fstype] = line.split(' ');
+    if (target !== undefined && fstype !== undefined) mounted.add(`${fstype} ${target}`);
+  }
+  return specs.filter((spec) => !mounted.has(`${spec.fstype} ${spec.target}`));
+}
+
+function currentMounts(): string {
+  try {
+    return readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return ''; // no /proc yet: everything is to be mounted
+  }
+}
+
 /** The pseudo-filesystems every later phase expects. */
 export async function mountPseudoFilesystems(): Promise<void> {
-  await mountAll(PSEUDO_FILESYSTEMS);
+  const missing = notYetMounted(PSEUDO_FILESYSTEMS, currentMounts());
+  if (missing.length > 0) await mountAll(missing);
 }

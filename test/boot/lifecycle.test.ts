@@ -27,7 +27,9 @@ describe('boot', () => {
     for (const label of ['Kernel: Linux', 'Architecture: x86_64', 'CPU: 2 x', 'RAM:', 'Block devices:']) {
       expect(result.console).toContain(label);
     }
-    // A virtio NIC gets its driver from its modalias without anyone naming it.
+    // A virtio NIC gets its driver from its modalias without anyone naming it, loaded by /init
+    // while Node starts (initrd/init.sh); the launcher finds it loaded.
+    expect(result.console).toMatch(/\/init loaded the drivers for \d+ device aliases while the launcher started/);
     expect(result.console).toMatch(/Drivers loaded for the hardware present: .*virtio_net/);
     expect(result.console).toMatch(/Launcher: Node v24\.\d+\.\d+, from its startup snapshot/);
     // boot2container's section names and banner lines.
@@ -47,10 +49,14 @@ describe('boot', () => {
     const truncated = readFileSync(join(REPO_ROOT, 'build/init.snapshot')).subarray(0, 100_000);
     const initrd = join(work, 'broken-snapshot.cpio');
     await writeOverlayInitramfs(defaultInitrd(), [{ type: 'inline', path: '/init.snapshot', mode: 0o644, data: truncated }], initrd);
-    const result = await boot({ initrd, timeoutSeconds: 180 });
+    // b2c.insmods load first, so /init leaves all driver loading to the launcher then.
+    const result = await boot({ initrd, timeoutSeconds: 180, append: ['b2c.insmods=virtio_blk'] });
     expectCleanEnd(result);
     expect(result.console).toMatch(/ocinit: the launcher did not start from \/init\.snapshot \(exit status \d+\); starting \/init\.js/);
     expect(result.console).toMatch(/Launcher: Node v24\.\d+\.\d+, from \/init\.js/);
+    expect(result.console).toMatch(/\$ modprobe virtio_blk/);
+    expect(result.console).not.toMatch(/\/init loaded the drivers/);
+    expect(result.console).toMatch(/Drivers loaded for the hardware present: .*virtio_net/);
     expect(result.noPipeline).toBe(true);
     expect(result.exitCode).toBe(0);
   });
