@@ -216,6 +216,13 @@ describe('layer entries', () => {
     expect(lstatSync(join(root, 'café')).mode & 0o7777).toBe(0o644);
   });
 
+  it('checks the checksum of a header whose bytes are all high, the largest sum there is', async () => {
+    // The last 12 bytes of a ustar header are padding no reader looks at: 0xff in every byte of three words.
+    await apply([rawTar([{ name: 'high', data: 'x', patch: { offset: 500, bytes: Buffer.alloc(12, 0xff) } }])]);
+    expect(readdirSync(root)).toEqual(['high']);
+    await expect(apply([rawTar([{ name: 'off', data: 'x', checksumDelta: 256, patch: { offset: 500, bytes: Buffer.alloc(12, 0xff) } }])])).rejects.toThrow('bad header checksum');
+  });
+
   it('accepts data after the end-of-archive marker and a missing marker', async () => {
     await apply([Buffer.concat([rawTar([{ name: 'f', data: 'x' }]), Buffer.from('trailing garbage')]), rawTar([{ name: 'g', data: 'y' }], { end: false })]);
     expect(readdirSync(root).sort()).toEqual(['f', 'g']);
