@@ -1,8 +1,9 @@
 // crun, the OCI runtime that runs every container. Containers run in the foreground with the
 // console as their stdio (a real terminal for -t: crun allocates it and relays the console).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { OcinitError } from '../log/errors.ts';
@@ -84,7 +85,23 @@ export function startContainer(id: string, bundleDir: string, options: CrunOptio
   };
 }
 
-/** Removes what crun remembers of a container (after it exited, or to clear a stale one). */
+/** crun's own state directory for root, used without --root. */
+const ROOT_STATE_DIR = '/run/crun';
+
+/** Where crun keeps its state of container `id`; undefined when crun would choose (not root, no --root). */
+function statePath(id: string, options: CrunOptions): string | undefined {
+  const dir = options.stateDir ?? (process.geteuid?.() === 0 ? ROOT_STATE_DIR : undefined);
+  return dir === undefined ? undefined : join(dir, id);
+}
+
+/**
+ * Removes what crun remembers of a container (a stale one, or one whose `crun run` was killed),
+ * when it remembers anything. `crun run` in the foreground removes its state when the container
+ * exits, so before a first start and after a normal exit there is nothing to delete: looking
+ * costs no process, where each `crun delete` was 0.15 to 0.5 s of the demo boot under TCG.
+ */
 export async function deleteContainer(id: string, options: CrunOptions): Promise<void> {
+  const path = statePath(id, options);
+  if (path !== undefined && !existsSync(path)) return;
   await runCommand([...globalArgs(options), 'delete', '--force', id]);
 }
