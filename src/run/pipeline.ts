@@ -15,6 +15,7 @@ import { ImageSet, type ReadyImage } from './images.ts';
 import { EXIT_CANNOT_CREATE, EXIT_POWEROFF_REQUEST, EXIT_REBOOT_REQUEST, EXIT_TIMEOUT, PipelineState } from './state.ts';
 import { SUMMARY_VERSION, type ContainerOutcome, type ContainerRecord, type PhaseRecord, type RunSummary } from './summary.ts';
 import { Volumes } from './volumes.ts';
+import { loadOverlay } from '../system/overlay.ts';
 import { mirrorConfigOf } from '../oci/mirrors.ts';
 
 /** b2c's hook conditions, in the order a pipeline reaches them. */
@@ -305,6 +306,8 @@ class PipelineRun {
   }
 
   async run(): Promise<PipelineResult> {
+    // Every container's root is an overlay: its module loads while the images are pulled.
+    void loadOverlay();
     // b2c: a failing pipeline_start hook (volume set-up included) is status 1 and runs no container.
     const started = await this.#executeHooks('pipeline_start');
     if (!started) this.#state.fail(EXIT_HOOK_FAILED, 'Pipeline-start hooks');
