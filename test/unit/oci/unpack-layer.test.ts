@@ -74,6 +74,18 @@ describe('layer entries', () => {
     expect(readFileSync(join(root, 'long', 'n'.repeat(200)), 'utf8')).toBe('pax long name');
   });
 
+  it('gives entries owned by 0:0 that owner in a setgid directory of another group, in any layer', async () => {
+    await apply([
+      rawTar([
+        { name: 'shared/', type: '5', mode: 0o2775, gid: 50 },
+        { name: 'shared/file', data: 'x' },
+      ]),
+      rawTar([{ name: 'shared/link', type: '2', linkname: 'file' }]),
+    ]);
+    for (const name of ['shared/file', 'shared/link']) expect([name, lstatSync(join(root, name)).gid]).toEqual([name, 0]);
+    expect(lstatSync(join(root, 'shared')).gid).toBe(50);
+  });
+
   it('applies whiteouts and opaque directories to lower layers only', async () => {
     await apply([
       rawTar([
