@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.ts';
 import { ImageCache, signaturePolicy, type ImageMeasurement } from '../cache/images.ts';
 import { signatureText } from '../policy/verifier.ts';
 import type { Storage } from '../cache/index.ts';
-import { deleteContainer, startContainer, type ContainerOutput, type CrunOptions, type RunningContainer } from '../system/crun.ts';
+import { deleteContainer, startContainer, warmUpCrun, type ContainerOutput, type CrunOptions, type RunningContainer } from '../system/crun.ts';
 import { createBundle, runBundle, STOP_GRACE_MS, stopContainer, type Bundle, type ContainerContext } from './container.ts';
 import { ImageStores } from './image-stores.ts';
 import { ImageSet, type ReadyImage } from './images.ts';
@@ -306,8 +306,11 @@ class PipelineRun {
   }
 
   async run(): Promise<PipelineResult> {
-    // Every container's root is an overlay: its module loads while the images are pulled.
-    void loadOverlay();
+    // While the images are pulled: the overlay module every container's root needs, and crun's pages.
+    if (this.#all().length > 0) {
+      void loadOverlay();
+      void warmUpCrun(this.#context.crun);
+    }
     // b2c: a failing pipeline_start hook (volume set-up included) is status 1 and runs no container.
     const started = await this.#executeHooks('pipeline_start');
     if (!started) this.#state.fail(EXIT_HOOK_FAILED, 'Pipeline-start hooks');

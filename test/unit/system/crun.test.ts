@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deleteContainer } from '../../../src/system/crun.ts';
+import { deleteContainer, warmUpCrun } from '../../../src/system/crun.ts';
 
 let dir: string;
 let calls: string;
@@ -29,5 +29,12 @@ describe('deleteContainer', () => {
     mkdirSync(join(stateDir, 'container-1'), { recursive: true });
     await deleteContainer('container-1', { binary, stateDir });
     expect(recorded()).toEqual([`--root ${stateDir} delete --force container-1`]);
+  });
+
+  it('warms crun up with one process, however often it is asked', async () => {
+    const stateDir = join(dir, 'state');
+    await Promise.all([warmUpCrun({ binary, stateDir }), warmUpCrun({ binary, stateDir })]);
+    await warmUpCrun({ binary, stateDir });
+    expect(recorded()).toEqual([`--root ${stateDir} --version`]);
   });
 });
