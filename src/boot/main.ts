@@ -104,7 +104,7 @@ async function prepareMachine(plan: Plan, withStorage: boolean): Promise<Storage
   // instead of delaying the network and the pull. A failure shows where they are awaited.
   if (needsNetwork(plan)) {
     loadNetModule().catch(() => undefined);
-    loadJobModule().then((job) => job.precompileHttpParser(), () => undefined);
+    loadJobModule().catch(() => undefined);
   }
   const [{ runtimeInfo }, { loadHardwareDrivers, loadRequestedModules }] = await Promise.all([import('./runtime-info.ts'), import('./drivers.ts')]);
   await log.section('runtime_info', 'Runtime information', async () => {

@@ -19,11 +19,3 @@ declare module 'undici/lib/api/index.js' {
   const dispatcherApi: Pick<Dispatcher, 'request' | 'stream' | 'pipeline' | 'upgrade' | 'connect'>;
   export default dispatcherApi;
 }
-declare module 'undici/lib/llhttp/llhttp_simd-wasm.js' {
-  const wireBytes: Buffer;
-  export default wireBytes;
-}
-// The one WebAssembly call src/oci/http-parser.ts makes (the DOM library, which declares it, is not in use).
-declare namespace WebAssembly {
-  function compile(wireBytes: Uint8Array): Promise<Module>;
-}

@@ -23,7 +23,6 @@ export { formatSummary, parseSummary, SUMMARY_MARKER, type RunSummary, type Cont
 export { createRuntimeSpec, type RuntimeSpec, type RuntimeSpecInput } from './runtime-spec.ts';
 export { resolveUser, type ProcessUser } from './user.ts';
 export { resolveInRoot, readFileInRoot } from './root-path.ts';
-export { precompileHttpParser } from '../oci/http-parser.ts';
 
 
 /** Where the services' output files go in the initramfs (docs/pipeline.md). */
