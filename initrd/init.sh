@@ -71,12 +71,12 @@ load_drivers_early() {
 failure=
 if [ -f "$RUNTIME_CONFIG" ] && ! mount_runtime; then
 	failure="cannot mount the runtime image $RUNTIME_IMAGE ($RUNTIME_FSTYPE on a loop device), so the launcher cannot start: the kernel needs loop and $RUNTIME_FSTYPE (built in or as modules); for a kernel without them, build the initramfs with RUNTIME_IMAGE=none"
-	status=1
-elif mount_proc_and_sys && early_drivers_allowed && prepare_early_drivers; then
+fi
+if [ -z "$failure" ] && mount_proc_and_sys && early_drivers_allowed && prepare_early_drivers; then
 	load_drivers_early &
 fi
 if [ -n "$failure" ]; then
-	:
+	status=1
 # /init.snapshot is a V8 startup snapshot of /init.js (initrd/snapshot.ts): Node starts with the
 # launcher's modules already compiled and evaluated. Should Node fail to load it (the launcher then
 # never wrote its hand-off), the plain script runs instead.
