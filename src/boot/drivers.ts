@@ -1,21 +1,14 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { OcinitError } from '../log/errors.ts';
 import { runCommand } from '../system/exec.ts';
+import { readTextOrEmpty } from '../system/read-text.ts';
 import { openKernelLog } from '../system/kmsg.ts';
 import { describeMissingFirmware, missingFirmware } from './firmware.ts';
 import { absentDrivers, describeAbsentDriver, parseAbsentAliases } from './absent-drivers.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-function readOrEmpty(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 /** Every device's modalias under /sys/bus (pci, virtio, usb, acpi, platform, ...). */
 function presentModaliases(sys = '/sys'): string[] {
@@ -23,7 +16,7 @@ function presentModaliases(sys = '/sys'): string[] {
   for (const bus of readdirSafe(join(sys, 'bus'))) {
     const devices = join(sys, 'bus', bus, 'devices');
     for (const device of readdirSafe(devices)) {
-      const alias = readOrEmpty(join(devices, device, 'modalias')).trim();
+      const alias = readTextOrEmpty(join(devices, device, 'modalias')).trim();
       if (alias) aliases.push(alias);
     }
   }
@@ -40,7 +33,7 @@ function readdirSafe(dir: string): string[] {
 
 function loadedModules(): Set<string> {
   return new Set(
-    readOrEmpty('/proc/modules')
+    readTextOrEmpty('/proc/modules')
       .split('\n')
       .map((line) => line.split(' ')[0] ?? '')
       .filter(Boolean),
@@ -79,7 +72,7 @@ class DriverLoader {
   readonly #tried = new Set<string>();
   readonly firmware: FirmwareReporter;
   /** The aliases of the hardware modules the build left out (modules.alias.absent, initrd/drivers.ts). */
-  readonly #absentAliases = parseAbsentAliases(readOrEmpty(join('/lib/modules', release(), 'modules.alias.absent')));
+  readonly #absentAliases = parseAbsentAliases(readTextOrEmpty(join('/lib/modules', release(), 'modules.alias.absent')));
   constructor(private readonly log: Logger) {
     this.firmware = new FirmwareReporter(log);
   }
@@ -112,7 +105,7 @@ class DriverLoader {
  * initrd/init.sh's driver pass, run while Node starts: it writes `modules-before` (/proc/modules
  * before it) and `aliases` (what it gave modprobe) before the launcher starts, `done` at its end.
  */
-export const EARLY_DRIVERS_DIR = '/run/ocinit/early-drivers';
+const EARLY_DRIVERS_DIR = '/run/ocinit/early-drivers';
 const EARLY_PASS_POLL_MS = 20;
 /** modprobe copes with a module loading twice at once: past this the launcher scans without waiting more. */
 const EARLY_PASS_WAIT_MS = 30_000;
@@ -133,12 +126,12 @@ export async function earlyPass(log: Logger, dir = EARLY_DRIVERS_DIR, waitMs = E
   const deadline = performance.now() + waitMs;
   while (!existsSync(join(dir, 'done'))) {
     if (performance.now() >= deadline) {
-      log.warn(`the drivers /init started loading have not all loaded after ${waitMs / 1000} s (a driver still probing?): going on`);
+      log.warn(`the drivers /init started loading have not all loaded after ${waitMs / 1000} s: a driver may be stuck probing its device (see the kernel messages above); the launcher goes on loading drivers itself`);
       break;
     }
     await sleep(EARLY_PASS_POLL_MS);
   }
-  return { modulesBefore: new Set(lines(readOrEmpty(before))), aliases: lines(readOrEmpty(join(dir, 'aliases'))) };
+  return { modulesBefore: new Set(lines(readTextOrEmpty(before))), aliases: lines(readTextOrEmpty(join(dir, 'aliases'))) };
 }
 
 export interface HardwareDrivers {

@@ -13,6 +13,7 @@ import { OCINIT_VERSION } from '../version.ts';
 import { mergeEnvironment, parseEnvFile, parseEnvList } from './env.ts';
 import type { ReadyImage } from './images.ts';
 import { CONTAINERENV_PATH, containerEnvText, hostContainersAddress, hostnameText, hostsText, podmanEnvironment, resolvConfWithServers } from './podman-defaults.ts';
+import { readTextOrEmpty } from '../system/read-text.ts';
 import { readFileInRoot, resolveInRoot } from './root-path.ts';
 import { boundingCapabilities, createRuntimeSpec, workingDirectory, type OciMount, type RuntimeSpec } from './runtime-spec.ts';
 import { resolveUser, type ProcessUser } from './user.ts';
@@ -85,17 +86,13 @@ export function readEnvFiles(container: ContainerSpec, hostEnv: ContainerContext
   });
 }
 
-function readIfExists(path: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8') : '';
-}
-
 /** podman's files for one container (src/run/podman-defaults.ts), written in its bundle and bound in. */
 function podmanFileMounts(container: ContainerSpec, ready: ReadyImage, id: string, bundleDir: string, hostname: string, resolvConf: string): OciMount[] {
   const etcDir = join(bundleDir, 'etc');
   mkdirSync(etcDir, { recursive: true });
   const name = container.name ?? id;
   const files: { destination: string; text: string }[] = [
-    { destination: '/etc/hosts', text: hostsText({ base: readIfExists(LAUNCHER_HOSTS), hostname, name, hostAddress: hostContainersAddress(networkInterfaces()) }) },
+    { destination: '/etc/hosts', text: hostsText({ base: readTextOrEmpty(LAUNCHER_HOSTS), hostname, name, hostAddress: hostContainersAddress(networkInterfaces()) }) },
     { destination: '/etc/hostname', text: hostnameText(hostname) },
     {
       destination: CONTAINERENV_PATH,
@@ -111,7 +108,7 @@ function podmanFileMounts(container: ContainerSpec, ready: ReadyImage, id: strin
   ];
   // Like podman: --dns=none keeps the image's own file, and so does a container without a network.
   if (!container.dns.includes('none') && container.network !== 'none') {
-    files.push({ destination: '/etc/resolv.conf', text: resolvConfWithServers(readIfExists(resolvConf), container.dns) });
+    files.push({ destination: '/etc/resolv.conf', text: resolvConfWithServers(readTextOrEmpty(resolvConf), container.dns) });
   }
   return files.map(({ destination, text }) => {
     const source = join(etcDir, destination.slice(destination.lastIndexOf('/') + 1));

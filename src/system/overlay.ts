@@ -1,19 +1,12 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { Logger } from '../log/logger.ts';
 import { runChecked, runCommand } from './exec.ts';
 import { mount } from './mount.ts';
+import { readTextOrEmpty } from './read-text.ts';
 
 /** Whether /proc/filesystems (its text) lists `name`, built in or loaded. */
 export function listsFilesystem(procFilesystems: string, name: string): boolean {
   return procFilesystems.split('\n').some((line) => line.split('\t')[1] === name);
-}
-
-function readIfPresent(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 let overlayLoaded: Promise<void> | undefined;
@@ -25,7 +18,7 @@ let overlayLoaded: Promise<void> | undefined;
  * boot under TCG) runs while the images download; later containers cost no process.
  */
 export function loadOverlay(): Promise<void> {
-  overlayLoaded ??= listsFilesystem(readIfPresent('/proc/filesystems'), 'overlay')
+  overlayLoaded ??= listsFilesystem(readTextOrEmpty('/proc/filesystems'), 'overlay')
     ? Promise.resolve()
     : runCommand(['modprobe', 'overlay']).then(
         () => undefined,
