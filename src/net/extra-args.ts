@@ -1,8 +1,9 @@
+import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fetch } from 'undici';
 import { OcinitError, describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { Secret } from '../log/secret.ts';
+import { createDispatcher, request, type Dispatcher } from '../oci/http-client.ts';
 import type { ProxyConfig } from './proxy-config.ts';
 import { proxyDispatcher } from './proxy.ts';
 import { displayUrl } from './url.ts';
@@ -12,6 +13,8 @@ const DEFAULT_ATTEMPTS = 4;
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Extra arguments are a command line: anything bigger is not what the operator meant to serve. */
 const MAX_BYTES = 1 << 20;
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export interface ExtraArgsOptions {
   log: Logger;
@@ -56,29 +59,67 @@ function parseUrl(text: string): URL {
 
 type Attempt = { ok: true; text: string } | { ok: false; retry: boolean; reason: string };
 
-async function attemptFetch(target: string, headers: Record<string, string>, options: ExtraArgsOptions): Promise<Attempt> {
-  try {
-    const response = await fetch(target, {
-      headers,
-      dispatcher: proxyDispatcher(options.proxy),
-      signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-      redirect: 'follow',
-    });
-    if (!response.ok) {
-      await response.body?.cancel();
-      return { ok: false, retry: retryable(response.status), reason: `HTTP ${response.status} ${response.statusText}`.trim() };
+// undici's own dispatcher and request(), as the registry client uses them, rather than its fetch():
+// fetch() comes with undici's index (WebSocket, the caches, the mock agents...), about 1 MB of
+// code that the launcher would otherwise evaluate with the network module, before DHCP starts.
+let direct: Dispatcher | undefined;
+function dispatcherFor(proxy: ProxyConfig | undefined): Dispatcher {
+  const viaProxy = proxyDispatcher(proxy);
+  if (viaProxy !== undefined) return viaProxy;
+  direct ??= createDispatcher({ tlsVerify: true, timeoutMs: 30_000 });
+  return direct;
+}
+
+/** GET, following redirects; Authorization goes only to the URL's own origin, as fetch() does. */
+async function get(target: string, headers: Record<string, string>, dispatcher: Dispatcher, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  const origin = new URL(target).origin;
+  let current = target;
+  for (let hop = 0; ; hop++) {
+    const sent = new URL(current).origin === origin ? headers : {};
+    const response = await request(current, { method: 'GET', headers: sent, dispatcher, signal });
+    const location = response.headers.location;
+    if (!REDIRECTS.has(response.statusCode) || typeof location !== 'string' || hop === MAX_REDIRECTS) return response;
+    await response.body.dump();
+    current = new URL(location, current).href;
+  }
+}
+
+/** The body as text, or undefined once it passes MAX_BYTES. */
+async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += bytes.length;
+    if (size > MAX_BYTES) {
+      body.destroy();
+      return undefined;
     }
-    const declared = Number(response.headers.get('content-length') ?? '0');
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function attemptFetch(target: string, headers: Record<string, string>, options: ExtraArgsOptions): Promise<Attempt> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  try {
+    const response = await get(target, headers, dispatcherFor(options.proxy), AbortSignal.timeout(timeoutMs));
+    const status = response.statusCode;
+    if (status < 200 || status > 299) {
+      await response.body.dump();
+      return { ok: false, retry: retryable(status), reason: `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim() };
+    }
+    const declared = Number(response.headers['content-length'] ?? '0');
     if (declared > MAX_BYTES) {
-      await response.body?.cancel();
+      response.body.destroy();
       return { ok: false, retry: false, reason: `${declared} bytes is more than a command line (limit ${MAX_BYTES})` };
     }
-    const text = await response.text();
-    if (Buffer.byteLength(text) > MAX_BYTES) return { ok: false, retry: false, reason: `more than ${MAX_BYTES} bytes` };
+    const text = await readLimited(response.body);
+    if (text === undefined) return { ok: false, retry: false, reason: `more than ${MAX_BYTES} bytes` };
     return { ok: true, text };
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms` : `${describeError(error).split('\n')[0] ?? ''}${cause}`;
+    const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${describeError(error).split('\n')[0] ?? ''}${cause}`;
     return { ok: false, retry: true, reason };
   }
 }

@@ -5,9 +5,10 @@ import type { Logger } from '../log/logger.ts';
 import { configureNetwork } from './configure.ts';
 import { setClockFromNtp } from './ntp.ts';
 import type { NetworkSummary } from './types.ts';
+import type { ExtraArgsOptions } from './extra-args.ts';
 
 export type { NetworkSummary, InterfaceReport } from './types.ts';
-export { proxyDispatcher } from './proxy.ts';
+export type { ExtraArgsOptions } from './extra-args.ts';
 export { displayUrl } from './url.ts';
 export { DEFAULT_CARRIER_TIMEOUT_MS, DEFAULT_DHCP_TIMEOUT_MS } from './configure.ts';
 
@@ -18,7 +19,7 @@ export { DEFAULT_CARRIER_TIMEOUT_MS, DEFAULT_DHCP_TIMEOUT_MS } from './configure
  * carrier wait: 5 s). DHCPv6 then runs alongside the boot on the DHCP interfaces (SLAAC is the
  * kernel's). Throws an OcinitError naming every interface tried and what it saw when none came up.
  */
-export async function bringUpNetwork(plan: Plan, options: { log: Logger; timeoutMs?: number }): Promise<NetworkSummary> {
+export async function bringUpNetwork(plan: Plan, options: { log: Logger; timeoutMs?: number; whileLeasing?: () => void }): Promise<NetworkSummary> {
   return options.log.section('connect', 'Connect to the network', () => configureNetwork(plan, options));
 }
 
@@ -35,4 +36,9 @@ export async function syncClock(plan: Plan, log: Logger): Promise<void> {
  * `b2c.extra_args_url`: `fetchExtraArgs(url, { log, proxy? })` returns the text to merge into the
  * Plan; throws an OcinitError after bounded retries (4 tries, 10 s each; a 4xx fails at once).
  */
-export { fetchExtraArgs, type ExtraArgsOptions } from './extra-args.ts';
+export async function fetchExtraArgs(url: string, options: ExtraArgsOptions): Promise<string> {
+  // Its HTTP client (undici's) is evaluated only by the boots that ask for extra arguments: the
+  // others reach DHCP without it.
+  const extraArgs = await import('./extra-args.ts');
+  return extraArgs.fetchExtraArgs(url, options);
+}

@@ -49,6 +49,16 @@ beforeAll(async () => {
           response.end();
         }
         return;
+      case '/moved.txt':
+        response.writeHead(302, { location: '/args.txt' }).end();
+        return;
+      case '/elsewhere.txt': // the same server under another origin
+        response.writeHead(307, { location: base.replace('127.0.0.1', 'localhost') + '/private.txt' }).end();
+        return;
+      case '/endless.txt': // chunked, so no content-length announces the size
+        response.write('b2c.poweroff_delay=1 '.repeat(60_000));
+        response.end();
+        return;
       case '/silent.txt':
         return; // never answers
       default:
@@ -104,6 +114,24 @@ describe('fetchExtraArgs', () => {
     expect(await fetchExtraArgs(`http://ci:hunter2-token@${base.slice('http://'.length)}/private.txt?job=secretjob`, { log })).toBe(ARGS);
     expect(text()).not.toContain('hunter2-token');
     expect(text()).not.toContain('secretjob');
+  });
+
+  it('follows redirects, and sends the credentials to their own origin only', async () => {
+    const { log } = captureLog();
+    expect(await fetchExtraArgs(`${base}/moved.txt`, { log })).toBe(ARGS);
+    const before = seen.length;
+    const error = await failure(fetchExtraArgs(`http://ci:hunter2-token@${base.slice('http://'.length)}/elsewhere.txt`, { log }));
+    expect(error.message).toBe('cannot download the extra arguments: HTTP 401 Unauthorized (1 attempt)');
+    expect(seen.slice(before).map((request) => [request.headers.host?.split(':')[0], request.headers.authorization !== undefined])).toEqual([
+      ['127.0.0.1', true],
+      ['localhost', false],
+    ]);
+  });
+
+  it('refuses a body larger than any command line, even without a content-length', async () => {
+    const { log } = captureLog();
+    const error = await failure(fetchExtraArgs(`${base}/endless.txt`, { log }));
+    expect(error.message).toBe('cannot download the extra arguments: more than 1048576 bytes (1 attempt)');
   });
 
   it('refuses URLs it cannot fetch, naming the parameter', async () => {
