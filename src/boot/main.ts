@@ -99,13 +99,11 @@ let driverWatch: HardwareDrivers | undefined;
  * boot2container's sections: `runtime_info`, `load_modules`, `mount_cache_partition`.
  */
 async function prepareMachine(plan: Plan, withStorage: boolean): Promise<Storage | undefined> {
-  // Evaluating the network and job modules takes over a second under TCG: asked for now, it
-  // overlaps the drivers still loading in other processes (initrd/init.sh's early pass, modprobe)
-  // instead of delaying the network and the pull. A failure shows where they are awaited.
-  if (needsNetwork(plan)) {
-    loadNetModule().catch(() => undefined);
-    loadJobModule().catch(() => undefined);
-  }
+  // Asked for now, the network module's evaluation overlaps the drivers still loading in other
+  // processes (initrd/init.sh's early pass, modprobe); the job's (the registry client, undici:
+  // most of a second under TCG) waits for DHCP to be under way (connect()). A failure shows where
+  // they are awaited.
+  if (needsNetwork(plan)) loadNetModule().catch(() => undefined);
   const [{ runtimeInfo }, { loadHardwareDrivers, loadRequestedModules }] = await Promise.all([import('./runtime-info.ts'), import('./drivers.ts')]);
   await log.section('runtime_info', 'Runtime information', async () => {
     for (const line of runtimeInfo(OCINIT_VERSION)) log.info(line);
@@ -167,7 +165,8 @@ async function connect(plan: Plan): Promise<Plan> {
     return plan;
   }
   const { bringUpNetwork, fetchExtraArgs, syncClock } = await loadNetModule();
-  await stage('network', () => bringUpNetwork(plan, { log, timeoutMs: plan.dhcpTimeoutSeconds * 1000 }), 'ERROR: Could not connect to the network, shutting down!');
+  const whileLeasing = (): void => void loadJobModule().catch(() => undefined);
+  await stage('network', () => bringUpNetwork(plan, { log, timeoutMs: plan.dhcpTimeoutSeconds * 1000, whileLeasing }), 'ERROR: Could not connect to the network, shutting down!');
   await log.section('ntp_set', 'Synchronize the clock', () => syncClock(plan, log));
   const url = plan.extraArgsUrl;
   if (url === undefined) return plan;

@@ -28,6 +28,11 @@ export interface NetworkOptions {
    * returning (tests), or not at all.
    */
   dhcp6?: 'background' | 'wait' | 'off' | undefined;
+  /**
+   * Called once, as soon as the first DHCP client runs: the launcher evaluates the job's modules
+   * then, while the lease is on its way, rather than before the network or after it.
+   */
+  whileLeasing?: (() => void) | undefined;
   /** The rest is for running on a host (tests, bench): where things are. */
   udhcpcScript?: string | undefined;
   resolvConfPath?: string | undefined;
@@ -43,6 +48,8 @@ interface Run {
   carrierTimeoutMs: number;
   carrierDeadline: number;
   dhcpTimeoutMs: number;
+  /** options.whileLeasing, until it has been called. */
+  whileLeasing: (() => void) | undefined;
 }
 
 /** `5 s`, `0.5 s`: a timeout as an operator wrote it. */
@@ -91,7 +98,7 @@ async function obtainLease(run: Run, name: string, race?: { signal: AbortSignal;
     const detail = signal?.aborted === true ? 'stopped: another interface got a lease first' : `no carrier within ${seconds(run.carrierTimeoutMs)} (cable, switch port?)`;
     return { report: failed(run, name, 'dhcp', detail) };
   }
-  const outcome = await requestLease({
+  const leasing = requestLease({
     name,
     deadline: performance.now() + run.dhcpTimeoutMs,
     hostname: run.plan.hostname,
@@ -100,6 +107,10 @@ async function obtainLease(run: Run, name: string, race?: { signal: AbortSignal;
     signal,
     claim: race?.claim,
   });
+  const whileLeasing = run.whileLeasing;
+  run.whileLeasing = undefined;
+  whileLeasing?.();
+  const outcome = await leasing;
   if (!outcome.ok) return { report: failed(run, name, 'dhcp', outcome.detail) };
   if (outcome.lease.applied === 'failed') {
     const why = outcome.said === undefined ? '' : `: ${outcome.said}`;
@@ -246,6 +257,7 @@ export async function configureNetwork(plan: NetworkPlan, options: NetworkOption
     carrierTimeoutMs,
     carrierDeadline: start + carrierTimeoutMs,
     dhcpTimeoutMs: options.timeoutMs ?? DEFAULT_DHCP_TIMEOUT_MS,
+    whileLeasing: options.whileLeasing,
   };
   const intent = networkIntent(plan);
   const all = listNetInterfaces(options.sysClassNet);

@@ -81,6 +81,9 @@ describe('network phase in the lab', () => {
     expect(routes).toContain(`default via ${LAB_GATEWAY}`);
     expect(routes).toContain(`10.79.0.0/24 via ${LAB_GATEWAY}`);
     expect(await registryStatusFrom(dut)).toBe('200 registry/2.0');
+    // Once, with a DHCP client running: the launcher evaluates the job's modules while the lease comes.
+    expect(run.console.match(/WHILE LEASING/g)).toHaveLength(1);
+    expect(run.console.indexOf('WHILE LEASING')).toBeGreaterThan(run.console.indexOf('$ busybox udhcpc'));
   });
 
   it('gets an IPv6 address by DHCPv6 where a server offers one, and leaves SLAAC to the kernel', async () => {
@@ -174,6 +177,7 @@ describe('network phase in the lab', () => {
     expect((await inNamespace(dut, ['cat', '/proc/sys/net/ipv4/conf/eth1/forwarding'])).stdout.trim()).toBe('1');
     expect((await inNamespace(dut, ['ip', 'route', 'show', '10.77.0.0/24'])).stdout).toContain(`via ${SILENT_GATEWAY} dev eth1`);
     expect(await registryStatusFrom(dut)).toBe('200 registry/2.0');
+    expect(run.console).not.toContain('WHILE LEASING');
   });
 
   it('configures a static IPv6 b2c.iface with its default route and nameserver', async () => {
