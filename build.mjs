@@ -2,8 +2,24 @@
 import { build } from 'esbuild';
 import { chmod } from 'node:fs/promises';
 
+// Loading node:http2 takes ~0.3 s under qemu-user, most of the launcher's evaluation of the
+// registry client, for a protocol ocinit never offers (src/oci/http-client.ts: allowH2 false).
+// undici's HTTP/2 client requires it inside a try and carries on without it, as on a Node built
+// without HTTP/2; this stub is what that require finds.
+const withoutHttp2 = {
+  name: 'without-http2',
+  setup(build) {
+    build.onResolve({ filter: /^node:http2$/ }, (args) => (args.importer.includes('/node_modules/undici/') ? { path: 'node:http2', namespace: 'without-http2' } : undefined));
+    build.onLoad({ filter: /.*/, namespace: 'without-http2' }, () => ({
+      contents: "throw Object.assign(new Error('node:http2 is left out of this bundle: ocinit speaks HTTP/1.1'), { code: 'ERR_UNKNOWN_BUILTIN_MODULE' });",
+      loader: 'js',
+    }));
+  },
+};
+
 const common = {
   bundle: true,
+  plugins: [withoutHttp2],
   platform: 'node',
   target: 'node24',
   sourcemap: false,

@@ -54,13 +54,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // qemu-user: the secure context in 45 instead of 70 ms).
   const trusted = ca ?? (options.tlsVerify ? undefined : []);
   const tls = { rejectUnauthorized: options.tlsVerify, ...(trusted === undefined ? {} : { ca: trusted }) };
-  const timeouts = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, ...(options.connections === undefined ? {} : { connections: options.connections }) };
+  // HTTP/1.1 only: undici 8 offers h2 by default, and its HTTP/2 client needs node:http2, which
+  // the bundles leave out (build.mjs). Layers download over parallel connections instead.
+  const common = { allowH2: false, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, ...(options.connections === undefined ? {} : { connections: options.connections }) };
   const { proxy } = options;
   const agents = new Map<string | undefined, Dispatcher>();
   const agentFor = (uri: string | undefined): Dispatcher => {
     let agent = agents.get(uri);
     if (agent === undefined) {
-      agent = uri === undefined ? new Agent({ connect: { ...tls, timeout: options.timeoutMs }, ...timeouts }) : new ProxyAgent({ uri, requestTls: tls, ...timeouts });
+      agent = uri === undefined ? new Agent({ connect: { ...tls, timeout: options.timeoutMs }, ...common }) : new ProxyAgent({ uri, requestTls: tls, ...common });
       agents.set(uri, agent);
     }
     return agent;
