@@ -2,8 +2,8 @@
 # PID 1. The kernel panics if PID 1 exits, so this shell never does: it runs the Node launcher as a
 # child, reaps orphans while it waits (busybox ash waits for any child), then carries out the
 # hand-off the launcher wrote, or powers off with the reason when the launcher died without one.
-# The launcher mounts /dev and the rest itself: every fork+exec before it starts delays its first line
-# (each is slow before the caches are warm); only /proc and /sys are mounted here, for the drivers.
+# The pseudo-filesystems are mounted here, each a fork of busybox: from the launcher, one shell
+# spawned by Node for all of them took ~0.3 s under TCG (Node's fork is what is slow).
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 export MALLOC_ARENA_MAX=1 NODE_OPTIONS=--max-semi-space-size=1 # the launcher's peak RSS: docs/performance.md, "S3 volumes"
@@ -21,29 +21,36 @@ reason=
 
 # The runtime image (initrd/runtime-image.ts): Node, its libraries, crun, the kernel modules... are
 # in a compressed read-only file system, their paths symlinks into it; only the pages read get
-# decompressed. It needs a loop device, so a devtmpfs of its own, unmounted again for the launcher.
+# decompressed. It needs a loop device, so /dev comes first.
 RUNTIME_CONFIG=/etc/ocinit/runtime-image
 mount_runtime() {
 	. "$RUNTIME_CONFIG" || return 1
-	mount -t devtmpfs devtmpfs /dev || return 1
-	mounted=1
+	mount_dev || return 1
 	# shellcheck disable=SC2086 # a list of module names
-	if { [ -z "$RUNTIME_MODULES" ] || modprobe -a $RUNTIME_MODULES; } &&
-		mount -n -t "$RUNTIME_FSTYPE" -o loop,ro "$RUNTIME_IMAGE" "$RUNTIME_MOUNT"; then
-		mounted=0
-	fi
-	umount /dev
-	return $mounted
+	{ [ -z "$RUNTIME_MODULES" ] || modprobe -a $RUNTIME_MODULES; } &&
+		mount -n -t "$RUNTIME_FSTYPE" -o loop,ro "$RUNTIME_IMAGE" "$RUNTIME_MOUNT"
 }
 
 # The drivers for the hardware present, loaded in the background while Node starts (seconds under
 # TCG, faulting itself in from the runtime image): the launcher's own passes (src/boot/drivers.ts)
-# wait for this one, take its aliases as tried and find its modules loaded. /proc and /sys are
-# mounted for it with the launcher's options, and the launcher leaves them as they are. Not when
+# wait for this one, take its aliases as tried and find its modules loaded. Not when
 # the command line names b2c.insmods: those load first, so the launcher then does it all.
 EARLY_DRIVERS=/run/ocinit/early-drivers
-mount_proc_and_sys() {
-	mount -t proc -o nosuid,nodev,noexec proc /proc && mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+# With the options of src/boot/mounts.ts (test/unit/boot/mounts.test.ts compares the two), which
+# then finds them mounted; it mounts whatever is missing here.
+dev_mounted=
+mount_dev() {
+	[ -n "$dev_mounted" ] || mount -t devtmpfs -o mode=0755,nosuid devtmpfs /dev && dev_mounted=1
+}
+mount_pseudo_filesystems() {
+	mount -t proc -o nosuid,nodev,noexec proc /proc &&
+		mount_dev &&
+		mount -t sysfs -o nosuid,nodev,noexec sysfs /sys &&
+		mkdir -p /dev/pts /dev/shm /tmp &&
+		mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts &&
+		mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm &&
+		mount -t tmpfs -o mode=1777,nosuid,nodev tmp /tmp &&
+		mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 }
 early_drivers_allowed() {
 	read -r cmdline </proc/cmdline || return
@@ -72,7 +79,7 @@ failure=
 if [ -f "$RUNTIME_CONFIG" ] && ! mount_runtime; then
 	failure="cannot mount the runtime image $RUNTIME_IMAGE ($RUNTIME_FSTYPE on a loop device), so the launcher cannot start: the kernel needs loop and $RUNTIME_FSTYPE (built in or as modules); for a kernel without them, build the initramfs with RUNTIME_IMAGE=none"
 fi
-if [ -z "$failure" ] && mount_proc_and_sys && early_drivers_allowed && prepare_early_drivers; then
+if [ -z "$failure" ] && mount_pseudo_filesystems && early_drivers_allowed && prepare_early_drivers; then
 	load_drivers_early &
 fi
 if [ -n "$failure" ]; then

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { mountAll, type MountSpec } from '../system/mount.ts';
 
-// initrd/init.sh mounts /proc and /sys (for its early driver pass) and leaves the rest to the
-// launcher; /run stays on the initramfs root. Parents before what is mounted inside them.
-const PSEUDO_FILESYSTEMS: MountSpec[] = [
+// initrd/init.sh mounts these with the same options before it starts the launcher (a fork of
+// busybox each, where Node's one spawn of a shell took ~0.3 s under TCG); the launcher mounts
+// what is missing (started some other way). /run stays on the initramfs root. Parents before what
+// is mounted inside them.
+export const PSEUDO_FILESYSTEMS: readonly MountSpec[] = [
   { fstype: 'proc', source: 'proc', target: '/proc', options: 'nosuid,nodev,noexec' },
   { fstype: 'devtmpfs', source: 'devtmpfs', target: '/dev', options: 'mode=0755,nosuid' },
   { fstype: 'sysfs', source: 'sysfs', target: '/sys', options: 'nosuid,nodev,noexec' },

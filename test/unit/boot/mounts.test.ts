@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { notYetMounted } from '../../../src/boot/mounts.ts';
+import { notYetMounted, PSEUDO_FILESYSTEMS } from '../../../src/boot/mounts.ts';
 
 describe('the pseudo-filesystems the launcher mounts', () => {
   const specs = [
@@ -16,5 +17,13 @@ describe('the pseudo-filesystems the launcher mounts', () => {
   it('mounts all without /proc, and a target holding another file system type', () => {
     expect(notYetMounted(specs, '')).toEqual(specs);
     expect(notYetMounted(specs, 'tmpfs /dev tmpfs rw 0 0\n').map((spec) => spec.target)).toEqual(['/proc', '/dev', '/sys']);
+  });
+
+  it("are mounted by initrd/init.sh with the launcher's options, so that the launcher finds them all", () => {
+    const script = readFileSync(new URL('../../../initrd/init.sh', import.meta.url), 'utf8');
+    const mounted = [...script.matchAll(/mount -t (\S+) -o (\S+) (\S+) (\S+?)(?:;|$|\s)/gm)]
+      .map(([, fstype, options, source, target]) => ({ fstype, source, target, options }))
+      .filter((spec) => PSEUDO_FILESYSTEMS.some((wanted) => wanted.target === spec.target));
+    expect(new Set(mounted.map((spec) => JSON.stringify(spec)))).toEqual(new Set(PSEUDO_FILESYSTEMS.map((spec) => JSON.stringify({ fstype: spec.fstype, source: spec.source, target: spec.target, options: spec.options }))));
   });
 });
