@@ -105,6 +105,10 @@ async function attemptFetch(target: string, headers: Record<string, string>, opt
   try {
     const response = await get(target, headers, dispatcherFor(options.proxy), AbortSignal.timeout(timeoutMs));
     const status = response.statusCode;
+    if (REDIRECTS.has(status)) {
+      await response.body.dump();
+      return { ok: false, retry: false, reason: `HTTP ${status}: more than ${MAX_REDIRECTS} redirects, or one without a Location` };
+    }
     if (status < 200 || status > 299) {
       await response.body.dump();
       return { ok: false, retry: retryable(status), reason: `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim() };

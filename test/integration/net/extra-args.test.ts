@@ -55,6 +55,9 @@ beforeAll(async () => {
       case '/elsewhere.txt': // the same server under another origin
         response.writeHead(307, { location: base.replace('127.0.0.1', 'localhost') + '/private.txt' }).end();
         return;
+      case '/loop.txt':
+        response.writeHead(302, { location: '/loop.txt' }).end();
+        return;
       case '/endless.txt': // chunked, so no content-length announces the size
         response.write('b2c.poweroff_delay=1 '.repeat(60_000));
         response.end();
@@ -126,6 +129,8 @@ describe('fetchExtraArgs', () => {
       ['127.0.0.1', true],
       ['localhost', false],
     ]);
+    const loop = await failure(fetchExtraArgs(`${base}/loop.txt`, { log }));
+    expect(loop.message).toBe('cannot download the extra arguments: HTTP 302: more than 5 redirects, or one without a Location (1 attempt)');
   });
 
   it('refuses a body larger than any command line, even without a content-length', async () => {
