@@ -3,9 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OcinitError, describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { Secret } from '../log/secret.ts';
-import { createDispatcher, request, type Dispatcher } from '../oci/http-client.ts';
+import { request, type Dispatcher } from '../oci/http-client.ts';
+import { MAX_REDIRECTS, REDIRECTS } from '../oci/transport/redirect.ts';
 import type { ProxyConfig } from './proxy-config.ts';
-import { proxyDispatcher } from './proxy.ts';
+import { extraArgsDispatcher } from './proxy.ts';
 import { displayUrl } from './url.ts';
 
 const PARAMETER = 'b2c.extra_args_url';
@@ -13,8 +14,6 @@ const DEFAULT_ATTEMPTS = 4;
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Extra arguments are a command line: anything bigger is not what the operator meant to serve. */
 const MAX_BYTES = 1 << 20;
-const MAX_REDIRECTS = 5;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export interface ExtraArgsOptions {
   log: Logger;
@@ -62,13 +61,6 @@ type Attempt = { ok: true; text: string } | { ok: false; retry: boolean; reason:
 // undici's own dispatcher and request(), as the registry client uses them, rather than its fetch():
 // fetch() comes with undici's index (WebSocket, the caches, the mock agents...), about 1 MB of
 // code that the launcher would otherwise evaluate with the network module, before DHCP starts.
-let direct: Dispatcher | undefined;
-function dispatcherFor(proxy: ProxyConfig | undefined): Dispatcher {
-  const viaProxy = proxyDispatcher(proxy);
-  if (viaProxy !== undefined) return viaProxy;
-  direct ??= createDispatcher({ tlsVerify: true, timeoutMs: 30_000 });
-  return direct;
-}
 
 /** GET, following redirects; Authorization goes only to the URL's own origin, as fetch() does. */
 async function get(target: string, headers: Record<string, string>, dispatcher: Dispatcher, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
@@ -103,7 +95,7 @@ async function readLimited(body: Dispatcher.ResponseData['body']): Promise<strin
 async function attemptFetch(target: string, headers: Record<string, string>, options: ExtraArgsOptions): Promise<Attempt> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   try {
-    const response = await get(target, headers, dispatcherFor(options.proxy), AbortSignal.timeout(timeoutMs));
+    const response = await get(target, headers, extraArgsDispatcher(options.proxy), AbortSignal.timeout(timeoutMs));
     const status = response.statusCode;
     if (REDIRECTS.has(status)) {
       await response.body.dump();

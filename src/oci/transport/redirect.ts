@@ -1,8 +1,9 @@
 import { OcinitError } from '../../log/errors.ts';
 import type { RegistryPeer, Send } from './types.ts';
 
-const MAX_REDIRECTS = 5;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Also the extra arguments' limits (src/net/extra-args.ts). */
+export const MAX_REDIRECTS = 5;
+export const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
 /**
  * Follows redirects by hand, keeping the method and body (307/308 semantics, as registries expect),
