@@ -1,4 +1,4 @@
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { duidFromMac, MessageType, parseDhcp6, requestMessage, solicitMessage, type Dhcp6Message } from './dhcp6.ts';
 
@@ -10,6 +10,14 @@ const RETRANSMIT_MS = 1_000;
 export type Dhcp6Outcome =
   | { ok: true; address: string; validSeconds: number; nameservers: string[]; domains: string[] }
   | { ok: false; detail: string };
+
+/**
+ * dgram's lookup for the literal addresses this client binds and sends to: the default one checks
+ * them with net.isIP, whose IPv6 expression takes ~0.1 s to compile under TCG on every boot.
+ */
+const literalAddress: NonNullable<SocketOptions['lookup']> = (address, _family, callback) => {
+  process.nextTick(callback, null, address, 6);
+};
 
 /**
  * One stateful DHCPv6 exchange on interface `name` (SOLICIT with rapid commit, else ADVERTISE →
@@ -26,7 +34,7 @@ export function requestDhcp6(name: string, mac: string, options: { timeoutMs: nu
   let pending: Buffer = solicitMessage(transactionId, duid, iaid);
   let lastError = 'no DHCPv6 server answered';
   return new Promise((resolve) => {
-    const socket: Socket = createSocket({ type: 'udp6', reuseAddr: true });
+    const socket: Socket = createSocket({ type: 'udp6', reuseAddr: true, lookup: literalAddress });
     let done = false;
     const finish = (outcome: Dhcp6Outcome): void => {
       if (done) return;

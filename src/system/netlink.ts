@@ -1,5 +1,4 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { runChecked } from './exec.ts';
 
@@ -32,13 +31,14 @@ export function listNetInterfaces(sysClassNet = '/sys/class/net'): NetInterface[
     return [];
   }
   return names.map((name) => {
-    const dir = join(sysClassNet, name);
+    // Template strings, not path.join: polled while DHCP runs, and join's normalising shows under TCG.
+    const dir = `${sysClassNet}/${name}`;
     return {
       name,
-      type: Number(readSysfs(join(dir, 'type')) ?? -1),
-      isBridge: existsSync(join(dir, 'bridge')),
-      isWireless: existsSync(join(dir, 'wireless')) || existsSync(join(dir, 'phy80211')),
-      mac: readSysfs(join(dir, 'address')) ?? '',
+      type: Number(readSysfs(`${dir}/type`) ?? -1),
+      isBridge: existsSync(`${dir}/bridge`),
+      isWireless: existsSync(`${dir}/wireless`) || existsSync(`${dir}/phy80211`),
+      mac: readSysfs(`${dir}/address`) ?? '',
     };
   });
 }
@@ -50,7 +50,7 @@ export function isCandidateInterface(netInterface: NetInterface): boolean {
 
 /** True when the link has a carrier; false when it has none or is still down. */
 export function hasCarrier(name: string, sysClassNet = '/sys/class/net'): boolean {
-  return readSysfs(join(sysClassNet, name, 'carrier')) === '1';
+  return readSysfs(`${sysClassNet}/${name}/carrier`) === '1';
 }
 
 /** IFA_F_TENTATIVE in /proc/net/if_inet6: duplicate address detection is still running. */
@@ -71,7 +71,7 @@ export function hasTentativeIpv6Address(name: string, procNetIfInet6 = '/proc/ne
 }
 
 export function interfaceExists(name: string, sysClassNet = '/sys/class/net'): boolean {
-  return existsSync(join(sysClassNet, name));
+  return existsSync(`${sysClassNet}/${name}`);
 }
 
 /**
