@@ -9,6 +9,7 @@ import { openKernelLog } from '../system/kmsg.ts';
 import { describeMissingFirmware, missingFirmware } from './firmware.ts';
 import { absentDrivers, describeAbsentDriver, parseAbsentAliases } from './absent-drivers.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monotonicMs } from '../system/monotonic.ts';
 
 /** Every device's modalias under /sys/bus (pci, virtio, usb, acpi, platform, ...). */
 function presentModaliases(sys = '/sys'): string[] {
@@ -123,9 +124,9 @@ function lines(text: string): string[] {
 export async function earlyPass(log: Logger, dir = EARLY_DRIVERS_DIR, waitMs = EARLY_PASS_WAIT_MS): Promise<EarlyPass | undefined> {
   const before = join(dir, 'modules-before');
   if (!existsSync(before)) return undefined;
-  const deadline = performance.now() + waitMs;
+  const deadline = monotonicMs() + waitMs;
   while (!existsSync(join(dir, 'done'))) {
-    if (performance.now() >= deadline) {
+    if (monotonicMs() >= deadline) {
       log.warn(`the drivers /init started loading have not all loaded after ${waitMs / 1000} s: a driver may be stuck probing its device (see the kernel messages above); the launcher goes on loading drivers itself`);
       break;
     }
@@ -163,11 +164,11 @@ export async function loadHardwareDrivers(log: Logger, watchMs = 0): Promise<Har
   const afterPasses = loadedModules();
   const loaded = [...afterPasses].filter((name) => !before.has(name));
 
-  const deadline = performance.now() + watchMs;
+  const deadline = monotonicMs() + watchMs;
   // Aborting cuts the current wait short: the job should not start up to a poll interval late.
   const stop = new AbortController();
   const watch = (async () => {
-    while (!stop.signal.aborted && performance.now() < deadline) {
+    while (!stop.signal.aborted && monotonicMs() < deadline) {
       await sleep(LATE_DEVICE_POLL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted || !(await loader.scan())) continue;
       const late = [...loadedModules()].filter((name) => !afterPasses.has(name));

@@ -13,6 +13,7 @@ import { waitForCarrier, waitForIpv6Dad } from './links.ts';
 import { resolvConfText } from './resolv.ts';
 import { failureLines, summaryLines } from './summary.ts';
 import type { InterfaceReport, InterfaceSpec, Lease, NetworkPlan, NetworkSummary } from './types.ts';
+import { monotonicMs } from '../system/monotonic.ts';
 
 export const DEFAULT_DHCP_TIMEOUT_MS = 10_000;
 export const DEFAULT_CARRIER_TIMEOUT_MS = 5_000;
@@ -58,7 +59,7 @@ function seconds(ms: number): string {
 }
 
 function elapsed(run: Run): number {
-  return performance.now() - run.start;
+  return monotonicMs() - run.start;
 }
 
 async function applyAll(commands: readonly IpArgs[], log: Logger): Promise<void> {
@@ -77,7 +78,7 @@ async function configureStatic(run: Run, spec: InterfaceSpec): Promise<Interface
   if (spec.forward) setIpv4Forwarding(spec.name, true);
   const carrier = await waitForCarrier(spec.name, run.carrierDeadline, { sysClassNet: run.options.sysClassNet });
   // A static IPv6 address cannot be used (or connected from) before DAD has cleared it.
-  if (carrier && spec.addresses.some((cidr) => cidr.includes(':'))) await waitForIpv6Dad(spec.name, performance.now() + DAD_TIMEOUT_MS);
+  if (carrier && spec.addresses.some((cidr) => cidr.includes(':'))) await waitForIpv6Dad(spec.name, monotonicMs() + DAD_TIMEOUT_MS);
   return {
     name: spec.name,
     method: 'static',
@@ -100,7 +101,7 @@ async function obtainLease(run: Run, name: string, race?: { signal: AbortSignal;
   }
   const leasing = requestLease({
     name,
-    deadline: performance.now() + run.dhcpTimeoutMs,
+    deadline: monotonicMs() + run.dhcpTimeoutMs,
     hostname: run.plan.hostname,
     script: run.options.udhcpcScript,
     log: run.log,
@@ -188,7 +189,7 @@ async function raceDhcp(run: Run): Promise<{ reports: InterfaceReport[]; domains
   };
   try {
     launchNew(false);
-    while (!stop.signal.aborted && performance.now() < run.carrierDeadline) {
+    while (!stop.signal.aborted && monotonicMs() < run.carrierDeadline) {
       await sleep(INTERFACE_POLL_MS);
       launchNew(true);
     }
@@ -247,7 +248,7 @@ function noNetworkError(reports: readonly InterfaceReport[], parameter: string |
  * Throws an OcinitError naming every interface tried and what it saw when none could be configured.
  */
 export async function configureNetwork(plan: NetworkPlan, options: NetworkOptions): Promise<NetworkSummary> {
-  const start = performance.now();
+  const start = monotonicMs();
   const carrierTimeoutMs = options.carrierTimeoutMs ?? DEFAULT_CARRIER_TIMEOUT_MS;
   const run: Run = {
     plan,

@@ -2,13 +2,14 @@ import type { Logger } from '../log/logger.ts';
 import { runCommand } from '../system/exec.ts';
 import { parseLeaseOutput } from './lease.ts';
 import type { Lease } from './types.ts';
+import { monotonicMs } from '../system/monotonic.ts';
 
 /** Where `make initrd` puts initrd/rootfs/usr/share/ocinit/udhcpc.script. */
 export const DEFAULT_UDHCPC_SCRIPT = '/usr/share/ocinit/udhcpc.script';
 
 export interface DhcpRequest {
   name: string;
-  /** performance.now() time by which a lease must be there. */
+  /** monotonicMs() time by which a lease must be there. */
   deadline: number;
   hostname?: string | undefined;
   script?: string | undefined;
@@ -28,7 +29,7 @@ export type DhcpOutcome = { ok: true; lease: Lease; said: string | undefined } |
  * TCG) unless another racer claimed first, and reports it; resolv.conf is the caller's job.
  */
 export async function requestLease(request: DhcpRequest): Promise<DhcpOutcome> {
-  const remainingMs = request.deadline - performance.now();
+  const remainingMs = request.deadline - monotonicMs();
   if (remainingMs < 500) return { ok: false, detail: 'no time left for DHCP' };
   const discoverCount = Math.max(1, Math.round(remainingMs / 1000));
   const argv = [

@@ -1,17 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasCarrier, hasTentativeIpv6Address } from '../system/netlink.ts';
+import { monotonicMs } from '../system/monotonic.ts';
 
 const CARRIER_POLL_MS = 50;
 
 /**
- * Waits until `name` has a carrier or `deadline` (performance.now() time) passes.
+ * Waits until `name` has a carrier or `deadline` (monotonicMs() time) passes.
  * Resolves true with a carrier; false on timeout or when `signal` aborts.
  */
 export async function waitForCarrier(name: string, deadline: number, options: { sysClassNet?: string | undefined; signal?: AbortSignal | undefined } = {}): Promise<boolean> {
   for (;;) {
     if (hasCarrier(name, options.sysClassNet)) return true;
-    if (options.signal?.aborted === true || performance.now() >= deadline) return false;
-    await sleep(Math.min(CARRIER_POLL_MS, Math.max(0, deadline - performance.now())));
+    if (options.signal?.aborted === true || monotonicMs() >= deadline) return false;
+    await sleep(Math.min(CARRIER_POLL_MS, Math.max(0, deadline - monotonicMs())));
   }
 }
 
@@ -19,7 +20,7 @@ export async function waitForCarrier(name: string, deadline: number, options: { 
 export async function waitForIpv6Dad(name: string, deadline: number): Promise<boolean> {
   for (;;) {
     if (!hasTentativeIpv6Address(name)) return true;
-    if (performance.now() >= deadline) return false;
-    await sleep(Math.min(CARRIER_POLL_MS, Math.max(0, deadline - performance.now())));
+    if (monotonicMs() >= deadline) return false;
+    await sleep(Math.min(CARRIER_POLL_MS, Math.max(0, deadline - monotonicMs())));
   }
 }

@@ -1,5 +1,4 @@
 import { createSocket } from 'node:dgram';
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
 /**
@@ -69,6 +68,8 @@ async function resolveHost(host: string, timeoutMs: number): Promise<{ address: 
   const timeout = new Promise<{ reason: string }>((resolve) => {
     timer = setTimeout(() => resolve({ reason: `cannot resolve ${host} within ${timeoutMs} ms` }), timeoutMs);
   });
+  // Imported here: a boot that syncs with an address, or not at all, never loads the resolver.
+  const { lookup } = await import('node:dns/promises');
   const resolution = lookup(host).then(
     (found) => ({ address: found.address, family: found.family === 6 ? (6 as const) : (4 as const) }),
     (error: unknown) => ({ reason: `cannot resolve ${host}: ${error instanceof Error ? error.message : String(error)}` }),

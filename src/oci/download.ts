@@ -7,6 +7,7 @@ import { noteStreamedBytes } from '../system/memory.ts';
 import { scopeOf, type Source } from './sources.ts';
 import { RegistryError, RegistryUnreachableError, type RegistryResponse } from './transport.ts';
 import type { PullOptions, ResolvedImage } from './types.ts';
+import { monotonicMs } from '../system/monotonic.ts';
 
 const MAX_RESUMES = 5;
 const DOWNLOAD_BATCH = 512 * 1024;
@@ -220,9 +221,9 @@ export function downloadLayers(
   const downloads = new Map<string, Promise<void>>();
   for (const descriptor of missing) {
     const download = limit(async () => {
-      const started = performance.now();
+      const started = monotonicMs();
       await downloadBlob(sources, descriptor, image, options.store, options.onProgress, tees.get(descriptor.digest));
-      const seconds = (performance.now() - started) / 1000;
+      const seconds = (monotonicMs() - started) / 1000;
       tally.blobs++;
       tally.bytes += descriptor.size;
       options.log?.info(`layer ${descriptor.digest.slice(0, 19)}: ${(descriptor.size / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s (${(descriptor.size / 1e6 / Math.max(seconds, 0.001)).toFixed(1)} MB/s)`);
