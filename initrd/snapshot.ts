@@ -24,11 +24,7 @@ const BUILD_SCRIPT = [
   'cat <&4 >init.js',
   'chmod 0700 node',
   'shift 2',
-  // --no-lazy: every function of the bundle is compiled now and its bytecode kept in the snapshot.
-  // Lazily, the modules the boot imports later (the network, the registry client, the unpacker)
-  // were compiled on the DUT as they ran: ~1 s of the launcher's main thread under TCG, for a
-  // snapshot twice the size (~18 MB; docs/performance.md).
-  '"$@" ./node --predictable --no-lazy --snapshot-blob init.snapshot --build-snapshot init.js >&2',
+  '"$@" ./node --predictable --snapshot-blob init.snapshot --build-snapshot init.js >&2',
   'cat init.snapshot',
 ].join('\n');
 
