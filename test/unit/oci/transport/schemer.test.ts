@@ -53,12 +53,41 @@ describe('scheme layer', () => {
 
   it('asks plain HTTP while the HTTPS probe is still out, so a plain registry costs no extra round trip', async () => {
     const inner = heldSend();
-    const discovery = new Schemer(inner.send, { host: 'plain:5000', tlsVerify: false }, fresh()).discover('x');
+    const discovery = new Schemer(inner.send, { host: 'plain', tlsVerify: false }, fresh()).discover('x');
     await Promise.resolve();
-    expect(inner.seen.map((request) => request.url)).toEqual(['https://plain:5000/v2/', 'http://plain:5000/v2/']);
+    expect(inner.seen.map((request) => request.url)).toEqual(['https://plain/v2/', 'http://plain/v2/']);
     inner.answer('http:', { status: 200 });
     inner.answer('https:', codedError('EPROTO', 'wrong version number'));
-    expect(await discovery).toEqual({ origin: 'http://plain:5000', challenge: undefined });
+    expect(await discovery).toEqual({ origin: 'http://plain', challenge: undefined });
+  });
+
+  it('asks a named port in plain HTTP alone first: a plain registry there never gets a TLS probe', async () => {
+    const inner = fakeSend(() => ({ status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } }));
+    expect(await new Schemer(inner.send, { host: '10.0.2.2:5000', tlsVerify: false }, fresh()).discover('x')).toEqual({
+      origin: 'http://10.0.2.2:5000',
+      challenge: { scheme: 'basic', params: { realm: 'r' } },
+    });
+    expect(await new Schemer(inner.send, { host: '[fd00::1]:5000', tlsVerify: false }, fresh()).discover('x')).toMatchObject({ origin: 'http://[fd00::1]:5000' });
+    expect(inner.seen.map((request) => [request.url, request.retryConnectionErrors])).toEqual([
+      ['http://10.0.2.2:5000/v2/', false],
+      ['http://[fd00::1]:5000/v2/', false],
+    ]);
+  });
+
+  it('takes HTTPS on a named port that answers plain HTTP with 400 (a TLS server), one round trip later', async () => {
+    const inner = fakeSend((request) => (request.url.startsWith('https:') ? { status: 200 } : { status: 400 }));
+    expect(await new Schemer(inner.send, { host: 'tls:5000', tlsVerify: false }, fresh()).discover('x')).toEqual({ origin: 'https://tls:5000', challenge: undefined });
+    expect(inner.seen.map((request) => request.url)).toEqual(['http://tls:5000/v2/', 'https://tls:5000/v2/', 'http://tls:5000/v2/']);
+  });
+
+  it('on a named port where nothing answers yet, probes as for any host: HTTPS once, plain HTTP with retries', async () => {
+    const inner = fakeSend((request, index) => (index < 2 ? codedError('ECONNREFUSED') : request.url.startsWith('https:') ? codedError('ECONNREFUSED') : { status: 200 }));
+    expect(await new Schemer(inner.send, { host: 'late:5000', tlsVerify: false }, fresh()).discover('x')).toEqual({ origin: 'http://late:5000', challenge: undefined });
+    expect(inner.seen.map((request) => [request.url, request.retryConnectionErrors])).toEqual([
+      ['http://late:5000/v2/', false],
+      ['https://late:5000/v2/', false],
+      ['http://late:5000/v2/', true],
+    ]);
   });
 
   it('takes HTTPS whenever it answers, even after plain HTTP did', async () => {
@@ -74,9 +103,9 @@ describe('scheme layer', () => {
   it('pings each registry once per cache, whichever transport asks; TLS settings are kept apart', async () => {
     const inner = fakeSend((request) => (request.url.startsWith('https:') ? codedError('ECONNRESET') : { status: 200 }));
     const cache = fresh();
-    for (let boot = 0; boot < 3; boot++) expect((await new Schemer(inner.send, { host: 'gw:5000', tlsVerify: false }, cache).discover('x')).origin).toBe('http://gw:5000');
+    for (let boot = 0; boot < 3; boot++) expect((await new Schemer(inner.send, { host: 'gw', tlsVerify: false }, cache).discover('x')).origin).toBe('http://gw');
     expect(inner.seen).toHaveLength(2);
-    await expect(new Schemer(inner.send, { host: 'gw:5000', tlsVerify: true }, cache).discover('x')).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await expect(new Schemer(inner.send, { host: 'gw', tlsVerify: true }, cache).discover('x')).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(inner.seen).toHaveLength(3);
   });
 });
