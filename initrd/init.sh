@@ -79,9 +79,15 @@ failure=
 if [ -f "$RUNTIME_CONFIG" ] && ! mount_runtime; then
 	failure="cannot mount the runtime image $RUNTIME_IMAGE ($RUNTIME_FSTYPE on a loop device), so the launcher cannot start: the kernel needs loop and $RUNTIME_FSTYPE (built in or as modules); for a kernel without them, build the initramfs with RUNTIME_IMAGE=none"
 fi
+# The scratch directory of a boot without a cache device (src/cache/index.ts, RAM_SCRATCH); the
+# launcher mounts it if this did not.
+mount_ram_scratch() {
+	mkdir -p /run/ocinit/scratch && mount -t tmpfs -o mode=0755 tmpfs /run/ocinit/scratch
+}
 if [ -z "$failure" ] && mount_pseudo_filesystems && early_drivers_allowed && prepare_early_drivers; then
 	load_drivers_early &
 fi
+[ -n "$failure" ] || mount_ram_scratch || :
 if [ -n "$failure" ]; then
 	status=1
 # /init.snapshot is a V8 startup snapshot of /init.js (initrd/snapshot.ts): Node starts with the

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { mountAll, type MountSpec } from '../system/mount.ts';
+import { currentMounts, mountAll, notYetMounted, type MountSpec } from '../system/mount.ts';
 
 // initrd/init.sh mounts these with the same options before it starts the launcher (a fork of
 // busybox each, where Node's one spawn of a shell took ~0.3 s under TCG); the launcher mounts
@@ -14,24 +13,6 @@ export const PSEUDO_FILESYSTEMS: readonly MountSpec[] = [
   { fstype: 'tmpfs', source: 'tmp', target: '/tmp', options: 'mode=1777,nosuid,nodev' },
   { fstype: 'cgroup2', source: 'cgroup2', target: '/sys/fs/cgroup', options: 'nsdelegate' },
 ];
-
-/** The specs whose file system is not mounted at their target yet, going by a /proc/self/mounts text (a second mount would stack on the first). */
-export function notYetMounted(specs: readonly MountSpec[], mounts: string): MountSpec[] {
-  const mounted = new Set<string>();
-  for (const line of mounts.split('\n')) {
-    const [, target, fstype] = line.split(' ');
-    if (target !== undefined && fstype !== undefined) mounted.add(`${fstype} ${target}`);
-  }
-  return specs.filter((spec) => !mounted.has(`${spec.fstype} ${spec.target}`));
-}
-
-function currentMounts(): string {
-  try {
-    return readFileSync('/proc/self/mounts', 'utf8');
-  } catch {
-    return ''; // no /proc yet: everything is to be mounted
-  }
-}
 
 /** The pseudo-filesystems every later phase expects. */
 export async function mountPseudoFilesystems(): Promise<void> {

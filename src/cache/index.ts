@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { CacheSettings, Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
 import type { Logger } from '../log/logger.ts';
+import type { MountSpec } from '../system/mount.ts';
 import { enableExt4Encryption, syncAll, unmount } from '../system/disk-tools.ts';
 import { applyDecision, mountNamedFilesystem, mountPrepared, waitForInventory } from './device.ts';
 import { cacheLayout, markCleanShutdown, prepareLayout, type CacheLayout } from './layout.ts';
@@ -35,6 +36,14 @@ export interface Storage {
 }
 
 const RAM_ROOT = '/run/ocinit';
+
+/**
+ * Without a cache device the scratch directory (containers' upper layers) is on a tmpfs of its own:
+ * overlayfs may refuse the initramfs root as an upper layer. initrd/init.sh mounts it so before the
+ * launcher starts (a busybox fork; a spawn from Node is ~0.2 s under TCG); the run phase mounts it
+ * when it is not there.
+ */
+export const RAM_SCRATCH: MountSpec = { fstype: 'tmpfs', source: 'tmpfs', target: join(RAM_ROOT, 'scratch'), options: 'mode=0755' };
 export const CACHE_MOUNT_POINT = '/storage';
 
 function directories(storage: Pick<Storage, 'storeDir' | 'volumesDir' | 'imagesDir' | 'scratchDir'>): string[] {

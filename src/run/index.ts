@@ -1,7 +1,7 @@
 // The run phase as the launcher calls it: a RAM-backed state directory, crun set up for the
 // initramfs, the pipeline, then the summary line.
 import { readFileSync } from 'node:fs';
-import type { Storage } from '../cache/index.ts';
+import { RAM_SCRATCH, type Storage } from '../cache/index.ts';
 import type { EndAction } from '../boot/handoff.ts';
 import type { Plan } from '../cmdline/plan.ts';
 import { describeError } from '../log/errors.ts';
@@ -9,7 +9,7 @@ import { ImageCache, signaturePolicy } from '../cache/images.ts';
 import { signatureText } from '../policy/verifier.ts';
 import { BootMeasurement } from '../tpm/boot.ts';
 import type { Logger } from '../log/logger.ts';
-import { mountTmpfs } from '../system/overlay.ts';
+import { currentMounts, mount, notYetMounted } from '../system/mount.ts';
 import { runPipeline } from './pipeline.ts';
 import { VolumeHooks } from './volume-hooks.ts';
 import { Volumes } from './volumes.ts';
@@ -72,8 +72,10 @@ async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary:
 export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise<JobResult> {
   const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
   const noPivot = rootIsInitramfs(mountinfo);
-  // In RAM the scratch directory is on the initramfs root, which overlayfs may refuse as an upper layer.
-  if (!storage.persistent) await mountTmpfs(storage.scratchDir, 'mode=0755', log);
+  if (!storage.persistent) {
+    const scratch = { ...RAM_SCRATCH, target: storage.scratchDir };
+    if (notYetMounted([scratch], currentMounts()).length > 0) await mount(scratch, log);
+  }
   const volumes = new Volumes(storage.volumesDir, plan, log, { persistent: storage.persistent });
   const hooks = new VolumeHooks(plan, { log, volumePath: (name) => volumes.named(name) });
   const measurement = new BootMeasurement({ mode: plan.tpm, pcr: plan.tpmPcr, cmdline: readFileSync('/proc/cmdline', 'utf8').trim(), log });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Logger } from '../log/logger.ts';
 import { runChecked } from './exec.ts';
 import { shellQuote } from './shell.ts';
@@ -8,6 +8,25 @@ export interface MountSpec {
   source: string;
   target: string;
   options?: string;
+}
+
+/** The specs whose file system is not mounted at their target yet, going by a /proc/self/mounts text (a second mount would stack on the first). */
+export function notYetMounted(specs: readonly MountSpec[], mounts: string): MountSpec[] {
+  const mounted = new Set<string>();
+  for (const line of mounts.split('\n')) {
+    const [, target, fstype] = line.split(' ');
+    if (target !== undefined && fstype !== undefined) mounted.add(`${fstype} ${target}`);
+  }
+  return specs.filter((spec) => !mounted.has(`${spec.fstype} ${spec.target}`));
+}
+
+/** /proc/self/mounts, or nothing before /proc is mounted. */
+export function currentMounts(): string {
+  try {
+    return readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return ''; // no /proc yet: everything is to be mounted
+  }
 }
 
 function mountArgv(spec: MountSpec): string[] {
