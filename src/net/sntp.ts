@@ -64,12 +64,12 @@ export function readSntpReply(packet: Buffer, request: Buffer, sentMs: number, r
 /** The address of `host`, or why not, within `timeoutMs` (the resolver's own retries can take far longer). */
 async function resolveHost(host: string, timeoutMs: number): Promise<{ address: string; family: 4 | 6 } | { reason: string }> {
   if (isIP(host) !== 0) return { address: host, family: isIP(host) === 6 ? 6 : 4 };
+  // Imported here: a boot that syncs with an address, or not at all, never loads the resolver.
+  const { lookup } = await import('node:dns/promises');
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<{ reason: string }>((resolve) => {
     timer = setTimeout(() => resolve({ reason: `cannot resolve ${host} within ${timeoutMs} ms` }), timeoutMs);
   });
-  // Imported here: a boot that syncs with an address, or not at all, never loads the resolver.
-  const { lookup } = await import('node:dns/promises');
   const resolution = lookup(host).then(
     (found) => ({ address: found.address, family: found.family === 6 ? (6 as const) : (4 as const) }),
     (error: unknown) => ({ reason: `cannot resolve ${host}: ${error instanceof Error ? error.message : String(error)}` }),

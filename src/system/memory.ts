@@ -15,7 +15,8 @@ function findCollector(): Collector | undefined {
   }
 }
 
-// Found on first use: a fresh context costs ~40 ms under TCG, and a small image never needs one.
+// null until first needed (a fresh context costs ~40 ms under TCG, and a small image never needs
+// one); undefined when this Node offers none.
 let collector: Collector | undefined | null = null;
 let sinceLast = 0;
 
