@@ -18,6 +18,7 @@ import { formatSummary, summaryWithoutPipeline, type NotStarted } from '../run/s
 import { OCINIT_VERSION } from '../version.ts';
 import type { HardwareDrivers } from './drivers.ts';
 import { writeHandoff, type Handoff } from './handoff.ts';
+import { SNAPSHOT_BUILTINS } from './snapshot-builtins.ts';
 import { storageAfterNetwork } from './order.ts';
 
 /**
@@ -290,17 +291,6 @@ function start(): void {
   // A rejection becomes an uncaught exception, handled just above.
   void main();
 }
-
-/**
- * Built-in modules the boot's later stages load (the registry client, the unpacker, the cache) and
- * that Node can hold in a user-land snapshot (`supportedModules` in Node's
- * lib/internal/main/mksnapshot.js): loaded while the snapshot is built, they come deserialised
- * instead of compiled under the DUT's cold CPU (~0.2 s under TCG). node:http, node:tls,
- * node:child_process and node:dgram cannot be in a snapshot and still load where they are needed.
- * Nor node:os, or node:fs/promises, which loads it: os reads uname once, when loaded, so the DUT
- * would report the build host's kernel and look for that kernel's modules.
- */
-const SNAPSHOT_BUILTINS = ['node:assert', 'node:crypto', 'node:net', 'node:stream/promises', 'node:timers/promises', 'node:zlib'] as const;
 
 // initrd/build.ts runs this bundle once with `node --build-snapshot` to write a V8 startup snapshot
 // of it: booted from that snapshot, Node starts with the modules above already compiled and

@@ -1,12 +1,13 @@
 // The launcher and its startup snapshot, on the host: the snapshot is made reproducibly and starts
 // the launcher, and the launcher refuses to run anywhere but under the initramfs's /init.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildStartupSnapshot } from '../../../initrd/snapshot.ts';
 import { REPO_ROOT } from '../../../qemu/harness.ts';
+import { SNAPSHOT_BUILTINS } from '../../../src/boot/snapshot-builtins.ts';
 
 const node = realpathSync(join(REPO_ROOT, 'node_modules/.bin/node'));
 const work = mkdtempSync(join(tmpdir(), 'ocinit-launcher-'));
@@ -39,6 +40,22 @@ describe('launcher', () => {
     const result = confinedNode(['--snapshot-blob', first]);
     expect(result.stderr).toMatch(REFUSAL);
     expect(result.status).toBe(64);
+  });
+
+  it("holds no built-in that keeps the build host's uname: started under another kernel release, the snapshot reports that one", () => {
+    // qemu-user's -r sets the release uname() returns; node:os read at snapshot time would keep the host's.
+    const script = join(work, 'builtins.js');
+    writeFileSync(
+      script,
+      `for (const id of ${JSON.stringify(SNAPSHOT_BUILTINS)}) process.getBuiltinModule(id);\n` +
+        "require('node:v8').startupSnapshot.setDeserializeMainFunction(() => process.stdout.write(require('node:os').release()));\n",
+    );
+    const snapshot = join(work, 'builtins.snapshot');
+    buildStartupSnapshot(node, script, snapshot);
+    const emulator = `qemu-${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-static`;
+    const result = spawnSync(emulator, ['-r', '9.9.9-not-the-build-host', node, '--snapshot-blob', snapshot], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('9.9.9-not-the-build-host');
   });
 
   it('reports a snapshot build failure with Node\'s own message', () => {
