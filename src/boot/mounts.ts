@@ -1,4 +1,4 @@
-import { currentMounts, mountAll, notYetMounted, type MountSpec } from '../system/mount.ts';
+import { mountMissing, type MountSpec } from '../system/mount.ts';
 
 // initrd/init.sh mounts these with the same options before it starts the launcher (a fork of
 // busybox each, where Node's one spawn of a shell took ~0.3 s under TCG); the launcher mounts
@@ -16,6 +16,5 @@ export const PSEUDO_FILESYSTEMS: readonly MountSpec[] = [
 
 /** The pseudo-filesystems every later phase expects. */
 export async function mountPseudoFilesystems(): Promise<void> {
-  const missing = notYetMounted(PSEUDO_FILESYSTEMS, currentMounts());
-  if (missing.length > 0) await mountAll(missing);
+  await mountMissing(PSEUDO_FILESYSTEMS);
 }

@@ -9,7 +9,7 @@ import { ImageCache, signaturePolicy } from '../cache/images.ts';
 import { signatureText } from '../policy/verifier.ts';
 import { BootMeasurement } from '../tpm/boot.ts';
 import type { Logger } from '../log/logger.ts';
-import { currentMounts, mount, notYetMounted } from '../system/mount.ts';
+import { mountMissing } from '../system/mount.ts';
 import { runPipeline } from './pipeline.ts';
 import { VolumeHooks } from './volume-hooks.ts';
 import { Volumes } from './volumes.ts';
@@ -72,10 +72,7 @@ async function switchRootEnd(plan: Plan, storage: Storage, log: Logger, summary:
 export async function runJob(plan: Plan, storage: Storage, log: Logger): Promise<JobResult> {
   const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
   const noPivot = rootIsInitramfs(mountinfo);
-  if (!storage.persistent) {
-    const scratch = { ...RAM_SCRATCH, target: storage.scratchDir };
-    if (notYetMounted([scratch], currentMounts()).length > 0) await mount(scratch, log);
-  }
+  if (!storage.persistent) await mountMissing([{ ...RAM_SCRATCH, target: storage.scratchDir }], log);
   const volumes = new Volumes(storage.volumesDir, plan, log, { persistent: storage.persistent });
   const hooks = new VolumeHooks(plan, { log, volumePath: (name) => volumes.named(name) });
   const measurement = new BootMeasurement({ mode: plan.tpm, pcr: plan.tpmPcr, cmdline: readFileSync('/proc/cmdline', 'utf8').trim(), log });

@@ -51,3 +51,12 @@ export async function mountAll(specs: readonly MountSpec[], log?: Logger): Promi
   const script = specs.map((spec) => `mkdir -p ${shellQuote(spec.target)} && ${mountArgv(spec).map(shellQuote).join(' ')}`).join(' && ');
   await runChecked(['sh', '-c', script], { log, what: `mounting ${specs.map((spec) => spec.target).join(', ')}` });
 }
+
+/** Mounts, in order, those of `specs` that are not mounted yet (one process for one or several). */
+export async function mountMissing(specs: readonly MountSpec[], log?: Logger): Promise<void> {
+  const missing = notYetMounted(specs, currentMounts());
+  const [first, ...others] = missing;
+  if (first === undefined) return;
+  if (others.length === 0) await mount(first, log);
+  else await mountAll(missing, log);
+}
