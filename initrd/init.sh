@@ -75,9 +75,23 @@ load_drivers_early() {
 	echo "$pass" >"$EARLY_DRIVERS/done"
 }
 
+# Node faults its binary in from the runtime image block by block, each decompressed on the CPU
+# that faults: with a CPU to spare, a reader decompresses the binary ahead of it (docs/performance.md,
+# "2026-12-05, morning"). Stopped before a switch_root unmounts the image.
+prefetch=
+prefetch_node() {
+	[ "$(nproc)" -gt 1 ] || return 0
+	cat "$(command -v node)" >/dev/null 2>&1 &
+	prefetch=$!
+}
+
 failure=
-if [ -f "$RUNTIME_CONFIG" ] && ! mount_runtime; then
-	failure="cannot mount the runtime image $RUNTIME_IMAGE ($RUNTIME_FSTYPE on a loop device), so the launcher cannot start: the kernel needs loop and $RUNTIME_FSTYPE (built in or as modules); for a kernel without them, build the initramfs with RUNTIME_IMAGE=none"
+if [ -f "$RUNTIME_CONFIG" ]; then
+	if mount_runtime; then
+		prefetch_node
+	else
+		failure="cannot mount the runtime image $RUNTIME_IMAGE ($RUNTIME_FSTYPE on a loop device), so the launcher cannot start: the kernel needs loop and $RUNTIME_FSTYPE (built in or as modules); for a kernel without them, build the initramfs with RUNTIME_IMAGE=none"
+	fi
 fi
 # The scratch directory of a boot without a cache device (src/cache/index.ts, RAM_SCRATCH); the
 # launcher mounts it if this did not.
@@ -147,6 +161,7 @@ switch_root)
 	# The new OS gets the machine's /dev, /proc and /sys; args and env are words quoted by the
 	# launcher (handoff.ts shellQuote), safe to eval. env -i: the init sees only the image's environment.
 	say "ocinit: switching root to $newroot, init $init"
+	[ -z "$prefetch" ] || kill "$prefetch" 2>/dev/null
 	[ -n "$RUNTIME_MOUNT" ] && umount "$RUNTIME_MOUNT"
 	for fs in dev proc sys; do
 		mkdir -p "$newroot/$fs"
