@@ -29,10 +29,17 @@ describe("the launcher and /init's early driver pass", () => {
 
   it('takes the modules loaded before it and the aliases it tried once it is done', async () => {
     const { log } = capture();
-    const dir = passDir({ 'modules-before': 'loop\nsquashfs\n', aliases: 'pci:v00001AF4d00001000sv*\nvirtio:d00000001v00001AF4\n', done: '2\n' });
+    const dir = passDir({ 'modules-before': 'loop\nsquashfs\n', aliases: 'pci:v00001AF4d00001000sv*\nvirtio:d00000001v00001AF4\n', 'uevent-seqnum': '1187\n', done: '2\n' });
     const pass = await earlyPass(log, dir);
     expect(pass?.modulesBefore).toEqual(new Set(['loop', 'squashfs']));
     expect(pass?.aliases).toEqual(['pci:v00001AF4d00001000sv*', 'virtio:d00000001v00001AF4']);
+    expect(pass?.ueventCount).toBe('1187');
+  });
+
+  it('knows no uevent count from a pass that noted none', async () => {
+    const { log } = capture();
+    const pass = await earlyPass(log, passDir({ 'modules-before': 'loop\n', aliases: '', done: '1\n' }));
+    expect(pass?.ueventCount).toBe('');
   });
 
   it('waits for the pass to end before reading what it tried', async () => {
