@@ -64,7 +64,7 @@ load_drivers_early() {
 	# Loading a bus driver (virtio_pci) makes its devices appear: a few passes, while they bring new ones.
 	for pass in 1 2 3 4 5; do
 		# The kernel's uevent count before the listing: unchanged later, no device has appeared since.
-		read -r uevents </sys/kernel/uevent_seqnum 2>/dev/null || uevents=
+		read -r uevents 2>/dev/null </sys/kernel/uevent_seqnum || uevents=
 		# (Not grep -vxF -f: busybox's matches every line when the file is empty.)
 		fresh=$(cat /sys/bus/*/devices/*/modalias 2>/dev/null | awk -v tried="$EARLY_DRIVERS/aliases" 'BEGIN { while ((getline line <tried) > 0) seen[line] = 1 } !seen[$0]++')
 		[ -n "$fresh" ] || break
