@@ -190,8 +190,9 @@ async function raceDhcp(run: Run): Promise<{ reports: InterfaceReport[]; domains
   try {
     launchNew(false);
     while (!stop.signal.aborted && monotonicMs() < run.carrierDeadline) {
-      await sleep(INTERFACE_POLL_MS);
-      launchNew(true);
+      // Woken by the winner: a lease applied mid-poll reached "Network ready" up to 100 ms late.
+      await sleep(INTERFACE_POLL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (!stop.signal.aborted) launchNew(true);
     }
     await Promise.all(attempts.values());
   } finally {
