@@ -80,7 +80,8 @@ load_drivers_early() {
 
 # Node faults its binary in from the runtime image block by block, each decompressed on the CPU
 # that faults: with a CPU to spare, a reader decompresses the binary ahead of it (docs/performance.md,
-# "2026-12-05, morning"). Stopped before a switch_root unmounts the image.
+# "2026-12-05, morning"). A switch_root waits for it before it unmounts the image (it has long ended
+# by then; `wait` never touches a process that is not its child, where `kill` could hit a reused PID).
 prefetch=
 prefetch_node() {
 	[ "$(nproc)" -gt 1 ] || return 0
@@ -164,7 +165,7 @@ switch_root)
 	# The new OS gets the machine's /dev, /proc and /sys; args and env are words quoted by the
 	# launcher (handoff.ts shellQuote), safe to eval. env -i: the init sees only the image's environment.
 	say "ocinit: switching root to $newroot, init $init"
-	[ -z "$prefetch" ] || kill "$prefetch" 2>/dev/null
+	[ -z "$prefetch" ] || wait "$prefetch" 2>/dev/null
 	[ -n "$RUNTIME_MOUNT" ] && umount "$RUNTIME_MOUNT"
 	for fs in dev proc sys; do
 		mkdir -p "$newroot/$fs"

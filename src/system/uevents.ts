@@ -18,7 +18,7 @@ export class UeventWatch {
 
   /** Another scan listed the devices after the kernel had sent `count` uevents. */
   seen(count: string): void {
-    if (count.trim() !== '') this.#seen = count.trim();
+    if (count !== '') this.#seen = count;
   }
 
   changed(): boolean {
