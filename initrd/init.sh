@@ -89,6 +89,15 @@ prefetch_node() {
 	prefetch=$!
 }
 
+# Under QEMU's TCG the vector instructions are emulated far slower than plain integer ones: OpenSSL's
+# SSSE3/AVX/AVX2 SHA-256 takes ~1.6 times as long there as its scalar code, and hashing is the largest
+# part of a pull under TCG (docs/performance.md, "2026-12-05, day"). Only on QEMU's TCG CPU model:
+# real hardware and KVM guests keep OpenSSL's own choice (SHA-NI, AVX2).
+scalar_hashing_under_tcg() {
+	grep -q '^model name.*QEMU TCG CPU' "$1" 2>/dev/null || return 0
+	export OPENSSL_ia32cap='~0x1000020000000000:~0x20' # CPUID.1:ECX SSSE3 and AVX, CPUID.7:EBX AVX2
+}
+
 failure=
 if [ -f "$RUNTIME_CONFIG" ]; then
 	if mount_runtime; then
@@ -106,6 +115,7 @@ if [ -z "$failure" ] && mount_pseudo_filesystems && early_drivers_allowed && pre
 	load_drivers_early &
 fi
 [ -n "$failure" ] || mount_ram_scratch || :
+[ -n "$failure" ] || scalar_hashing_under_tcg /proc/cpuinfo
 if [ -n "$failure" ]; then
 	status=1
 # /init.snapshot is a V8 startup snapshot of /init.js (initrd/snapshot.ts): Node starts with the
