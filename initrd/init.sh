@@ -80,9 +80,10 @@ load_drivers_early() {
 
 # Node faults its binary in from the runtime image block by block, each decompressed on the CPU
 # that faults: with a CPU to spare, a reader decompresses the binary ahead of it (docs/performance.md,
-# "2026-12-05, morning"), the startup snapshot first, since Node reads it whole early on. A
-# switch_root waits for it before it unmounts the image (it has long ended by then; `wait` never
-# touches a process that is not its child, where `kill` could hit a reused PID).
+# "2026-12-05, morning"), the startup snapshot first, since Node reads it whole early on ("2026-12-05,
+# day"; without a snapshot, cat goes on to the binary). A switch_root waits for the reader before it
+# unmounts the image (it has long ended by then; `wait` never touches a process that is not its
+# child, where `kill` could hit a reused PID).
 prefetch=
 prefetch_node() {
 	[ "$(nproc)" -gt 1 ] || return 0
